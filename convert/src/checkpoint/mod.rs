@@ -1,0 +1,1 @@
+//! Reading checkpoints (.pth, .safetensors) into named f32 tensors.

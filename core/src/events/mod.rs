@@ -1,0 +1,1 @@
+//! Event-camera stream decoders.
