@@ -1,5 +1,33 @@
 #![no_std]
 //! Integer runtime for spike-driven transformers (SDT-V3): binary spike accumulation with
 //! fixed-point arithmetic, no heap, no floats on the data path.
+//!
+//! ```text
+//! blob bytes ──Model::from_blob──▶ Model (validated, weights borrowed in place)
+//!                                    │ arena_bytes(&model, workers)
+//! caller's arena ──Session::new────▶ Session ──run(kernel, executor, stats)──▶ logits
+//! ```
+//!
+//! Modules: [`graph`] (what a blob describes), [`blob`] (its byte format), [`model`]
+//! (validation and the bounds proof), [`plan`] (arena liveness plan), [`kernels`]
+//! (spike-driven and dense reference kernels), [`fixed`] (fixed-point maps), [`session`]
+//! (execution), [`stats`] (spikes, SOPs, energy), [`events`] (event-camera decoders).
 
+pub mod blob;
+pub mod error;
 pub mod events;
+pub mod exec;
+pub mod fixed;
+pub mod graph;
+pub mod kernels;
+pub mod model;
+pub mod plan;
+pub mod session;
+pub mod stats;
+
+pub use error::{Error, Result};
+pub use exec::{Executor, Sequential};
+pub use kernels::Kernel;
+pub use model::Model;
+pub use session::{arena_bytes, Session};
+pub use stats::{NodeStats, Stats};

@@ -1,0 +1,139 @@
+//! Linear (softmax-free) spike attention per head: `S = q kᵀ v`, then one affine map to spikes.
+//!
+//! Tensors are token-major: `q`, `k` are `[N][C]`, `v` and the output `[N][Cv]`; head `h` owns
+//! channels `h·d .. (h+1)·d` of `q`/`k` and `h·dv .. (h+1)·dv` of `v`. Without softmax the
+//! product is associative, so `q (kᵀ v)` and `(q kᵀ) v` are the same integers.
+
+use core::ops::Range;
+
+use super::Kernel;
+use crate::fixed::{spike_count, Affine};
+use crate::graph::AttentionOrder;
+
+/// Operands of one attention node.
+pub struct AttnArgs<'a> {
+    pub q: &'a [u8],
+    pub k: &'a [u8],
+    pub v: &'a [u8],
+    pub tokens: usize,
+    pub heads: usize,
+    /// Head widths of q/k and of v.
+    pub d: usize,
+    pub dv: usize,
+    pub affine: Affine,
+    pub frac: u8,
+    pub spike_max: u8,
+}
+
+impl AttnArgs<'_> {
+    fn c(&self) -> usize {
+        self.heads * self.d
+    }
+    fn cv(&self) -> usize {
+        self.heads * self.dv
+    }
+}
+
+/// Shared stage of `q (kᵀ v)`: `kv[h][a][b] = Σ_n k[n][h,a] · v[n][h,b]`, spike-driven: each
+/// binary spike of `k` adds the token's `v` counts.
+pub fn kv_products(a: &AttnArgs<'_>, kv: &mut [i32]) {
+    let (c, cv, d, dv) = (a.c(), a.cv(), a.d, a.dv);
+    let kv = &mut kv[..a.heads * d * dv];
+    kv.fill(0);
+    for n in 0..a.tokens {
+        let k_row = &a.k[n * c..(n + 1) * c];
+        let v_row = &a.v[n * cv..(n + 1) * cv];
+        for h in 0..a.heads {
+            let v_head = &v_row[h * dv..(h + 1) * dv];
+            for (i, &s) in k_row[h * d..(h + 1) * d].iter().enumerate() {
+                let dst = &mut kv[(h * d + i) * dv..(h * d + i + 1) * dv];
+                for _ in 0..s {
+                    for (x, &vb) in dst.iter_mut().zip(v_head) {
+                        *x = x.wrapping_add(vb as i32);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output tokens `rows`. `kv` is the shared stage (used by spike-driven `KvFirst` only);
+/// `scratch` holds `tokens + dv` values; `out` holds the rows' `Cv` spike counts each.
+pub fn attention_rows(
+    kernel: Kernel,
+    order: AttentionOrder,
+    a: &AttnArgs<'_>,
+    kv: &[i32],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    out: &mut [u8],
+) {
+    let (c, cv, d, dv) = (a.c(), a.cv(), a.d, a.dv);
+    let (row_scores, acc) = scratch.split_at_mut(a.tokens);
+    let acc = &mut acc[..dv];
+    for (r, n) in rows.enumerate() {
+        let q_row = &a.q[n * c..(n + 1) * c];
+        for h in 0..a.heads {
+            let q_head = &q_row[h * d..(h + 1) * d];
+            acc.fill(0);
+            match (kernel, order) {
+                (Kernel::SpikeDriven, AttentionOrder::KvFirst) => {
+                    for (i, &s) in q_head.iter().enumerate() {
+                        let kv_row = &kv[(h * d + i) * dv..(h * d + i + 1) * dv];
+                        for _ in 0..s {
+                            for (x, &y) in acc.iter_mut().zip(kv_row) {
+                                *x = x.wrapping_add(y);
+                            }
+                        }
+                    }
+                }
+                (Kernel::SpikeDriven, AttentionOrder::QkThenV) => {
+                    qk_scores_spike_driven(a, h, q_head, row_scores);
+                    for (m, &score) in row_scores.iter().enumerate() {
+                        if score == 0 {
+                            continue;
+                        }
+                        let v_head = &a.v[m * cv + h * dv..m * cv + (h + 1) * dv];
+                        for (x, &s) in acc.iter_mut().zip(v_head) {
+                            for _ in 0..s {
+                                *x = x.wrapping_add(score);
+                            }
+                        }
+                    }
+                }
+                (Kernel::Dense, _) => {
+                    for (m, score) in row_scores.iter_mut().enumerate() {
+                        let k_head = &a.k[m * c + h * d..m * c + (h + 1) * d];
+                        *score = q_head
+                            .iter()
+                            .zip(k_head)
+                            .fold(0i32, |t, (&x, &y)| t.wrapping_add(x as i32 * y as i32));
+                    }
+                    for (m, &score) in row_scores.iter().enumerate() {
+                        let v_head = &a.v[m * cv + h * dv..m * cv + (h + 1) * dv];
+                        for (x, &s) in acc.iter_mut().zip(v_head) {
+                            *x = x.wrapping_add(score.wrapping_mul(s as i32));
+                        }
+                    }
+                }
+            }
+            let dst = &mut out[r * cv + h * dv..r * cv + (h + 1) * dv];
+            for (o, &x) in dst.iter_mut().zip(acc.iter()) {
+                *o = spike_count(a.affine.apply(x), a.frac, a.spike_max);
+            }
+        }
+    }
+}
+
+/// `scores[m] = Σ_a q[a] · k[m][a]` for one head, adding `k`'s counts per binary `q` spike.
+fn qk_scores_spike_driven(a: &AttnArgs<'_>, h: usize, q_head: &[u8], scores: &mut [i32]) {
+    let (c, d) = (a.c(), a.d);
+    scores.fill(0);
+    for (i, &s) in q_head.iter().enumerate() {
+        for _ in 0..s {
+            for (m, score) in scores.iter_mut().enumerate() {
+                *score = score.wrapping_add(a.k[m * c + h * d + i] as i32);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Convolutions over HWC tensors: k×k (any stride and padding), depthwise, 1×1 and the
+//! encoding layer. Weights are `[ky][kx][in][out]` (depthwise `[ky][kx][c]`), so the weights
+//! one input spike reaches are one contiguous column.
+
+use core::ops::Range;
+
+use super::output::Sink;
+use super::{add_column, mac_column, Kernel, Weight};
+use crate::graph::ConvGeom;
+
+/// A convolution's operands.
+pub struct ConvArgs<'a, W> {
+    pub geom: ConvGeom,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_w: usize,
+    pub weights: &'a [W],
+}
+
+impl<W> ConvArgs<'_, W> {
+    /// (input pixel index, kernel tap index) pairs feeding output pixel (oy, ox).
+    #[inline(always)]
+    fn taps(&self, oy: usize, ox: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let g = &self.geom;
+        let (k, s, p) = (g.kernel as usize, g.stride as usize, g.pad as usize);
+        let (y0, x0) = ((oy * s) as isize - p as isize, (ox * s) as isize - p as isize);
+        (0..k * k).filter_map(move |tap| {
+            let iy = y0 + (tap / k) as isize;
+            let ix = x0 + (tap % k) as isize;
+            let inside =
+                iy >= 0 && ix >= 0 && (iy as usize) < self.in_h && (ix as usize) < self.in_w;
+            inside.then_some((iy as usize * self.in_w + ix as usize, tap))
+        })
+    }
+}
+
+/// Computes output rows `rows` of a spike convolution, handing each pixel to `sink`.
+pub fn conv_rows<W: Weight, S: Sink>(
+    kernel: Kernel,
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    rows: Range<usize>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let acc = &mut acc[..out_c];
+    for (r, oy) in rows.enumerate() {
+        for ox in 0..a.out_w {
+            acc.fill(0);
+            for (pixel, tap) in a.taps(oy, ox) {
+                let px = &input[pixel * in_c..(pixel + 1) * in_c];
+                if a.geom.depthwise {
+                    let w = &a.weights[tap * out_c..(tap + 1) * out_c];
+                    depthwise_tap(kernel, acc, px, w);
+                } else {
+                    let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
+                    match kernel {
+                        Kernel::SpikeDriven => spike_tap(acc, px, w),
+                        Kernel::Dense => dense_tap(acc, px, w),
+                    }
+                }
+            }
+            sink.store(r * a.out_w + ox, acc);
+        }
+    }
+}
+
+/// One kernel tap, spike-driven: a spike count `s` is `s` binary spikes, each adding a column.
+#[inline(always)]
+fn spike_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W]) {
+    let out_c = acc.len();
+    for (i, &s) in px.iter().enumerate() {
+        if s != 0 {
+            let col = &w[i * out_c..(i + 1) * out_c];
+            for _ in 0..s {
+                add_column(acc, col);
+            }
+        }
+    }
+}
+
+/// One kernel tap, dense reference: every input multiplies its column, zero or not.
+#[inline(always)]
+fn dense_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W]) {
+    let out_c = acc.len();
+    for (i, &s) in px.iter().enumerate() {
+        mac_column(acc, s as i32, &w[i * out_c..(i + 1) * out_c]);
+    }
+}
+
+#[inline(always)]
+fn depthwise_tap<W: Weight>(kernel: Kernel, acc: &mut [i32], px: &[u8], w: &[W]) {
+    match kernel {
+        Kernel::SpikeDriven => {
+            for ((a, &s), &wc) in acc.iter_mut().zip(px).zip(w) {
+                for _ in 0..s {
+                    *a = a.wrapping_add(wc.into());
+                }
+            }
+        }
+        Kernel::Dense => {
+            for ((a, &s), &wc) in acc.iter_mut().zip(px).zip(w) {
+                *a = a.wrapping_add((s as i32).wrapping_mul(wc.into()));
+            }
+        }
+    }
+}
+
+/// Encoding layer rows: `acc = Σ w · (x − zero_point)`; padding contributes zero.
+pub fn encode_rows<W: Weight, S: Sink>(
+    a: &ConvArgs<'_, W>,
+    input: &[i8],
+    zero_points: &[i16],
+    rows: Range<usize>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let acc = &mut acc[..out_c];
+    for (r, oy) in rows.enumerate() {
+        for ox in 0..a.out_w {
+            acc.fill(0);
+            for (pixel, tap) in a.taps(oy, ox) {
+                let px = &input[pixel * in_c..(pixel + 1) * in_c];
+                let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
+                for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
+                    let x = x as i32 - zp as i32;
+                    mac_column(acc, x, &w[i * out_c..(i + 1) * out_c]);
+                }
+            }
+            sink.store(r * a.out_w + ox, acc);
+        }
+    }
+}
