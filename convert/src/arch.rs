@@ -34,7 +34,10 @@ pub struct ArchOptions {
 fn dim(ck: &Checkpoint, name: &str, axis: usize) -> Result<usize> {
     let t = ck.get(name)?;
     t.shape.get(axis).copied().ok_or_else(|| {
-        ConvertError::Architecture(format!("{name} has shape {:?}, expected axis {axis}", t.shape))
+        ConvertError::Architecture(format!(
+            "{name} has shape {:?}, expected axis {axis}",
+            t.shape
+        ))
     })
 }
 
@@ -84,10 +87,15 @@ impl Arch {
             }
         }
         if opt.d == 0 || opt.d > sdt_core::graph::MAX_D {
-            return Err(ConvertError::Architecture(format!("D = {} is outside 1..=15", opt.d)));
+            return Err(ConvertError::Architecture(format!(
+                "D = {} is outside 1..=15",
+                opt.d
+            )));
         }
         if opt.input_h < 16 || opt.input_w < 16 {
-            return Err(ConvertError::Architecture("input must be at least 16×16".into()));
+            return Err(ConvertError::Architecture(
+                "input must be at least 16×16".into(),
+            ));
         }
         Ok(arch)
     }

@@ -27,7 +27,10 @@ impl AlignedBlob {
     pub fn from_bytes(bytes: &[u8]) -> Self {
         let mut words = vec![0u128; bytes.len().div_ceil(16)];
         bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        AlignedBlob { words, len: bytes.len() }
+        AlignedBlob {
+            words,
+            len: bytes.len(),
+        }
     }
 
     pub fn read(path: &Path) -> Result<Self> {

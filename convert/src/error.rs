@@ -15,14 +15,20 @@ pub enum ConvertError {
     #[error("the written blob does not load: {0}")]
     Blob(sdt_core::Error),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
 
 impl ConvertError {
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        ConvertError::Io { path: path.display().to_string(), source }
+        ConvertError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 

@@ -11,7 +11,9 @@ pub struct ThreadPool {
 impl ThreadPool {
     pub fn new(threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
         let threads = threads.clamp(1, sdt_core::plan::MAX_WORKERS);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
         Ok(ThreadPool { pool, threads })
     }
 }

@@ -28,8 +28,11 @@ const SPIKE_LIMIT: f64 = (1u64 << 30) as f64;
 #[derive(Clone, Copy, Debug)]
 pub struct LowerOptions {
     pub weight_bits: WeightBits,
-    /// Largest |value| of the real-valued input; the i8 input step is `absmax / 127`.
+    /// Largest |value| of the real-valued input.
     pub input_absmax: f32,
+    /// `i16` input (fine steps, a power of two chosen to keep the first accumulator in
+    /// `i32`) instead of `i8` (step `absmax / 127`).
+    pub wide_input: bool,
     /// Added to every pre-spike value (in spike units); 0 for a faithful model. A benchmarking
     /// knob that moves firing rates without touching the graph.
     pub spike_bias: f64,
@@ -79,6 +82,9 @@ struct Builder<'c> {
     data: Vec<u8>,
     pending: Vec<Pending>,
     block: u16,
+    /// Input step and clamp, fixed when the encoding layer is lowered.
+    input_scale: f64,
+    input_max_abs: u16,
 }
 
 fn too_many(what: &str) -> ConvertError {
@@ -92,13 +98,18 @@ impl<'c> Builder<'c> {
         }
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(bytes);
-        Section { offset, len: bytes.len() as u32 }
+        Section {
+            offset,
+            len: bytes.len() as u32,
+        }
     }
 
     fn tensor(&mut self, kind: TensorKind, h: usize, w: usize, c: usize) -> Result<TensorId> {
         let dims = (u16::try_from(h), u16::try_from(w), u16::try_from(c));
         let (Ok(h), Ok(w), Ok(c)) = dims else {
-            return Err(ConvertError::Capacity(format!("tensor {h}×{w}×{c} too large")));
+            return Err(ConvertError::Capacity(format!(
+                "tensor {h}×{w}×{c} too large"
+            )));
         };
         self.tensors.push(TensorDesc { kind, h, w, c });
         Ok((self.tensors.len() - 1) as TensorId)
@@ -106,7 +117,11 @@ impl<'c> Builder<'c> {
 
     fn node(&mut self, op: Op, name: &str) -> usize {
         let name = self.push_data(name.as_bytes());
-        self.nodes.push(Node { op, name, block: self.block });
+        self.nodes.push(Node {
+            op,
+            name,
+            block: self.block,
+        });
         self.nodes.len() - 1
     }
 
@@ -118,7 +133,13 @@ impl<'c> Builder<'c> {
     fn spike(&mut self, x: TensorId, name: &str) -> Result<TensorId> {
         let t = self.desc(x);
         let y = self.tensor(TensorKind::Spikes, t.h as usize, t.w as usize, t.c as usize)?;
-        self.node(Op::Spike { input: x, output: y }, name);
+        self.node(
+            Op::Spike {
+                input: x,
+                output: y,
+            },
+            name,
+        );
         Ok(y)
     }
 
@@ -129,7 +150,12 @@ impl<'c> Builder<'c> {
         };
         let n = bias.len();
         let get = |p: &str| self.ck.expect_shape(&format!("{bn}.{p}"), &[n]);
-        let (g, b, m, v) = (get("weight")?, get("bias")?, get("running_mean")?, get("running_var")?);
+        let (g, b, m, v) = (
+            get("weight")?,
+            get("bias")?,
+            get("running_mean")?,
+            get("running_var")?,
+        );
         let mut a = Vec::with_capacity(n);
         let mut off = Vec::with_capacity(n);
         for o in 0..n {
@@ -156,22 +182,33 @@ impl<'c> Builder<'c> {
         norm: f64,
         name: &str,
     ) -> Result<usize> {
-        let (k, in_c, out_c) = (geom.kernel as usize, geom.in_c as usize, geom.out_c as usize);
+        let (k, in_c, out_c) = (
+            geom.kernel as usize,
+            geom.in_c as usize,
+            geom.out_c as usize,
+        );
         let per_out = if geom.depthwise { k * k } else { in_c * k * k };
         let w = self.ck.get(&format!("{conv}.weight"))?;
         if w.data.len() != out_c * per_out || w.shape.first() != Some(&out_c) {
-            return Err(ConvertError::Checkpoint(crate::checkpoint::CheckpointError::ShapeMismatch {
-                name: format!("{conv}.weight"),
-                expected: vec![out_c, per_out / (k * k), k, k],
-                found: w.shape.clone(),
-            }));
+            return Err(ConvertError::Checkpoint(
+                crate::checkpoint::CheckpointError::ShapeMismatch {
+                    name: format!("{conv}.weight"),
+                    expected: vec![out_c, per_out / (k * k), k, k],
+                    found: w.shape.clone(),
+                },
+            ));
         }
         let bias: Vec<f64> = if has_bias {
-            self.ck.expect_shape(&format!("{conv}.bias"), &[out_c])?.data.iter().map(|&x| x as f64).collect()
+            self.ck
+                .expect_shape(&format!("{conv}.bias"), &[out_c])?
+                .data
+                .iter()
+                .map(|&x| x as f64)
+                .collect()
         } else {
             vec![0.0; out_c]
         };
-        let is_input = self.desc(input).kind == TensorKind::Input;
+        let is_input = matches!(self.desc(input).kind, TensorKind::Input { .. });
         let bits = self.opt.weight_bits;
         let rows: Vec<&[f32]> = w.data.chunks_exact(per_out).collect();
         let (q, scales) = quantize_rows(&rows, bits);
@@ -180,17 +217,31 @@ impl<'c> Builder<'c> {
         for (o, row) in q.iter().enumerate() {
             for (j, &v) in row.iter().enumerate() {
                 let (i, tap) = (j / (k * k), j % (k * k));
-                let at = if geom.depthwise { tap * out_c + o } else { (tap * in_c + i) * out_c + o };
+                let at = if geom.depthwise {
+                    tap * out_c + o
+                } else {
+                    (tap * in_c + i) * out_c + o
+                };
                 packed[at] = v;
             }
         }
         let bytes: Vec<u8> = match bits {
             WeightBits::I8 => packed.iter().map(|&v| v as i8 as u8).collect(),
-            WeightBits::I16 => packed.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
+            WeightBits::I16 => packed
+                .iter()
+                .flat_map(|&v| (v as i16).to_le_bytes())
+                .collect(),
         };
         let weights = self.push_data(&bytes);
         let (input_norm, x_max) = if is_input {
-            (self.opt.input_absmax as f64 / 127.0, 128.0)
+            let widest = q
+                .iter()
+                .map(|r| r.iter().map(|v| v.unsigned_abs() as u64).sum::<u64>())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            self.choose_input_format(widest)?;
+            (self.input_scale, self.input_max_abs as f64)
         } else {
             (1.0 / norm, self.d as f64)
         };
@@ -198,24 +249,85 @@ impl<'c> Builder<'c> {
         if matches!(dest, Dest::Spikes) {
             beta.iter_mut().for_each(|b| *b += self.opt.spike_bias);
         }
-        let alpha: Vec<f64> = a.iter().zip(&scales).map(|(a, s)| a * s * input_norm).collect();
-        let acc_bound = q.iter().map(|r| r.iter().map(|v| v.unsigned_abs() as f64).sum::<f64>() * x_max).collect();
+        let alpha: Vec<f64> = a
+            .iter()
+            .zip(&scales)
+            .map(|(a, s)| a * s * input_norm)
+            .collect();
+        let acc_bound = q
+            .iter()
+            .map(|r| r.iter().map(|v| v.unsigned_abs() as f64).sum::<f64>() * x_max)
+            .collect();
         let op = if is_input {
-            Op::Encode { input, output, geom, bits, weights, affine: Section::default() }
+            Op::Encode {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine: Section::default(),
+            }
         } else {
             let mode = match dest {
                 Dest::Spikes => ConvOutput::Spikes { frac: 0 },
-                Dest::Fixed(_) if self.nodes.iter().any(|n| writes(&n.op, output)) => ConvOutput::Accumulate,
+                Dest::Fixed(_) if self.nodes.iter().any(|n| writes(&n.op, output)) => {
+                    ConvOutput::Accumulate
+                }
                 Dest::Fixed(_) => ConvOutput::Write,
             };
-            Op::Conv { input, output, geom, bits, weights, affine: Section::default(), mode }
+            Op::Conv {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine: Section::default(),
+                mode,
+            }
         };
         let node = self.node(op, name);
-        self.pending.push(Pending { node, alpha, beta, acc_bound, dest, weights: out_c * per_out });
+        self.pending.push(Pending {
+            node,
+            alpha,
+            beta,
+            acc_bound,
+            dest,
+            weights: out_c * per_out,
+        });
         Ok(node)
     }
 
-    fn conv_geom(&self, x: TensorId, out_c: usize, kernel: usize, stride: usize, depthwise: bool) -> ConvGeom {
+    /// Picks the input step so that `Σ|Wq| · max_abs` (the first accumulator) fits `i32`.
+    fn choose_input_format(&mut self, widest_column: u64) -> Result<()> {
+        let absmax = (self.opt.input_absmax as f64).max(1e-6);
+        if !self.opt.wide_input {
+            self.input_scale = absmax / 127.0;
+            self.input_max_abs = 127;
+            return Ok(());
+        }
+        let budget = (i32::MAX as u64 / widest_column).min(i16::MAX as u64);
+        // A power-of-two step keeps dyadic inputs (e.g. bilinear upscales) exact.
+        let scale = 2f64.powf((absmax / budget as f64).log2().ceil());
+        let max_abs = (absmax / scale).ceil();
+        if budget < 2 || max_abs > budget as f64 {
+            return Err(ConvertError::Range {
+                layer: "input".into(),
+                reason: "no i16 input step fits the first accumulator".into(),
+            });
+        }
+        self.input_scale = scale;
+        self.input_max_abs = max_abs as u16;
+        Ok(())
+    }
+
+    fn conv_geom(
+        &self,
+        x: TensorId,
+        out_c: usize,
+        kernel: usize,
+        stride: usize,
+        depthwise: bool,
+    ) -> ConvGeom {
         ConvGeom {
             kernel: kernel as u8,
             stride: stride as u8,
@@ -227,20 +339,58 @@ impl<'c> Builder<'c> {
     }
 
     /// A synaptic conv from spikes `x` to a new spike tensor.
-    fn conv_to_spikes(&mut self, x: TensorId, out_c: usize, kernel: usize, depthwise: bool, conv: &str, bn: &str, bias: bool, spike: &str) -> Result<TensorId> {
+    fn conv_to_spikes(
+        &mut self,
+        x: TensorId,
+        out_c: usize,
+        kernel: usize,
+        depthwise: bool,
+        conv: &str,
+        bn: &str,
+        bias: bool,
+        spike: &str,
+    ) -> Result<TensorId> {
         let t = self.desc(x);
         let y = self.tensor(TensorKind::Spikes, t.h as usize, t.w as usize, out_c)?;
         let geom = self.conv_geom(x, out_c, kernel, 1, depthwise);
         let norm = self.d as f64;
-        self.synapse(x, y, geom, conv, Some(bn), bias, Dest::Spikes, norm, &format!("{conv}->{spike}"))?;
+        self.synapse(
+            x,
+            y,
+            geom,
+            conv,
+            Some(bn),
+            bias,
+            Dest::Spikes,
+            norm,
+            &format!("{conv}->{spike}"),
+        )?;
         Ok(y)
     }
 
     /// A synaptic conv from spikes `x` added into the residual stream `res`.
-    fn conv_into(&mut self, x: TensorId, res: TensorId, kernel: usize, conv: &str, bn: &str, bias: bool) -> Result<()> {
+    fn conv_into(
+        &mut self,
+        x: TensorId,
+        res: TensorId,
+        kernel: usize,
+        conv: &str,
+        bn: &str,
+        bias: bool,
+    ) -> Result<()> {
         let geom = self.conv_geom(x, self.desc(res).c as usize, kernel, 1, false);
         let norm = self.d as f64;
-        self.synapse(x, res, geom, conv, Some(bn), bias, Dest::Fixed(res), norm, conv)?;
+        self.synapse(
+            x,
+            res,
+            geom,
+            conv,
+            Some(bn),
+            bias,
+            Dest::Fixed(res),
+            norm,
+            conv,
+        )?;
         Ok(())
     }
 
@@ -248,9 +398,34 @@ impl<'c> Builder<'c> {
     fn sepconv(&mut self, res: TensorId, p: &str, kernel: usize) -> Result<()> {
         let c = self.desc(res).c as usize;
         let s = self.spike(res, &format!("{p}.spike1"))?;
-        let a = self.conv_to_spikes(s, 2 * c, 1, false, &format!("{p}.pwconv1.0"), &format!("{p}.pwconv1.1"), false, &format!("{p}.spike2"))?;
-        let b = self.conv_to_spikes(a, 2 * c, kernel, true, &format!("{p}.dwconv.0"), &format!("{p}.dwconv.1"), false, &format!("{p}.spike3"))?;
-        self.conv_into(b, res, 1, &format!("{p}.pwconv2.0"), &format!("{p}.pwconv2.1"), false)
+        let a = self.conv_to_spikes(
+            s,
+            2 * c,
+            1,
+            false,
+            &format!("{p}.pwconv1.0"),
+            &format!("{p}.pwconv1.1"),
+            false,
+            &format!("{p}.spike2"),
+        )?;
+        let b = self.conv_to_spikes(
+            a,
+            2 * c,
+            kernel,
+            true,
+            &format!("{p}.dwconv.0"),
+            &format!("{p}.dwconv.1"),
+            false,
+            &format!("{p}.spike3"),
+        )?;
+        self.conv_into(
+            b,
+            res,
+            1,
+            &format!("{p}.pwconv2.0"),
+            &format!("{p}.pwconv2.1"),
+            false,
+        )
     }
 
     /// `MS_ConvBlock_spike_SepConv`.
@@ -258,7 +433,16 @@ impl<'c> Builder<'c> {
         let c = self.desc(res).c as usize;
         self.sepconv(res, &format!("{p}.Conv"), 7)?;
         let s = self.spike(res, &format!("{p}.spike1"))?;
-        let h = self.conv_to_spikes(s, 4 * c, 3, false, &format!("{p}.conv1"), &format!("{p}.bn1"), false, &format!("{p}.spike2"))?;
+        let h = self.conv_to_spikes(
+            s,
+            4 * c,
+            3,
+            false,
+            &format!("{p}.conv1"),
+            &format!("{p}.bn1"),
+            false,
+            &format!("{p}.spike2"),
+        )?;
         self.conv_into(h, res, 3, &format!("{p}.conv2"), &format!("{p}.bn2"), false)
     }
 
@@ -268,30 +452,102 @@ impl<'c> Builder<'c> {
         self.sepconv(res, &format!("{p}.conv"), 3)?;
         let a = format!("{p}.attn");
         let s = self.spike(res, &format!("{a}.head_spike"))?;
-        let q = self.conv_to_spikes(s, c, 1, false, &format!("{a}.q_conv.0"), &format!("{a}.q_conv.1"), false, &format!("{a}.q_spike"))?;
-        let k = self.conv_to_spikes(s, c, 1, false, &format!("{a}.k_conv.0"), &format!("{a}.k_conv.1"), false, &format!("{a}.k_spike"))?;
-        let v = self.conv_to_spikes(s, 4 * c, 1, false, &format!("{a}.v_conv.0"), &format!("{a}.v_conv.1"), false, &format!("{a}.v_spike"))?;
+        let q = self.conv_to_spikes(
+            s,
+            c,
+            1,
+            false,
+            &format!("{a}.q_conv.0"),
+            &format!("{a}.q_conv.1"),
+            false,
+            &format!("{a}.q_spike"),
+        )?;
+        let k = self.conv_to_spikes(
+            s,
+            c,
+            1,
+            false,
+            &format!("{a}.k_conv.0"),
+            &format!("{a}.k_conv.1"),
+            false,
+            &format!("{a}.k_spike"),
+        )?;
+        let v = self.conv_to_spikes(
+            s,
+            4 * c,
+            1,
+            false,
+            &format!("{a}.v_conv.0"),
+            &format!("{a}.v_conv.1"),
+            false,
+            &format!("{a}.v_spike"),
+        )?;
         let t = self.desc(v);
         let out = self.tensor(TensorKind::Spikes, t.h as usize, t.w as usize, t.c as usize)?;
         let tokens = t.h as usize * t.w as usize;
         let (d_head, dv) = (c / heads, 4 * c / heads);
         let order = cheaper_attention_order(tokens, d_head, dv);
-        let op = Op::Attention { q, k, v, output: out, heads: heads as u16, order, affine: Section::default(), frac: 0 };
+        let op = Op::Attention {
+            q,
+            k,
+            v,
+            output: out,
+            heads: heads as u16,
+            order,
+            affine: Section::default(),
+            frac: 0,
+        };
         let node = self.node(op, &format!("{a}->{a}.attn_spike"));
         let d = self.d as f64;
         // (q/D)(k/D)ᵀ(v/D) · 2/√d_head.
         let alpha = 2.0 / (d_head as f64).sqrt() / (d * d * d);
         let s_bound = d_head as f64 * d * tokens as f64 * d * d;
-        self.pending.push(Pending { node, alpha: vec![alpha], beta: vec![self.opt.spike_bias], acc_bound: vec![s_bound], dest: Dest::Spikes, weights: 0 });
-        self.conv_into(out, res, 1, &format!("{a}.proj_conv.0"), &format!("{a}.proj_conv.1"), false)?;
+        self.pending.push(Pending {
+            node,
+            alpha: vec![alpha],
+            beta: vec![self.opt.spike_bias],
+            acc_bound: vec![s_bound],
+            dest: Dest::Spikes,
+            weights: 0,
+        });
+        self.conv_into(
+            out,
+            res,
+            1,
+            &format!("{a}.proj_conv.0"),
+            &format!("{a}.proj_conv.1"),
+            false,
+        )?;
         let m = format!("{p}.mlp");
         let s = self.spike(res, &format!("{m}.fc1_spike"))?;
-        let h = self.conv_to_spikes(s, 4 * c, 1, false, &format!("{m}.fc1_conv"), &format!("{m}.fc1_bn"), true, &format!("{m}.fc2_spike"))?;
-        self.conv_into(h, res, 1, &format!("{m}.fc2_conv"), &format!("{m}.fc2_bn"), true)
+        let h = self.conv_to_spikes(
+            s,
+            4 * c,
+            1,
+            false,
+            &format!("{m}.fc1_conv"),
+            &format!("{m}.fc1_bn"),
+            true,
+            &format!("{m}.fc2_spike"),
+        )?;
+        self.conv_into(
+            h,
+            res,
+            1,
+            &format!("{m}.fc2_conv"),
+            &format!("{m}.fc2_bn"),
+            true,
+        )
     }
 
     /// `MS_DownSampling` after the first: spike → conv k3 (bias) + BN → a new residual stream.
-    fn downsample(&mut self, res: TensorId, p: &str, out_c: usize, stride: usize) -> Result<TensorId> {
+    fn downsample(
+        &mut self,
+        res: TensorId,
+        p: &str,
+        out_c: usize,
+        stride: usize,
+    ) -> Result<TensorId> {
         let s = self.spike(res, &format!("{p}.encode_spike"))?;
         let geom = self.conv_geom(s, out_c, 3, stride, false);
         let t = self.desc(s);
@@ -302,7 +558,17 @@ impl<'c> Builder<'c> {
         let y = self.tensor(TensorKind::Fixed { frac: 0 }, h as usize, w as usize, out_c)?;
         let conv = format!("{p}.encode_conv");
         let norm = self.d as f64;
-        self.synapse(s, y, geom, &conv, Some(&format!("{p}.encode_bn")), true, Dest::Fixed(y), norm, &conv)?;
+        self.synapse(
+            s,
+            y,
+            geom,
+            &conv,
+            Some(&format!("{p}.encode_bn")),
+            true,
+            Dest::Fixed(y),
+            norm,
+            &conv,
+        )?;
         Ok(y)
     }
 
@@ -318,9 +584,14 @@ impl<'c> Builder<'c> {
         let mut fixed_frac = vec![0u8; self.tensors.len()];
         for (id, t) in self.tensors.iter_mut().enumerate() {
             if let TensorKind::Fixed { frac } = &mut t.kind {
-                *frac = frac_bits_for(fixed_bound[id], FIXED_LIMIT, 24).ok_or_else(|| ConvertError::Range {
-                    layer: format!("tensor {id}"),
-                    reason: format!("values up to {:.3e} do not fit a 32-bit fixed point", fixed_bound[id]),
+                *frac = frac_bits_for(fixed_bound[id], FIXED_LIMIT, 24).ok_or_else(|| {
+                    ConvertError::Range {
+                        layer: format!("tensor {id}"),
+                        reason: format!(
+                            "values up to {:.3e} do not fit a 32-bit fixed point",
+                            fixed_bound[id]
+                        ),
+                    }
                 })?;
                 fixed_frac[id] = *frac;
             }
@@ -331,10 +602,11 @@ impl<'c> Builder<'c> {
             let name = self.node_name(p.node);
             let frac = match p.dest {
                 Dest::Fixed(t) => fixed_frac[t as usize],
-                Dest::Spikes => frac_bits_for(worst(p) + self.d as f64 + 2.0, SPIKE_LIMIT, 24).ok_or_else(|| ConvertError::Range {
-                    layer: name.clone(),
-                    reason: "pre-spike values too large".into(),
-                })?,
+                Dest::Spikes => frac_bits_for(worst(p) + self.d as f64 + 2.0, SPIKE_LIMIT, 24)
+                    .ok_or_else(|| ConvertError::Range {
+                        layer: name.clone(),
+                        reason: "pre-spike values too large".into(),
+                    })?,
             };
             let unit = 2f64.powi(frac as i32);
             let mut params = Vec::with_capacity(p.alpha.len());
@@ -345,9 +617,14 @@ impl<'c> Builder<'c> {
                     let reach = (p.alpha[o].abs() * p.acc_bound[o] + self.d as f64 + 2.0) * unit;
                     offset = offset.clamp(-reach, reach);
                 }
-                params.push(affine(p.alpha[o] * unit, offset).ok_or_else(|| ConvertError::Range {
-                    layer: name.clone(),
-                    reason: format!("channel {o}: scale {:.3e} does not fit a 32-bit multiplier", p.alpha[o] * unit),
+                params.push(affine(p.alpha[o] * unit, offset).ok_or_else(|| {
+                    ConvertError::Range {
+                        layer: name.clone(),
+                        reason: format!(
+                            "channel {o}: scale {:.3e} does not fit a 32-bit multiplier",
+                            p.alpha[o] * unit
+                        ),
+                    }
                 })?);
             }
             let section = self.push_data(bytemuck::cast_slice::<Affine, u8>(&params));
@@ -366,13 +643,16 @@ impl<'c> Builder<'c> {
 
     fn node_name(&self, node: usize) -> String {
         let s = self.nodes[node].name;
-        String::from_utf8_lossy(&self.data[s.offset as usize..(s.offset + s.len) as usize]).into_owned()
+        String::from_utf8_lossy(&self.data[s.offset as usize..(s.offset + s.len) as usize])
+            .into_owned()
     }
 }
 
 /// Worst |y| of a pending layer in real units.
 fn worst(p: &Pending) -> f64 {
-    (0..p.alpha.len()).map(|o| p.alpha[o].abs() * p.acc_bound[o] + p.beta[o].abs()).fold(0.0, f64::max)
+    (0..p.alpha.len())
+        .map(|o| p.alpha[o].abs() * p.acc_bound[o] + p.beta[o].abs())
+        .fold(0.0, f64::max)
 }
 
 fn writes(op: &Op, t: TensorId) -> bool {
@@ -399,18 +679,61 @@ fn set_affine(op: &mut Op, section: Section, out_frac: u8) {
 /// Lowers a checkpoint of the official classification model.
 pub fn lower(ck: &Checkpoint, arch: &Arch, opt: LowerOptions) -> Result<Lowered> {
     ck.check_finite()?;
-    let mut b = Builder { ck, opt, d: arch.d, tensors: vec![], nodes: vec![], data: vec![], pending: vec![], block: 0 };
+    let mut b = Builder {
+        ck,
+        opt,
+        d: arch.d,
+        tensors: vec![],
+        nodes: vec![],
+        data: vec![],
+        pending: vec![],
+        block: 0,
+        input_scale: 1.0,
+        input_max_abs: 127,
+    };
     let [c0, c1, c2, c3] = arch.embed;
-    let input = b.tensor(TensorKind::Input, arch.input_h, arch.input_w, arch.in_channels)?;
+    let input = b.tensor(
+        TensorKind::Input {
+            wide: opt.wide_input,
+        },
+        arch.input_h,
+        arch.input_w,
+        arch.in_channels,
+    )?;
 
     // Block 0: the encoding layer (pixels × weights, real-valued input).
-    let geom = ConvGeom { kernel: 7, stride: 2, pad: 3, in_c: arch.in_channels as u16, out_c: (c0 / 2) as u16, depthwise: false };
-    let (h, w) = (geom.out_len(arch.input_h as u16), geom.out_len(arch.input_w as u16));
+    let geom = ConvGeom {
+        kernel: 7,
+        stride: 2,
+        pad: 3,
+        in_c: arch.in_channels as u16,
+        out_c: (c0 / 2) as u16,
+        depthwise: false,
+    };
+    let (h, w) = (
+        geom.out_len(arch.input_h as u16),
+        geom.out_len(arch.input_w as u16),
+    );
     let (Some(h), Some(w)) = (h, w) else {
         return Err(ConvertError::Architecture("input too small".into()));
     };
-    let mut res = b.tensor(TensorKind::Fixed { frac: 0 }, h as usize, w as usize, c0 / 2)?;
-    b.synapse(input, res, geom, "downsample1_1.encode_conv", Some("downsample1_1.encode_bn"), true, Dest::Fixed(res), 1.0, "downsample1_1.encode_conv")?;
+    let mut res = b.tensor(
+        TensorKind::Fixed { frac: 0 },
+        h as usize,
+        w as usize,
+        c0 / 2,
+    )?;
+    b.synapse(
+        input,
+        res,
+        geom,
+        "downsample1_1.encode_conv",
+        Some("downsample1_1.encode_bn"),
+        true,
+        Dest::Fixed(res),
+        1.0,
+        "downsample1_1.encode_conv",
+    )?;
 
     let next_block = |b: &mut Builder<'_>| b.block += 1;
     next_block(&mut b);
@@ -440,11 +763,34 @@ pub fn lower(ck: &Checkpoint, arch: &Arch, opt: LowerOptions) -> Result<Lowered>
     // Head: spatial mean → MultiSpike(Norm = 1) → Linear.
     next_block(&mut b);
     let pooled = b.tensor(TensorKind::Spikes, 1, 1, c3)?;
-    b.node(Op::MeanSpike { input: res, output: pooled }, "spike");
+    b.node(
+        Op::MeanSpike {
+            input: res,
+            output: pooled,
+        },
+        "spike",
+    );
     let logits = b.tensor(TensorKind::Fixed { frac: 0 }, 1, 1, arch.classes)?;
-    let geom = ConvGeom { kernel: 1, stride: 1, pad: 0, in_c: c3 as u16, out_c: arch.classes as u16, depthwise: false };
+    let geom = ConvGeom {
+        kernel: 1,
+        stride: 1,
+        pad: 0,
+        in_c: c3 as u16,
+        out_c: arch.classes as u16,
+        depthwise: false,
+    };
     // The head's MultiSpike uses Norm = 1: a count is its own value.
-    b.synapse(pooled, logits, geom, "head", None, true, Dest::Fixed(logits), 1.0, "head")?;
+    b.synapse(
+        pooled,
+        logits,
+        geom,
+        "head",
+        None,
+        true,
+        Dest::Fixed(logits),
+        1.0,
+        "head",
+    )?;
 
     let layers = b.finish_formats()?;
     let graph = Graph {
@@ -452,8 +798,10 @@ pub fn lower(ck: &Checkpoint, arch: &Arch, opt: LowerOptions) -> Result<Lowered>
         input,
         logits,
         input_spec: InputSpec {
-            scale: opt.input_absmax / 127.0,
-            zero_points: heapless::Vec::from_slice(&vec![0i16; arch.in_channels]).map_err(|_| too_many("input channels"))?,
+            scale: b.input_scale as f32,
+            max_abs: b.input_max_abs,
+            zero_points: heapless::Vec::from_slice(&vec![0i16; arch.in_channels])
+                .map_err(|_| too_many("input channels"))?,
         },
         arch: ArchInfo {
             embed: [c0 as u16, c1 as u16, c2 as u16, c3 as u16],
@@ -465,5 +813,9 @@ pub fn lower(ck: &Checkpoint, arch: &Arch, opt: LowerOptions) -> Result<Lowered>
         nodes: heapless::Vec::from_slice(&b.nodes).map_err(|_| too_many("nodes"))?,
         labels: Section::default(),
     };
-    Ok(Lowered { graph, data: b.data, layers })
+    Ok(Lowered {
+        graph,
+        data: b.data,
+        layers,
+    })
 }

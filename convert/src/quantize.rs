@@ -71,7 +71,10 @@ mod tests {
             for acc in [-100_000, -7, 0, 3, 99_999] {
                 let exact = acc as f64 * f + o;
                 let got = a.apply(acc) as f64;
-                assert!((got - exact).abs() <= 1.0 + exact.abs() * 1e-8, "{f} {o} {acc}: {got} vs {exact}");
+                assert!(
+                    (got - exact).abs() <= 1.0 + exact.abs() * 1e-8,
+                    "{f} {o} {acc}: {got} vs {exact}"
+                );
             }
         }
         assert!(affine(3e9, 0.0).is_none());

@@ -1,31 +1,58 @@
 //! Checking a blob against the official model: block by block (teacher forced) and end to end.
 
-use serde::Serialize;
 use sdt_core::graph::{Op, TensorId, TensorKind};
 use sdt_core::model::node_io;
-use sdt_core::{Executor, Kernel, Model, Session, Stats};
+use sdt_core::{Executor, Input, Kernel, Model, Session, Stats};
+use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{ConvertError, Result};
 use crate::progress;
 
-/// Quantizes a CHW f32 image to the model's i8 HWC input.
-pub fn quantize_input(model: &Model<'_>, chw: &[f32]) -> Result<Vec<i8>> {
+/// A quantized input owned by the host.
+pub enum QuantizedInput {
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+}
+
+impl QuantizedInput {
+    pub fn as_input(&self) -> Input<'_> {
+        match self {
+            QuantizedInput::I8(x) => Input::I8(x),
+            QuantizedInput::I16(x) => Input::I16(x),
+        }
+    }
+}
+
+/// Quantizes a CHW f32 image to the model's HWC input (rounding, clamping to the declared range).
+pub fn quantize_input(model: &Model<'_>, chw: &[f32]) -> Result<QuantizedInput> {
     let t = model.tensor(model.graph().input);
     let (c, hw) = (t.c as usize, t.h as usize * t.w as usize);
     if chw.len() != c * hw {
-        return Err(ConvertError::Invalid(format!("input has {} values, model expects {}", chw.len(), c * hw)));
+        return Err(ConvertError::Invalid(format!(
+            "input has {} values, model expects {}",
+            chw.len(),
+            c * hw
+        )));
     }
     let spec = &model.graph().input_spec;
-    let mut out = vec![0i8; c * hw];
+    let lim = spec.max_abs as f32;
+    let mut out = vec![0i32; c * hw];
     for ch in 0..c {
         let zp = spec.zero_points[ch] as f32;
         for p in 0..hw {
-            let q = (chw[ch * hw + p] / spec.scale).round_ties_even() + zp;
-            out[p * c + ch] = q.clamp(-128.0, 127.0) as i8;
+            let q = (chw[ch * hw + p] / spec.scale)
+                .round_ties_even()
+                .clamp(-lim, lim)
+                + zp;
+            out[p * c + ch] = q as i32;
         }
     }
-    Ok(out)
+    Ok(if model.wide_input() {
+        QuantizedInput::I16(out.iter().map(|&v| v.clamp(-32768, 32767) as i16).collect())
+    } else {
+        QuantizedInput::I8(out.iter().map(|&v| v.clamp(-128, 127) as i8).collect())
+    })
 }
 
 /// Fractional bits of a fixed tensor.
@@ -108,17 +135,23 @@ pub fn evaluate(
     let labels = test.tensors.get("label");
     let official = test.tensors.get("logits");
     let classes = model.classes();
-    let mut arena = vec![0u8; sdt_core::arena_bytes(model, exec.workers()).map_err(ConvertError::Blob)?];
-    let mut session = Session::new(model, &mut arena, exec.workers()).map_err(ConvertError::Blob)?;
+    let mut arena =
+        vec![0u8; sdt_core::arena_bytes(model, exec.workers()).map_err(ConvertError::Blob)?];
+    let mut session =
+        Session::new(model, &mut arena, exec.workers()).map_err(ConvertError::Blob)?;
     let mut stats = Stats::default();
     let (mut correct, mut agree, mut max_diff) = (0usize, 0usize, 0f64);
     let bar = progress::bar(n as u64, "evaluating", show_progress);
     let mut busy = std::time::Duration::ZERO;
     for i in 0..n {
         let x = quantize_input(model, &inputs.data[i * per..(i + 1) * per])?;
-        session.set_input(&x).map_err(ConvertError::Blob)?;
+        session
+            .set_input(x.as_input())
+            .map_err(ConvertError::Blob)?;
         let t0 = std::time::Instant::now();
-        session.run(kernel, exec, Some(&mut stats)).map_err(ConvertError::Blob)?;
+        session
+            .run(kernel, exec, Some(&mut stats))
+            .map_err(ConvertError::Blob)?;
         busy += t0.elapsed();
         let top = session.top1();
         if let Some(l) = labels {
@@ -185,14 +218,20 @@ pub fn blockcheck(
         })
         .collect();
     names.sort();
-    let mut arena = vec![0u8; sdt_core::arena_bytes(model, exec.workers()).map_err(ConvertError::Blob)?];
-    let mut session = Session::new(model, &mut arena, exec.workers()).map_err(ConvertError::Blob)?;
+    let mut arena =
+        vec![0u8; sdt_core::arena_bytes(model, exec.workers()).map_err(ConvertError::Blob)?];
+    let mut session =
+        Session::new(model, &mut arena, exec.workers()).map_err(ConvertError::Blob)?;
     let bar = progress::bar(names.len() as u64, "blocks", show_progress);
     let mut reports = Vec::new();
     for (index, label) in names {
-        let nodes: Vec<usize> = (0..model.nodes().len()).filter(|&i| model.nodes()[i].block as usize == index).collect();
-        let (Some(&first), Some(&last)) = (nodes.first(), nodes.last()) else {
-            return Err(ConvertError::Invalid(format!("block {label} has no nodes in this blob")));
+        let nodes: Vec<usize> = (0..model.nodes().len())
+            .filter(|&i| model.nodes()[i].block as usize == index)
+            .collect();
+        let Some(&first) = nodes.first() else {
+            return Err(ConvertError::Invalid(format!(
+                "block {label} has no nodes in this blob"
+            )));
         };
         let input = blocks.get(&format!("block.{label}.in"))?;
         let expected = blocks.get(&format!("block.{label}.out"))?;
@@ -201,38 +240,56 @@ pub fn blockcheck(
         match first_op {
             Op::Encode { .. } => {
                 let x = quantize_input(model, &input.data)?;
-                session.set_input(&x).map_err(ConvertError::Blob)?;
+                session
+                    .set_input(x.as_input())
+                    .map_err(ConvertError::Blob)?;
             }
             _ => {
                 let id = node_io(&first_op).0[0].unwrap_or(0);
                 let (frac, c) = (frac_of(model, id), model.tensor(id).c as usize);
-                let dst = session.fixed_mut(id).ok_or_else(|| ConvertError::Invalid(format!("block {label}: input is not a fixed tensor")))?;
+                let dst = session.fixed_mut(id).ok_or_else(|| {
+                    ConvertError::Invalid(format!("block {label}: input is not a fixed tensor"))
+                })?;
                 chw_to_hwc_fixed(&input.data, dst, c, frac)?;
             }
         }
-        session.run_nodes(first..last + 1, kernel, exec, None).map_err(ConvertError::Blob)?;
+        // Node by node: the plan reuses a spike tensor's memory once it is dead.
+        let mut agreements = Vec::new();
+        for &i in &nodes {
+            session
+                .run_nodes(i..i + 1, kernel, exec, None)
+                .map_err(ConvertError::Blob)?;
+            let Some(name) = spike_name(model, i) else {
+                continue;
+            };
+            let official = blocks.get(&format!("spikes.{name}"))?;
+            let out = node_io(&model.nodes()[i].op).1;
+            let ours = session.spikes(out).unwrap_or(&[]);
+            agreements.push(spike_agreement(
+                ours,
+                &official.data,
+                model.tensor(out).c as usize,
+            )?);
+        }
         let out_id = nodes
             .iter()
             .rev()
             .map(|&i| node_io(&model.nodes()[i].op).1)
             .find(|&t| matches!(model.tensor(t).kind, TensorKind::Fixed { .. }))
             .ok_or_else(|| ConvertError::Invalid(format!("block {label} writes no residual")))?;
-        let ours = hwc_fixed_to_chw(session.fixed(out_id).unwrap_or(&[]), model.tensor(out_id).c as usize, frac_of(model, out_id));
+        let ours = hwc_fixed_to_chw(
+            session.fixed(out_id).unwrap_or(&[]),
+            model.tensor(out_id).c as usize,
+            frac_of(model, out_id),
+        );
         let rel_l2 = rel_l2(&ours, &expected.data);
-        let mut agreements = Vec::new();
-        for &i in &nodes {
-            let Some(name) = spike_name(model, i) else { continue };
-            let official = blocks.get(&format!("spikes.{name}"))?;
-            let out = node_io(&model.nodes()[i].op).1;
-            let ours = session.spikes(out).unwrap_or(&[]);
-            agreements.push(spike_agreement(ours, &official.data, model.tensor(out).c as usize)?);
-        }
         reports.push(BlockReport {
             block: label,
             rel_l2,
             spike_layers: agreements.len(),
             spike_agree_min: agreements.iter().copied().reduce(f64::min),
-            spike_agree_mean: (!agreements.is_empty()).then(|| agreements.iter().sum::<f64>() / agreements.len() as f64),
+            spike_agree_mean: (!agreements.is_empty())
+                .then(|| agreements.iter().sum::<f64>() / agreements.len() as f64),
         });
         bar.inc(1);
     }
@@ -242,7 +299,11 @@ pub fn blockcheck(
 
 fn chw_to_hwc_fixed(chw: &[f32], dst: &mut [i32], c: usize, frac: u8) -> Result<()> {
     if chw.len() != dst.len() {
-        return Err(ConvertError::Invalid(format!("block input has {} values, tensor {}", chw.len(), dst.len())));
+        return Err(ConvertError::Invalid(format!(
+            "block input has {} values, tensor {}",
+            chw.len(),
+            dst.len()
+        )));
     }
     let unit = 2f64.powi(frac as i32);
     let n = dst.len() / c.max(1);
@@ -279,7 +340,11 @@ fn rel_l2(ours: &[f32], official: &[f32]) -> f64 {
 /// Fraction of sites where our HWC spike counts equal the official CHW (or C×N) ones.
 fn spike_agreement(ours_hwc: &[u8], official_chw: &[f32], c: usize) -> Result<f64> {
     if ours_hwc.len() != official_chw.len() {
-        return Err(ConvertError::Invalid(format!("spike tensor has {} sites, official {}", ours_hwc.len(), official_chw.len())));
+        return Err(ConvertError::Invalid(format!(
+            "spike tensor has {} sites, official {}",
+            ours_hwc.len(),
+            official_chw.len()
+        )));
     }
     let n = ours_hwc.len() / c.max(1);
     let mut equal = 0usize;

@@ -44,14 +44,20 @@ pub struct RawBlob<'b> {
 /// Checks header and checksum and decodes the graph.
 pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     if blob.len() < HEADER_LEN {
-        return Err(Error::Truncated { needed: HEADER_LEN, found: blob.len() });
+        return Err(Error::Truncated {
+            needed: HEADER_LEN,
+            found: blob.len(),
+        });
     }
     if blob[..8] != MAGIC {
         return Err(Error::BadMagic);
     }
     let version = read_u16(blob, 8);
     if version != VERSION {
-        return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: VERSION,
+        });
     }
     let flags = read_u16(blob, 10);
     let graph_len = read_u32(blob, 12) as usize;
@@ -60,7 +66,10 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     let total = read_u32(blob, 24) as usize;
     let reserved = read_u32(blob, 28);
     if blob.len() < total {
-        return Err(Error::Truncated { needed: total, found: blob.len() });
+        return Err(Error::Truncated {
+            needed: total,
+            found: blob.len(),
+        });
     }
     let data_end = data_offset.checked_add(data_len).ok_or(Error::BadLayout)?;
     let layout_ok = flags == 0
@@ -78,27 +87,39 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
         return Err(Error::ChecksumMismatch { stored, computed });
     }
     let graph_bytes = &blob[HEADER_LEN..HEADER_LEN + graph_len];
-    let (graph, rest) = postcard::take_from_bytes::<Graph>(graph_bytes).map_err(|_| Error::BadGraph)?;
+    let (graph, rest) =
+        postcard::take_from_bytes::<Graph>(graph_bytes).map_err(|_| Error::BadGraph)?;
     if !rest.is_empty() {
         return Err(Error::BadGraph);
     }
-    Ok(RawBlob { graph, data: &blob[data_offset..data_end] })
+    Ok(RawBlob {
+        graph,
+        data: &blob[data_offset..data_end],
+    })
 }
 
 /// Writes a blob for `graph` and `data` into `out`; returns its length.
 ///
 /// `out` must hold the header, the encoded graph, padding, `data` and the CRC.
 pub fn write(graph: &Graph, data: &[u8], out: &mut [u8]) -> Result<usize> {
-    let too_small = Error::Truncated { needed: usize::MAX, found: out.len() };
+    let too_small = Error::Truncated {
+        needed: usize::MAX,
+        found: out.len(),
+    };
     if out.len() < HEADER_LEN {
         return Err(too_small);
     }
-    let graph_len = postcard::to_slice(graph, &mut out[HEADER_LEN..]).map_err(|_| too_small)?.len();
+    let graph_len = postcard::to_slice(graph, &mut out[HEADER_LEN..])
+        .map_err(|_| too_small)?
+        .len();
     let data_offset = (HEADER_LEN + graph_len).next_multiple_of(DATA_ALIGN);
     let data_end = data_offset + data_len_checked(data)?;
     let total = data_end + 4;
     if out.len() < total {
-        return Err(Error::Truncated { needed: total, found: out.len() });
+        return Err(Error::Truncated {
+            needed: total,
+            found: out.len(),
+        });
     }
     let head = &mut out[..HEADER_LEN];
     head.fill(0);

@@ -23,7 +23,12 @@ pub const MAX_SHIFT: u8 = 62;
 
 impl Affine {
     pub const fn new(multiplier: i32, shift: u8, bias: i32) -> Self {
-        Affine { multiplier, bias, shift, _pad: [0; 3] }
+        Affine {
+            multiplier,
+            bias,
+            shift,
+            _pad: [0; 3],
+        }
     }
 
     /// Applies the map. Overflow-free for `|acc| ≤ bound` when [`Affine::output_bound`] is finite.
@@ -95,7 +100,11 @@ pub fn spike_count_ratio(sum: i64, den: i64, d: u8) -> u8 {
         return d;
     }
     let rem2 = 2 * (sum - q * den);
-    let rounded = if rem2 > den || (rem2 == den && q & 1 == 1) { q + 1 } else { q };
+    let rounded = if rem2 > den || (rem2 == den && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    };
     rounded.min(d as i64) as u8
 }
 

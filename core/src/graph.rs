@@ -28,8 +28,9 @@ pub struct Section {
 /// Element kind of a tensor; all tensors are stored HWC (channels last).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorKind {
-    /// Quantized image (or other real-valued) input, `i8` with per-channel zero points.
-    Input,
+    /// Quantized image (or other real-valued) input: `i8` (`wide == false`) or `i16`, with
+    /// per-channel zero points.
+    Input { wide: bool },
     /// Spike counts `0..=D`, `u8`.
     Spikes,
     /// Fixed-point values (`i32`, `frac` fractional bits): the residual stream or logits.
@@ -176,6 +177,8 @@ pub struct Node {
 pub struct InputSpec {
     /// Real value of one input step: `x ≈ scale · (q − zero_point)`.
     pub scale: f32,
+    /// Inputs are clamped to `±max_abs` before the encoding layer (part of the bounds proof).
+    pub max_abs: u16,
     pub zero_points: heapless::Vec<i16, MAX_INPUT_CHANNELS>,
 }
 

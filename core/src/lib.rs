@@ -29,5 +29,5 @@ pub use error::{Error, Result};
 pub use exec::{Executor, Sequential};
 pub use kernels::Kernel;
 pub use model::Model;
-pub use session::{arena_bytes, Session};
+pub use session::{arena_bytes, Input, Session};
 pub use stats::{NodeStats, Stats};

@@ -28,7 +28,10 @@ impl<'b> Model<'b> {
             return Err(Error::Misaligned { required: 4 });
         }
         let raw = blob::parse(bytes)?;
-        let model = Model { graph: raw.graph, data: raw.data };
+        let model = Model {
+            graph: raw.graph,
+            data: raw.data,
+        };
         model.validate()?;
         Ok(model)
     }
@@ -64,6 +67,14 @@ impl<'b> Model<'b> {
     pub fn label(&self, class: usize) -> Option<&'b str> {
         let text = core::str::from_utf8(self.section(self.graph.labels)?).ok()?;
         text.split('\n').nth(class).filter(|s| !s.is_empty())
+    }
+
+    /// Whether the input is `i16` (else `i8`).
+    pub fn wide_input(&self) -> bool {
+        matches!(
+            self.tensor(self.graph.input).kind,
+            TensorKind::Input { wide: true }
+        )
     }
 
     /// Number of input values (H·W·C).
@@ -112,11 +123,19 @@ impl<'b> Model<'b> {
             let n = (t.h as usize) * (t.w as usize) * (t.c as usize);
             let bad_frac = matches!(t.kind, TensorKind::Fixed { frac } if frac > 30);
             if n == 0 || n > MAX_TENSOR_ELEMENTS || bad_frac {
-                return Err(Error::BadTensor { tensor: id as TensorId });
+                return Err(Error::BadTensor {
+                    tensor: id as TensorId,
+                });
             }
         }
         let input = self.desc(u16::MAX, g.input)?;
-        if input.kind != TensorKind::Input || g.input_spec.zero_points.len() != input.c as usize {
+        let spec = &g.input_spec;
+        let wide = matches!(input.kind, TensorKind::Input { wide: true });
+        let range_ok = wide || spec.max_abs <= 128;
+        if !matches!(input.kind, TensorKind::Input { .. })
+            || spec.zero_points.len() != input.c as usize
+            || !range_ok
+        {
             return Err(Error::ShapeMismatch { node: u16::MAX });
         }
         let logits = self.desc(u16::MAX, g.logits)?;
@@ -142,10 +161,19 @@ impl<'b> Model<'b> {
             }
             self.desc(i, out)?;
             let out_bound = self.validate_node(i, &node.op, &bound)?;
-            let accumulate = matches!(node.op, Op::Conv { mode: ConvOutput::Accumulate, .. });
+            let accumulate = matches!(
+                node.op,
+                Op::Conv {
+                    mode: ConvOutput::Accumulate,
+                    ..
+                }
+            );
             if accumulate {
                 if !written[out as usize] {
-                    return Err(Error::ReadBeforeWrite { node: i, tensor: out });
+                    return Err(Error::ReadBeforeWrite {
+                        node: i,
+                        tensor: out,
+                    });
                 }
                 bound[out as usize] = bound[out as usize].saturating_add(out_bound);
             } else {
@@ -157,13 +185,19 @@ impl<'b> Model<'b> {
             written[out as usize] = true;
         }
         if !written[g.logits as usize] {
-            return Err(Error::ReadBeforeWrite { node: u16::MAX, tensor: g.logits });
+            return Err(Error::ReadBeforeWrite {
+                node: u16::MAX,
+                tensor: g.logits,
+            });
         }
         Ok(())
     }
 
     fn desc(&self, node: u16, id: TensorId) -> Result<&TensorDesc> {
-        self.graph.tensors.get(id as usize).ok_or(Error::BadTensorId { node, tensor: id })
+        self.graph
+            .tensors
+            .get(id as usize)
+            .ok_or(Error::BadTensorId { node, tensor: id })
     }
 
     /// Checks one node; returns the bound on the absolute value it writes (fixed outputs).
@@ -171,15 +205,27 @@ impl<'b> Model<'b> {
         let d = self.graph.d as u64;
         let shape = Error::ShapeMismatch { node: i };
         match *op {
-            Op::Encode { input, output, geom, bits, weights, affine } => {
+            Op::Encode {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine,
+            } => {
                 let (x, y) = (self.desc(i, input)?, self.desc(i, output)?);
                 check_conv_shapes(i, &geom, x, y)?;
-                if x.kind != TensorKind::Input || !is_fixed(y) || geom.depthwise {
+                if !matches!(x.kind, TensorKind::Input { .. }) || !is_fixed(y) || geom.depthwise {
                     return Err(shape);
                 }
-                let zp_max =
-                    self.graph.input_spec.zero_points.iter().map(|z| z.unsigned_abs()).max();
-                let x_max = 128 + zp_max.unwrap_or(0) as u64;
+                let zp_max = self
+                    .graph
+                    .input_spec
+                    .zero_points
+                    .iter()
+                    .map(|z| z.unsigned_abs())
+                    .max();
+                let x_max = self.graph.input_spec.max_abs as u64 + zp_max.unwrap_or(0) as u64;
                 let sums = self.column_sums(i, &geom, bits, weights)?;
                 self.affine_bound(i, &geom, sums, x_max, affine)
             }
@@ -190,7 +236,15 @@ impl<'b> Model<'b> {
                 }
                 Ok(0)
             }
-            Op::Conv { input, output, geom, bits, weights, affine, mode } => {
+            Op::Conv {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine,
+                mode,
+            } => {
                 let (x, y) = (self.desc(i, input)?, self.desc(i, output)?);
                 check_conv_shapes(i, &geom, x, y)?;
                 let out_ok = match mode {
@@ -203,10 +257,25 @@ impl<'b> Model<'b> {
                 let sums = self.column_sums(i, &geom, bits, weights)?;
                 self.affine_bound(i, &geom, sums, d, affine)
             }
-            Op::Attention { q, k, v, output, heads, order: _, affine, frac } => {
-                let (tq, tk, tv, to) =
-                    (self.desc(i, q)?, self.desc(i, k)?, self.desc(i, v)?, self.desc(i, output)?);
-                let all_spikes = [tq, tk, tv, to].iter().all(|t| t.kind == TensorKind::Spikes);
+            Op::Attention {
+                q,
+                k,
+                v,
+                output,
+                heads,
+                order: _,
+                affine,
+                frac,
+            } => {
+                let (tq, tk, tv, to) = (
+                    self.desc(i, q)?,
+                    self.desc(i, k)?,
+                    self.desc(i, v)?,
+                    self.desc(i, output)?,
+                );
+                let all_spikes = [tq, tk, tv, to]
+                    .iter()
+                    .all(|t| t.kind == TensorKind::Spikes);
                 let spatial = |t: &TensorDesc| (t.h, t.w) == (tq.h, tq.w);
                 if !all_spikes || !same_shape(tq, tk) || !same_shape(tv, to) || !spatial(tv) {
                     return Err(shape);
@@ -224,7 +293,8 @@ impl<'b> Model<'b> {
                 let params = self.checked_section(i, affine, 1, core::mem::size_of::<Affine>())?;
                 let a: &[Affine] =
                     bytemuck::try_cast_slice(params).map_err(|_| Error::BadSection { node: i })?;
-                a[0].output_bound(s_bound).ok_or(Error::Overflow { node: i })?;
+                a[0].output_bound(s_bound)
+                    .ok_or(Error::Overflow { node: i })?;
                 Ok(0)
             }
             Op::MeanSpike { input, output } => {
@@ -287,7 +357,9 @@ impl<'b> Model<'b> {
                 if acc_bound > i32::MAX as u64 {
                     return Err(Error::Overflow { node: i });
                 }
-                let y = params[first + o].output_bound(acc_bound).ok_or(Error::Overflow { node: i })?;
+                let y = params[first + o]
+                    .output_bound(acc_bound)
+                    .ok_or(Error::Overflow { node: i })?;
                 worst = worst.max(y);
             }
         }
@@ -353,7 +425,8 @@ pub fn elements(t: &TensorDesc) -> usize {
 /// Bytes of a tensor in the arena.
 pub fn tensor_bytes(t: &TensorDesc) -> usize {
     let elem = match t.kind {
-        TensorKind::Input | TensorKind::Spikes => 1,
+        TensorKind::Input { wide: false } | TensorKind::Spikes => 1,
+        TensorKind::Input { wide: true } => 2,
         TensorKind::Fixed { .. } => 4,
     };
     elements(t) * elem
@@ -366,7 +439,9 @@ pub fn node_io(op: &Op) -> ([Option<TensorId>; 3], TensorId) {
         | Op::Spike { input, output }
         | Op::Conv { input, output, .. }
         | Op::MeanSpike { input, output } => ([Some(input), None, None], output),
-        Op::Attention { q, k, v, output, .. } => ([Some(q), Some(k), Some(v)], output),
+        Op::Attention {
+            q, k, v, output, ..
+        } => ([Some(q), Some(k), Some(v)], output),
     }
 }
 

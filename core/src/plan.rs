@@ -29,8 +29,12 @@ pub fn node_scratch(graph: &Graph, op: &Op) -> (usize, usize) {
     let t = |id: u16| graph.tensors.get(id as usize).copied();
     match *op {
         Op::Encode { geom, .. } | Op::Conv { geom, .. } => (0, geom.out_c as usize * 4),
-        Op::Attention { q, v, heads, order, .. } => {
-            let (Some(tq), Some(tv)) = (t(q), t(v)) else { return (0, 0) };
+        Op::Attention {
+            q, v, heads, order, ..
+        } => {
+            let (Some(tq), Some(tv)) = (t(q), t(v)) else {
+                return (0, 0);
+            };
             let heads = heads.max(1) as usize;
             let (d, dv) = (tq.c as usize / heads, tv.c as usize / heads);
             let tokens = tq.h as usize * tq.w as usize;
@@ -72,7 +76,12 @@ impl Plan {
         let mut buffers = [Buffer::default(); MAX_BUFFERS];
         let mut used = [false; MAX_TENSORS];
         for (id, t) in graph.tensors.iter().enumerate() {
-            buffers[id] = Buffer { size: aligned(tensor_bytes(t)), first: u16::MAX, last: 0, offset: 0 };
+            buffers[id] = Buffer {
+                size: aligned(tensor_bytes(t)),
+                first: u16::MAX,
+                last: 0,
+                offset: 0,
+            };
         }
         let mut touch = |id: u16, at: u16| {
             let b = &mut buffers[id as usize];
@@ -97,11 +106,22 @@ impl Plan {
         for (i, node) in graph.nodes.iter().enumerate() {
             let (shared, per_worker) = node_scratch(graph, &node.op);
             let size = aligned(shared) + aligned(per_worker) * workers;
-            buffers[tensors + i] = Buffer { size, first: i as u16, last: i as u16, offset: 0 };
+            buffers[tensors + i] = Buffer {
+                size,
+                first: i as u16,
+                last: i as u16,
+                offset: 0,
+            };
         }
         let count = tensors + graph.nodes.len();
         let (bytes, lower_bound) = place(&mut buffers[..count], graph.nodes.len().max(1));
-        Ok(Plan { buffers, tensors, bytes, lower_bound, workers })
+        Ok(Plan {
+            buffers,
+            tensors,
+            bytes,
+            lower_bound,
+            workers,
+        })
     }
 
     /// Byte range of tensor `id` in the (aligned) arena.
@@ -166,8 +186,11 @@ fn place(buffers: &mut [Buffer], steps: usize) -> (usize, usize) {
     }
     let mut lower = 0;
     for step in 0..steps as u16 {
-        let live: usize =
-            buffers.iter().filter(|b| b.first <= step && step <= b.last).map(|b| b.size).sum();
+        let live: usize = buffers
+            .iter()
+            .filter(|b| b.first <= step && step <= b.last)
+            .map(|b| b.size)
+            .sum();
         lower = lower.max(live);
     }
     (total, lower)

@@ -4,15 +4,35 @@ use core::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::exec::Executor;
+use crate::fixed::{spike_count, spike_count_ratio};
 use crate::graph::{AttentionOrder, ConvOutput, Op, TensorId, TensorKind, WeightBits};
 use crate::kernels::attention::{attention_rows, kv_products, AttnArgs};
 use crate::kernels::conv::{conv_rows, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, SpikeSink};
 use crate::kernels::{Kernel, Weight};
-use crate::fixed::{spike_count, spike_count_ratio};
-use crate::model::{elements, Model};
+use crate::model::{elements, tensor_bytes, Model};
 use crate::plan::{Plan, ALIGN, MAX_WORKERS};
 use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats, Stats};
+
+/// A quantized input, HWC.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+}
+
+impl Input<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Input::I8(x) => x.len(),
+            Input::I16(x) => x.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Bytes of arena a session of `model` with `workers` threads needs (alignment slack included).
 pub fn arena_bytes(model: &Model<'_>, workers: usize) -> Result<usize> {
@@ -33,7 +53,10 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         let skip = arena.as_ptr().align_offset(ALIGN).min(arena.len());
         let arena = &mut arena[skip..];
         if arena.len() < plan.bytes {
-            return Err(Error::ArenaTooSmall { needed: plan.bytes + ALIGN - 1, found: arena.len() + skip });
+            return Err(Error::ArenaTooSmall {
+                needed: plan.bytes + ALIGN - 1,
+                found: arena.len() + skip,
+            });
         }
         let arena = &mut arena[..plan.bytes];
         Ok(Session { model, plan, arena })
@@ -47,21 +70,42 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         self.model
     }
 
-    /// The quantized input (`i8`, HWC), to be filled before [`Session::run`].
-    pub fn input_mut(&mut self) -> &mut [i8] {
+    fn input_bytes(&mut self) -> &mut [u8] {
         let id = self.model.graph().input;
-        let n = elements(self.model.tensor(id));
         let range = self.plan.tensor(id);
-        bytemuck::cast_slice_mut(&mut self.arena[range][..n])
+        let n = tensor_bytes(self.model.tensor(id));
+        &mut self.arena[range][..n]
     }
 
-    /// Copies `input` into the input tensor.
-    pub fn set_input(&mut self, input: &[i8]) -> Result<()> {
-        let dst = self.input_mut();
-        if dst.len() != input.len() {
-            return Err(Error::InputLength { expected: dst.len(), found: input.len() });
+    /// The `i8` input tensor (HWC) to fill before [`Session::run`], if the input is `i8`.
+    pub fn input_i8_mut(&mut self) -> Option<&mut [i8]> {
+        (!self.model.wide_input()).then(|| bytemuck::cast_slice_mut(self.input_bytes()))
+    }
+
+    /// The `i16` input tensor (HWC), if the input is `i16`.
+    pub fn input_i16_mut(&mut self) -> Option<&mut [i16]> {
+        (self.model.wide_input()).then(|| bytemuck::cast_slice_mut(self.input_bytes()))
+    }
+
+    /// Copies a quantized input into the input tensor.
+    pub fn set_input(&mut self, input: Input<'_>) -> Result<()> {
+        let expected = self.model.input_len();
+        let wrong = Error::InputLength {
+            expected,
+            found: input.len(),
+        };
+        match input {
+            Input::I8(x) => self
+                .input_i8_mut()
+                .filter(|d| d.len() == x.len())
+                .ok_or(wrong)?
+                .copy_from_slice(x),
+            Input::I16(x) => self
+                .input_i16_mut()
+                .filter(|d| d.len() == x.len())
+                .ok_or(wrong)?
+                .copy_from_slice(x),
         }
-        dst.copy_from_slice(input);
         Ok(())
     }
 
@@ -108,7 +152,12 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
     }
 
     /// Runs the whole model on the current input.
-    pub fn run(&mut self, kernel: Kernel, exec: &dyn Executor, stats: Option<&mut Stats>) -> Result<()> {
+    pub fn run(
+        &mut self,
+        kernel: Kernel,
+        exec: &dyn Executor,
+        stats: Option<&mut Stats>,
+    ) -> Result<()> {
         let n = self.model.nodes().len();
         self.run_nodes(0..n, kernel, exec, stats)
     }
@@ -141,7 +190,13 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         Ok(())
     }
 
-    fn run_node(&mut self, i: usize, kernel: Kernel, exec: &dyn Executor, want_stats: bool) -> Result<NodeStats> {
+    fn run_node(
+        &mut self,
+        i: usize,
+        kernel: Kernel,
+        exec: &dyn Executor,
+        want_stats: bool,
+    ) -> Result<NodeStats> {
         let model = self.model;
         let node = model.nodes()[i];
         let d = model.d();
@@ -149,13 +204,42 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         let scratch_range = self.plan.scratch(i);
         let mut st = NodeStats::default();
         match node.op {
-            Op::Encode { input, output, geom, bits, weights, affine } => {
+            Op::Encode {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine,
+            } => {
                 let (tx, ty) = (*model.tensor(input), *model.tensor(output));
-                let [x, y, scratch] = regions(self.arena, [self.plan.tensor(input), self.plan.tensor(output), scratch_range])?;
+                let [x, y, scratch] = regions(
+                    self.arena,
+                    [
+                        self.plan.tensor(input),
+                        self.plan.tensor(output),
+                        scratch_range,
+                    ],
+                )?;
+                let spec = &model.graph().input_spec;
+                let x = &x[..tensor_bytes(&tx)];
+                let x = if model.wide_input() {
+                    EncodeInput::I16(bytemuck::cast_slice(x))
+                } else {
+                    EncodeInput::I8(bytemuck::cast_slice(x))
+                };
                 let run = EncodeRun {
-                    exec, workers, x: bytemuck::cast_slice(&x[..elements(&tx)]),
-                    in_h: tx.h as usize, in_w: tx.w as usize, out_h: ty.h as usize, out_w: ty.w as usize, geom,
-                    zero_points: &model.graph().input_spec.zero_points, affine: model.affine(affine),
+                    exec,
+                    workers,
+                    x,
+                    max_abs: spec.max_abs as i32,
+                    in_h: tx.h as usize,
+                    in_w: tx.w as usize,
+                    out_h: ty.h as usize,
+                    out_w: ty.w as usize,
+                    geom,
+                    zero_points: &spec.zero_points,
+                    affine: model.affine(affine),
                 };
                 let y = cast_i32(y, elements(&ty))?;
                 let scratch = cast_i32(scratch, scratch.len() / 4)?;
@@ -164,14 +248,25 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
                     WeightBits::I16 => run.go(model.weights_i16(weights), y, scratch)?,
                 }
                 if want_stats {
-                    st.macs = encode_macs(&geom, tx.h as usize, tx.w as usize, (ty.h as usize, ty.w as usize));
+                    st.macs = encode_macs(
+                        &geom,
+                        tx.h as usize,
+                        tx.w as usize,
+                        (ty.h as usize, ty.w as usize),
+                    );
                 }
             }
             Op::Spike { input, output } => {
                 let tx = *model.tensor(input);
-                let frac = match tx.kind { TensorKind::Fixed { frac } => frac, _ => 0 };
+                let frac = match tx.kind {
+                    TensorKind::Fixed { frac } => frac,
+                    _ => 0,
+                };
                 let n = elements(&tx);
-                let [x, y] = regions(self.arena, [self.plan.tensor(input), self.plan.tensor(output)])?;
+                let [x, y] = regions(
+                    self.arena,
+                    [self.plan.tensor(input), self.plan.tensor(output)],
+                )?;
                 let x = cast_i32(x, n)?;
                 for (o, &v) in y[..n].iter_mut().zip(x.iter()) {
                     *o = spike_count(v as i64, frac, d);
@@ -182,10 +277,16 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
             }
             Op::MeanSpike { input, output } => {
                 let tx = *model.tensor(input);
-                let frac = match tx.kind { TensorKind::Fixed { frac } => frac, _ => 0 };
+                let frac = match tx.kind {
+                    TensorKind::Fixed { frac } => frac,
+                    _ => 0,
+                };
                 let c = tx.c as usize;
                 let tokens = tx.h as usize * tx.w as usize;
-                let [x, y] = regions(self.arena, [self.plan.tensor(input), self.plan.tensor(output)])?;
+                let [x, y] = regions(
+                    self.arena,
+                    [self.plan.tensor(input), self.plan.tensor(output)],
+                )?;
                 let x = cast_i32(x, elements(&tx))?;
                 let den = (tokens as i64) << frac;
                 for (ch, o) in y[..c].iter_mut().enumerate() {
@@ -196,34 +297,98 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
                     (st.spikes, st.nonzero, st.sites) = spike_counts(&y[..c]);
                 }
             }
-            Op::Conv { input, output, geom, bits, weights, affine, mode } => {
+            Op::Conv {
+                input,
+                output,
+                geom,
+                bits,
+                weights,
+                affine,
+                mode,
+            } => {
                 let (tx, ty) = (*model.tensor(input), *model.tensor(output));
-                let [x, y, scratch] = regions(self.arena, [self.plan.tensor(input), self.plan.tensor(output), scratch_range])?;
+                let [x, y, scratch] = regions(
+                    self.arena,
+                    [
+                        self.plan.tensor(input),
+                        self.plan.tensor(output),
+                        scratch_range,
+                    ],
+                )?;
                 let x = &x[..elements(&tx)];
                 let affine = model.affine(affine);
                 let rows = ty.h as usize;
                 let row_len = ty.w as usize * ty.c as usize;
-                let run = ConvRun { kernel, exec, workers, rows, row_len, x, in_h: tx.h as usize, in_w: tx.w as usize, out_w: ty.w as usize, geom, affine, mode, d };
+                let run = ConvRun {
+                    kernel,
+                    exec,
+                    workers,
+                    rows,
+                    row_len,
+                    x,
+                    in_h: tx.h as usize,
+                    in_w: tx.w as usize,
+                    out_w: ty.w as usize,
+                    geom,
+                    affine,
+                    mode,
+                    d,
+                };
                 match bits {
-                    WeightBits::I8 => run.go(model.weights_i8(weights), y, scratch, elements(&ty))?,
-                    WeightBits::I16 => run.go(model.weights_i16(weights), y, scratch, elements(&ty))?,
+                    WeightBits::I8 => {
+                        run.go(model.weights_i8(weights), y, scratch, elements(&ty))?
+                    }
+                    WeightBits::I16 => {
+                        run.go(model.weights_i16(weights), y, scratch, elements(&ty))?
+                    }
                 }
                 if want_stats {
-                    st.sops = conv_sops(&geom, x, tx.h as usize, tx.w as usize, (ty.h as usize, ty.w as usize));
+                    st.sops = conv_sops(
+                        &geom,
+                        x,
+                        tx.h as usize,
+                        tx.w as usize,
+                        (ty.h as usize, ty.w as usize),
+                    );
                     if let ConvOutput::Spikes { .. } = mode {
                         (st.spikes, st.nonzero, st.sites) = spike_counts(&y[..elements(&ty)]);
                     }
                 }
             }
-            Op::Attention { q, k, v, output, heads, order, affine, frac } => {
+            Op::Attention {
+                q,
+                k,
+                v,
+                output,
+                heads,
+                order,
+                affine,
+                frac,
+            } => {
                 let (tq, tv) = (*model.tensor(q), *model.tensor(v));
                 let tokens = tq.h as usize * tq.w as usize;
                 let heads = heads as usize;
-                let [bq, bk, bv, y, scratch] = regions(self.arena, [self.plan.tensor(q), self.plan.tensor(k), self.plan.tensor(v), self.plan.tensor(output), scratch_range])?;
+                let [bq, bk, bv, y, scratch] = regions(
+                    self.arena,
+                    [
+                        self.plan.tensor(q),
+                        self.plan.tensor(k),
+                        self.plan.tensor(v),
+                        self.plan.tensor(output),
+                        scratch_range,
+                    ],
+                )?;
                 let args = AttnArgs {
-                    q: &bq[..elements(&tq)], k: &bk[..elements(&tq)], v: &bv[..elements(&tv)],
-                    tokens, heads, d: tq.c as usize / heads, dv: tv.c as usize / heads,
-                    affine: model.affine(affine).first().copied().unwrap_or_default(), frac, spike_max: d,
+                    q: &bq[..elements(&tq)],
+                    k: &bk[..elements(&tq)],
+                    v: &bv[..elements(&tv)],
+                    tokens,
+                    heads,
+                    d: tq.c as usize / heads,
+                    dv: tv.c as usize / heads,
+                    affine: model.affine(affine).first().copied().unwrap_or_default(),
+                    frac,
+                    spike_max: d,
                 };
                 let scratch = cast_i32(scratch, scratch.len() / 4)?;
                 let shared = match order {
@@ -239,7 +404,16 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
                     attention_rows(kernel, order, &args, kv, rows, s, out);
                 };
                 let per = tokens + args.dv;
-                for_rows(exec, workers, tokens, &mut y[..elements(&tv)], tv.c as usize, per_worker, per, &job)?;
+                for_rows(
+                    exec,
+                    workers,
+                    tokens,
+                    &mut y[..elements(&tv)],
+                    tv.c as usize,
+                    per_worker,
+                    per,
+                    &job,
+                )?;
                 if want_stats {
                     st.sops = attention_sops(&args, order);
                     (st.spikes, st.nonzero, st.sites) = spike_counts(&y[..elements(&tv)]);
@@ -268,37 +442,83 @@ struct ConvRun<'x, 'e> {
 }
 
 impl ConvRun<'_, '_> {
-    fn go<W: Weight>(&self, weights: &[W], y: &mut [u8], scratch: &mut [u8], n_out: usize) -> Result<()> {
+    fn go<W: Weight>(
+        &self,
+        weights: &[W],
+        y: &mut [u8],
+        scratch: &mut [u8],
+        n_out: usize,
+    ) -> Result<()> {
         let scratch = cast_i32(scratch, scratch.len() / 4)?;
-        let args = ConvArgs { geom: self.geom, in_h: self.in_h, in_w: self.in_w, out_w: self.out_w, weights };
+        let args = ConvArgs {
+            geom: self.geom,
+            in_h: self.in_h,
+            in_w: self.in_w,
+            out_w: self.out_w,
+            weights,
+        };
         let (kernel, x, affine, d) = (self.kernel, self.x, self.affine, self.d);
         let acc_len = self.geom.out_c as usize;
         match self.mode {
             ConvOutput::Spikes { frac } => {
                 let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {
-                    let mut sink = SpikeSink { out, affine, frac, d };
+                    let mut sink = SpikeSink {
+                        out,
+                        affine,
+                        frac,
+                        d,
+                    };
                     conv_rows(kernel, &args, x, rows, acc, &mut sink);
                 };
-                for_rows(self.exec, self.workers, self.rows, &mut y[..n_out], self.row_len, scratch, acc_len, &job)
+                for_rows(
+                    self.exec,
+                    self.workers,
+                    self.rows,
+                    &mut y[..n_out],
+                    self.row_len,
+                    scratch,
+                    acc_len,
+                    &job,
+                )
             }
             ConvOutput::Accumulate | ConvOutput::Write => {
                 let accumulate = self.mode == ConvOutput::Accumulate;
                 let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
-                    let mut sink = FixedSink { out, affine, accumulate };
+                    let mut sink = FixedSink {
+                        out,
+                        affine,
+                        accumulate,
+                    };
                     conv_rows(kernel, &args, x, rows, acc, &mut sink);
                 };
                 let y = cast_i32(y, n_out)?;
-                for_rows(self.exec, self.workers, self.rows, y, self.row_len, scratch, acc_len, &job)
+                for_rows(
+                    self.exec,
+                    self.workers,
+                    self.rows,
+                    y,
+                    self.row_len,
+                    scratch,
+                    acc_len,
+                    &job,
+                )
             }
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum EncodeInput<'x> {
+    I8(&'x [i8]),
+    I16(&'x [i16]),
 }
 
 /// The encoding layer's operands, to dispatch on the weight type once.
 struct EncodeRun<'x, 'e> {
     exec: &'e dyn Executor,
     workers: usize,
-    x: &'x [i8],
+    x: EncodeInput<'x>,
+    max_abs: i32,
     in_h: usize,
     in_w: usize,
     out_h: usize,
@@ -310,14 +530,36 @@ struct EncodeRun<'x, 'e> {
 
 impl EncodeRun<'_, '_> {
     fn go<W: Weight>(&self, weights: &[W], y: &mut [i32], scratch: &mut [i32]) -> Result<()> {
-        let args = ConvArgs { geom: self.geom, in_h: self.in_h, in_w: self.in_w, out_w: self.out_w, weights };
-        let (x, zp, affine) = (self.x, self.zero_points, self.affine);
+        let args = ConvArgs {
+            geom: self.geom,
+            in_h: self.in_h,
+            in_w: self.in_w,
+            out_w: self.out_w,
+            weights,
+        };
+        let (x, zp, affine, max_abs) = (self.x, self.zero_points, self.affine, self.max_abs);
         let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
-            let mut sink = FixedSink { out, affine, accumulate: false };
-            encode_rows(&args, x, zp, rows, acc, &mut sink);
+            let mut sink = FixedSink {
+                out,
+                affine,
+                accumulate: false,
+            };
+            match x {
+                EncodeInput::I8(x) => encode_rows(&args, x, zp, max_abs, rows, acc, &mut sink),
+                EncodeInput::I16(x) => encode_rows(&args, x, zp, max_abs, rows, acc, &mut sink),
+            }
         };
         let row_len = self.out_w * self.geom.out_c as usize;
-        for_rows(self.exec, self.workers, self.out_h, y, row_len, scratch, self.geom.out_c as usize, &job)
+        for_rows(
+            self.exec,
+            self.workers,
+            self.out_h,
+            y,
+            row_len,
+            scratch,
+            self.geom.out_c as usize,
+            &job,
+        )
     }
 }
 
@@ -362,10 +604,16 @@ where
     let per_worker = scratch_len.next_multiple_of(ALIGN / 4);
     let scratch = scratch
         .get_mut(..per_worker * workers)
-        .ok_or(Error::ArenaTooSmall { needed: per_worker * workers * 4, found: 0 })?;
+        .ok_or(Error::ArenaTooSmall {
+            needed: per_worker * workers * 4,
+            found: 0,
+        })?;
     let rows_per = rows.div_ceil(workers);
     if out.len() < rows * row_len {
-        return Err(Error::ArenaTooSmall { needed: rows * row_len, found: out.len() });
+        return Err(Error::ArenaTooSmall {
+            needed: rows * row_len,
+            found: out.len(),
+        });
     }
     let mut jobs: heapless::Vec<_, MAX_WORKERS> = heapless::Vec::new();
     let (mut out_rest, mut scratch_rest) = (out, scratch);
@@ -391,7 +639,10 @@ fn cast_i32(bytes: &mut [u8], n: usize) -> Result<&mut [i32]> {
     bytemuck::try_cast_slice_mut::<u8, i32>(bytes)
         .map_err(|_| Error::Misaligned { required: 4 })?
         .get_mut(..n)
-        .ok_or(Error::ArenaTooSmall { needed: n * 4, found: 0 })
+        .ok_or(Error::ArenaTooSmall {
+            needed: n * 4,
+            found: 0,
+        })
 }
 
 /// Disjoint mutable views of `N` byte ranges of the arena (empty ranges allowed).
@@ -407,7 +658,10 @@ fn regions<const N: usize>(arena: &mut [u8], ranges: [Range<usize>; N]) -> Resul
             continue;
         }
         if r.start < consumed || r.end > consumed + rest.len() {
-            return Err(Error::ArenaTooSmall { needed: r.end, found: consumed + rest.len() });
+            return Err(Error::ArenaTooSmall {
+                needed: r.end,
+                found: consumed + rest.len(),
+            });
         }
         let (_, tail) = core::mem::take(&mut rest).split_at_mut(r.start - consumed);
         let (mine, tail) = tail.split_at_mut(r.len());

@@ -37,20 +37,25 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { nodes: [NodeStats::default(); MAX_NODES], runs: 0 }
+        Stats {
+            nodes: [NodeStats::default(); MAX_NODES],
+            runs: 0,
+        }
     }
 }
 
 impl Stats {
     /// Sum over all nodes.
     pub fn total(&self) -> NodeStats {
-        self.nodes.iter().fold(NodeStats::default(), |t, n| NodeStats {
-            sops: t.sops + n.sops,
-            macs: t.macs + n.macs,
-            spikes: t.spikes + n.spikes,
-            nonzero: t.nonzero + n.nonzero,
-            sites: t.sites + n.sites,
-        })
+        self.nodes
+            .iter()
+            .fold(NodeStats::default(), |t, n| NodeStats {
+                sops: t.sops + n.sops,
+                macs: t.macs + n.macs,
+                spikes: t.spikes + n.spikes,
+                nonzero: t.nonzero + n.nonzero,
+                sites: t.sites + n.sites,
+            })
     }
 }
 
@@ -78,7 +83,13 @@ fn coverage(i: usize, in_len: usize, out_len: usize, g: &ConvGeom) -> u64 {
 
 /// Synaptic operations of a spike convolution: every input spike adds the weights of every
 /// output it reaches.
-pub(crate) fn conv_sops(g: &ConvGeom, input: &[u8], in_h: usize, in_w: usize, out: (usize, usize)) -> u64 {
+pub(crate) fn conv_sops(
+    g: &ConvGeom,
+    input: &[u8],
+    in_h: usize,
+    in_w: usize,
+    out: (usize, usize),
+) -> u64 {
     let in_c = g.in_c as usize;
     let fan = if g.depthwise { 1 } else { g.out_c as u64 };
     let mut sops = 0u64;

@@ -23,7 +23,10 @@ impl<W> ConvArgs<'_, W> {
     fn taps(&self, oy: usize, ox: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
         let g = &self.geom;
         let (k, s, p) = (g.kernel as usize, g.stride as usize, g.pad as usize);
-        let (y0, x0) = ((oy * s) as isize - p as isize, (ox * s) as isize - p as isize);
+        let (y0, x0) = (
+            (oy * s) as isize - p as isize,
+            (ox * s) as isize - p as isize,
+        );
         (0..k * k).filter_map(move |tap| {
             let iy = y0 + (tap / k) as isize;
             let ix = x0 + (tap % k) as isize;
@@ -107,11 +110,12 @@ fn depthwise_tap<W: Weight>(kernel: Kernel, acc: &mut [i32], px: &[u8], w: &[W])
     }
 }
 
-/// Encoding layer rows: `acc = Σ w · (x − zero_point)`; padding contributes zero.
-pub fn encode_rows<W: Weight, S: Sink>(
+/// Encoding layer rows: `acc = Σ w · (clamp(x, ±max_abs) − zero_point)`; padding adds zero.
+pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink>(
     a: &ConvArgs<'_, W>,
-    input: &[i8],
+    input: &[X],
     zero_points: &[i16],
+    max_abs: i32,
     rows: Range<usize>,
     acc: &mut [i32],
     sink: &mut S,
@@ -125,7 +129,7 @@ pub fn encode_rows<W: Weight, S: Sink>(
                 let px = &input[pixel * in_c..(pixel + 1) * in_c];
                 let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
                 for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
-                    let x = x as i32 - zp as i32;
+                    let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
                     mac_column(acc, x, &w[i * out_c..(i + 1) * out_c]);
                 }
             }

@@ -43,7 +43,11 @@ impl Sink for FixedSink<'_> {
             // The bound proven at load keeps `y` in i32; saturation only guards
             // residual values a host wrote by hand.
             let y = p.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-            *o = if self.accumulate { o.saturating_add(y) } else { y };
+            *o = if self.accumulate {
+                o.saturating_add(y)
+            } else {
+                y
+            };
         }
     }
 }
