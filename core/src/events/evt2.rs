@@ -1,0 +1,167 @@
+//! Prophesee EVT 2.0: 32-bit little-endian words, the type in the top 4 bits.
+//!
+//! | type | word | payload |
+//! |---|---|---|
+//! | `0x0` / `0x1` | `CD_OFF` / `CD_ON` | `[27:22]` time low 6 bits, `[21:11]` x, `[10:0]` y |
+//! | `0x8` | `EVT_TIME_HIGH` | `[27:0]` time bits 33..6 |
+//! | `0xA` | `EXT_TRIGGER` | counted as [`Counters::other`] |
+//! | `0xE` / `0xF` | `OTHERS` / `CONTINUED` | counted as [`Counters::other`] |
+//!
+//! Other types are reserved and counted as [`Counters::malformed`]. The 34-bit timestamp is
+//! unwrapped to 64 bits (see the time-high rule in the crate's `time` module: a step back by
+//! more than half the range is a wrap-around).
+
+use super::time::{Unwrapper, Wrapper};
+use super::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+
+const CD_OFF: u32 = 0x0;
+const CD_ON: u32 = 0x1;
+const TIME_HIGH: u32 = 0x8;
+const EXT_TRIGGER: u32 = 0xA;
+const OTHERS: u32 = 0xE;
+const CONTINUED: u32 = 0xF;
+
+/// Incremental EVT 2.0 decoder.
+#[derive(Clone, Debug)]
+pub struct Evt2Decoder {
+    geometry: Geometry,
+    /// Unwrapped time-high, already shifted left by 6.
+    time_base: u64,
+    high: Unwrapper<28>,
+    buf: [u8; 4],
+    buf_len: usize,
+    counters: Counters,
+}
+
+impl Evt2Decoder {
+    /// A decoder for a sensor of the given resolution.
+    pub const fn new(geometry: Geometry) -> Self {
+        Self {
+            geometry,
+            time_base: 0,
+            high: Unwrapper::new(),
+            buf: [0; 4],
+            buf_len: 0,
+            counters: Counters {
+                events: 0,
+                malformed: 0,
+                other: 0,
+                out_of_range: 0,
+                truncated_bytes: 0,
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn word(&mut self, w: u32, sink: &mut impl FnMut(Event)) {
+        match w >> 28 {
+            ty @ (CD_OFF | CD_ON) => {
+                let x = ((w >> 11) & 0x7FF) as u16;
+                let y = (w & 0x7FF) as u16;
+                if self.geometry.contains(x, y) {
+                    self.counters.events += 1;
+                    sink(Event {
+                        t: self.time_base | u64::from((w >> 22) & 0x3F),
+                        x,
+                        y,
+                        p: ty as u8,
+                    });
+                } else {
+                    self.counters.out_of_range += 1;
+                }
+            }
+            TIME_HIGH => {
+                self.time_base = self.high.unwrap(u64::from(w & 0x0FFF_FFFF)).wrapping_shl(6);
+                self.counters.other += 1;
+            }
+            EXT_TRIGGER | OTHERS | CONTINUED => self.counters.other += 1,
+            _ => self.counters.malformed += 1,
+        }
+    }
+}
+
+impl Decoder for Evt2Decoder {
+    const UNIT_BYTES: usize = 4;
+    const MAX_EVENTS_PER_UNIT: usize = 1;
+
+    fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Event)) {
+        let mut bytes = bytes;
+        if self.buf_len > 0 {
+            let (rest, word) = fill(&mut self.buf, &mut self.buf_len, bytes);
+            match word {
+                Some(w) => self.word(u32::from_le_bytes(w), &mut sink),
+                None => return,
+            }
+            bytes = rest;
+        }
+        let mut words = bytes.chunks_exact(4);
+        for w in &mut words {
+            if let &[a, b, c, d] = w {
+                self.word(u32::from_le_bytes([a, b, c, d]), &mut sink);
+            }
+        }
+        stash(&mut self.buf, &mut self.buf_len, words.remainder());
+    }
+
+    fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    fn finish(&mut self) -> Counters {
+        self.counters.truncated_bytes += self.buf_len as u64;
+        self.buf_len = 0;
+        self.counters
+    }
+}
+
+/// EVT 2.0 encoder: one `EVT_TIME_HIGH` word whenever bits 33..6 of the time change, then one
+/// CD word per event.
+#[derive(Clone, Debug, Default)]
+pub struct Evt2Encoder {
+    high: Wrapper<28>,
+    started: bool,
+}
+
+impl Evt2Encoder {
+    /// A new encoder.
+    pub const fn new() -> Self {
+        Self {
+            high: Wrapper::new(),
+            started: false,
+        }
+    }
+}
+
+fn put_word(out: &mut impl Sink, w: u32) {
+    out.put(&w.to_le_bytes());
+}
+
+impl Encoder for Evt2Encoder {
+    fn header(&mut self, _out: &mut impl Sink) {}
+
+    fn encode(&mut self, events: &[Event], out: &mut impl Sink) -> Result<(), EncodeError> {
+        for e in events {
+            if e.x > 0x7FF || e.y > 0x7FF {
+                return Err(EncodeError::Coordinate);
+            }
+            if e.p > 1 {
+                return Err(EncodeError::Polarity);
+            }
+            let high = e.t >> 6;
+            if !self.started || high != self.high.current() {
+                let raw = self
+                    .high
+                    .advance(high, |raw| put_word(out, TIME_HIGH << 28 | raw as u32))
+                    .ok_or(EncodeError::Time)?;
+                put_word(out, TIME_HIGH << 28 | raw as u32);
+                self.started = true;
+            }
+            let w = u32::from(e.p) << 28
+                | ((e.t & 0x3F) as u32) << 22
+                | u32::from(e.x) << 11
+                | u32::from(e.y);
+            put_word(out, w);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! Events → `T` frames of per-pixel, per-polarity event counts.
+//!
+//! Output layout is **CHW per bin**: `[T][2][H'][W']` `u8` counts, row-major, where channel
+//! 0 is OFF and channel 1 is ON, `H' = ceil(height / f)`, `W' = ceil(width / f)` for the
+//! integer downsampling factor `f` (pixel `(x, y)` lands in cell `(x / f, y / f)`). Counts
+//! saturate at the clip value `D`. The caller owns the buffer (`&mut [u8]` of at least
+//! [`Framer::frame_len`] bytes).
+//!
+//! Bins are either fixed time windows of `dt` µs (the first window starts at the first
+//! event's timestamp) or fixed event counts. When an event does not fit the current `T` bins,
+//! [`Framer::push`] returns [`Push::Full`] *without* consuming it: read the frames, call
+//! [`Framer::next_window`] (which clears the buffer) and push the event again.
+
+use super::{Event, Geometry};
+
+/// How events are assigned to the `T` bins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Window {
+    /// Each bin covers `us` microseconds; windows are contiguous in time.
+    Time {
+        /// Bin length in µs.
+        us: u64,
+    },
+    /// Each bin takes `events` in-range events.
+    Count {
+        /// Events per bin.
+        events: u32,
+    },
+}
+
+/// Framer parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FramerConfig {
+    /// Sensor resolution (before downsampling); other events are dropped.
+    pub geometry: Geometry,
+    /// Number of bins `T` per window.
+    pub bins: u16,
+    /// Bin assignment.
+    pub window: Window,
+    /// Integer spatial downsampling factor `f` (1 = none).
+    pub downsample: u16,
+    /// Largest count stored per cell (`D`).
+    pub clip: u8,
+}
+
+/// Invalid framer parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FramerError {
+    /// `bins` is 0.
+    NoBins,
+    /// The window length (µs or events) is 0.
+    EmptyWindow,
+    /// `downsample` is 0.
+    NoDownsample,
+    /// `clip` is 0.
+    NoClip,
+    /// The sensor has no pixels.
+    EmptyGeometry,
+    /// `T × 2 × H' × W'` does not fit in `usize`.
+    TooLarge,
+}
+
+/// What [`Framer::push`] did with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Push {
+    /// Counted into the current window.
+    Binned,
+    /// Not counted: outside the sensor, polarity not 0/1, timestamp before the window, or
+    /// an output buffer shorter than [`Framer::frame_len`].
+    Dropped,
+    /// Not consumed: the window is complete. Read it, call [`Framer::next_window`], push the
+    /// event again.
+    Full,
+}
+
+/// What a framer has seen so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FramerCounters {
+    /// Events counted into a cell (including saturated ones).
+    pub binned: u64,
+    /// Events whose cell was already at the clip value.
+    pub clipped: u64,
+    /// Events dropped for their coordinates or polarity.
+    pub out_of_range: u64,
+    /// Events dropped because they are older than the current window.
+    pub late: u64,
+}
+
+/// Streaming event framer.
+#[derive(Clone, Debug)]
+pub struct Framer {
+    cfg: FramerConfig,
+    width: usize,
+    height: usize,
+    len: usize,
+    /// Time mode: start of the current window, once known.
+    start: Option<u64>,
+    /// Count mode: events binned in the current window.
+    filled: u64,
+    counters: FramerCounters,
+}
+
+impl Framer {
+    /// Checks `cfg` and makes a framer.
+    pub fn new(cfg: FramerConfig) -> Result<Self, FramerError> {
+        if cfg.bins == 0 {
+            return Err(FramerError::NoBins);
+        }
+        if matches!(
+            cfg.window,
+            Window::Time { us: 0 } | Window::Count { events: 0 }
+        ) {
+            return Err(FramerError::EmptyWindow);
+        }
+        if cfg.downsample == 0 {
+            return Err(FramerError::NoDownsample);
+        }
+        if cfg.clip == 0 {
+            return Err(FramerError::NoClip);
+        }
+        if cfg.geometry.width == 0 || cfg.geometry.height == 0 {
+            return Err(FramerError::EmptyGeometry);
+        }
+        let f = usize::from(cfg.downsample);
+        let width = usize::from(cfg.geometry.width).div_ceil(f);
+        let height = usize::from(cfg.geometry.height).div_ceil(f);
+        let len = usize::from(cfg.bins)
+            .checked_mul(2)
+            .and_then(|n| n.checked_mul(width))
+            .and_then(|n| n.checked_mul(height))
+            .ok_or(FramerError::TooLarge)?;
+        Ok(Self {
+            cfg,
+            width,
+            height,
+            len,
+            start: None,
+            filled: 0,
+            counters: FramerCounters::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FramerConfig {
+        &self.cfg
+    }
+
+    /// Bytes of one window: `T × 2 × H' × W'`.
+    pub fn frame_len(&self) -> usize {
+        self.len
+    }
+
+    /// `(T, 2, H', W')`.
+    pub fn shape(&self) -> (usize, usize, usize, usize) {
+        (usize::from(self.cfg.bins), 2, self.height, self.width)
+    }
+
+    /// Start of the current time window (µs), once the first event fixed it.
+    pub fn window_start(&self) -> Option<u64> {
+        self.start
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> FramerCounters {
+        self.counters
+    }
+
+    /// Bin of `e` in the current window, `None` if the window is full for it, or `Err` if it
+    /// is too old.
+    #[inline(always)]
+    fn bin(&mut self, t: u64) -> Result<Option<u64>, ()> {
+        let bins = u64::from(self.cfg.bins);
+        match self.cfg.window {
+            Window::Time { us } => {
+                let start = *self.start.get_or_insert(t);
+                if t < start {
+                    return Err(());
+                }
+                let bin = (t - start) / us;
+                Ok((bin < bins).then_some(bin))
+            }
+            Window::Count { events } => {
+                let bin = self.filled / u64::from(events);
+                Ok((bin < bins).then_some(bin))
+            }
+        }
+    }
+
+    /// Counts `e` into `out` (see the module docs for the layout).
+    #[inline]
+    pub fn push(&mut self, e: Event, out: &mut [u8]) -> Push {
+        if !self.cfg.geometry.contains(e.x, e.y) || e.p > 1 || out.len() < self.len {
+            self.counters.out_of_range += 1;
+            return Push::Dropped;
+        }
+        let bin = match self.bin(e.t) {
+            Ok(Some(bin)) => bin as usize,
+            Ok(None) => return Push::Full,
+            Err(()) => {
+                self.counters.late += 1;
+                return Push::Dropped;
+            }
+        };
+        let f = usize::from(self.cfg.downsample);
+        let (x, y) = (usize::from(e.x) / f, usize::from(e.y) / f);
+        let idx = ((bin * 2 + usize::from(e.p)) * self.height + y) * self.width + x;
+        if let Some(c) = out.get_mut(idx) {
+            if *c < self.cfg.clip {
+                *c += 1;
+            } else {
+                self.counters.clipped += 1;
+            }
+        }
+        self.counters.binned += 1;
+        self.filled += 1;
+        Push::Binned
+    }
+
+    /// Pushes events from the front of `events` until one does not fit; returns how many
+    /// were consumed (binned or dropped).
+    pub fn push_slice(&mut self, events: &[Event], out: &mut [u8]) -> usize {
+        for (i, &e) in events.iter().enumerate() {
+            if self.push(e, out) == Push::Full {
+                return i;
+            }
+        }
+        events.len()
+    }
+
+    /// Whether the current window is complete: in count mode after `T × events` events; in
+    /// time mode this is only known when a later event arrives ([`Push::Full`]).
+    pub fn is_full(&self) -> bool {
+        match self.cfg.window {
+            Window::Count { events } => self.filled >= u64::from(events) * u64::from(self.cfg.bins),
+            Window::Time { .. } => false,
+        }
+    }
+
+    /// Clears `out` and moves to the next window: the next `T × dt` µs in time mode (so a
+    /// gap in the stream gives empty windows), the next `T × events` events in count mode.
+    pub fn next_window(&mut self, out: &mut [u8]) {
+        out.fill(0);
+        if let (Window::Time { us }, Some(start)) = (self.cfg.window, self.start) {
+            let span = us.saturating_mul(u64::from(self.cfg.bins));
+            self.start = Some(start.saturating_add(span));
+        }
+        self.filled = 0;
+    }
+
+    /// Clears `out` and restarts: in time mode the next event starts a new window.
+    pub fn restart(&mut self, out: &mut [u8]) {
+        out.fill(0);
+        self.start = None;
+        self.filled = 0;
+    }
+}
