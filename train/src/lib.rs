@@ -1,0 +1,24 @@
+//! Training, evaluation and parity checking of SDT-V3 (`Spiking_vit_MetaFormer_Spike_SepConv`)
+//! models on libtorch.
+//!
+//! The network is rebuilt module by module with the official parameter and buffer names, so a
+//! `.safetensors` export of an official `state_dict` loads directly and our checkpoints load back
+//! into the official code. Spike layers implement Spike Firing Approximation exactly:
+//! `round(clamp(x, 0, D)) / D` forward, straight-through inside `[0, D]` backward.
+
+pub mod blocks;
+pub mod context;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod golden;
+pub mod layers;
+pub mod model;
+pub mod quant;
+pub mod recorder;
+pub mod spike;
+pub mod weights;
+
+pub use context::Ctx;
+pub use error::{Error, Result};
+pub use model::{Sdt, SdtConfig};
