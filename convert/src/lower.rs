@@ -93,7 +93,7 @@ fn too_many(what: &str) -> ConvertError {
 
 impl<'c> Builder<'c> {
     fn push_data(&mut self, bytes: &[u8]) -> Section {
-        while self.data.len() % 16 != 0 {
+        while !self.data.len().is_multiple_of(16) {
             self.data.push(0);
         }
         let offset = self.data.len() as u32;
@@ -158,10 +158,10 @@ impl<'c> Builder<'c> {
         );
         let mut a = Vec::with_capacity(n);
         let mut off = Vec::with_capacity(n);
-        for o in 0..n {
+        for (o, &bias_o) in bias.iter().enumerate() {
             let scale = g.data[o] as f64 / (v.data[o] as f64 + BN_EPS).sqrt();
             a.push(scale);
-            off.push(scale * (bias[o] - m.data[o] as f64) + b.data[o] as f64);
+            off.push(scale * (bias_o - m.data[o] as f64) + b.data[o] as f64);
         }
         Ok((a, off))
     }
@@ -339,6 +339,7 @@ impl<'c> Builder<'c> {
     }
 
     /// A synaptic conv from spikes `x` to a new spike tensor.
+    #[allow(clippy::too_many_arguments)]
     fn conv_to_spikes(
         &mut self,
         x: TensorId,

@@ -74,7 +74,7 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     let data_end = data_offset.checked_add(data_len).ok_or(Error::BadLayout)?;
     let layout_ok = flags == 0
         && reserved == 0
-        && data_offset % DATA_ALIGN == 0
+        && data_offset.is_multiple_of(DATA_ALIGN)
         && HEADER_LEN + graph_len <= data_offset
         && data_offset - (HEADER_LEN + graph_len) < DATA_ALIGN
         && data_end.checked_add(4) == Some(total);

@@ -88,3 +88,5 @@ impl core::fmt::Display for Error {
         }
     }
 }
+
+impl core::error::Error for Error {}

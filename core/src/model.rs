@@ -24,7 +24,7 @@ pub struct Model<'b> {
 impl<'b> Model<'b> {
     /// Parses and validates a blob. The blob must be 4-byte aligned in memory.
     pub fn from_blob(bytes: &'b [u8]) -> Result<Self> {
-        if bytes.as_ptr() as usize % 4 != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(4) {
             return Err(Error::Misaligned { required: 4 });
         }
         let raw = blob::parse(bytes)?;
@@ -327,7 +327,7 @@ impl<'b> Model<'b> {
     /// Section of exactly `count` elements of `elem` bytes, aligned to `elem`.
     fn checked_section(&self, i: u16, s: Section, count: usize, elem: usize) -> Result<&'b [u8]> {
         let bytes = self.section(s).ok_or(Error::BadSection { node: i })?;
-        let aligned = (bytes.as_ptr() as usize) % elem.min(4) == 0;
+        let aligned = (bytes.as_ptr() as usize).is_multiple_of(elem.min(4));
         if Some(bytes.len()) != count.checked_mul(elem) || !aligned {
             return Err(Error::BadSection { node: i });
         }

@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{AttentionOrder, Graph, Op, MAX_NODES, MAX_TENSORS};
+use crate::kernels::conv::conv_scratch_len;
 use crate::model::{node_io, tensor_bytes};
 
 /// Most worker threads a session may split a node across.
@@ -28,7 +29,7 @@ struct Buffer {
 pub fn node_scratch(graph: &Graph, op: &Op) -> (usize, usize) {
     let t = |id: u16| graph.tensors.get(id as usize).copied();
     match *op {
-        Op::Encode { geom, .. } | Op::Conv { geom, .. } => (0, geom.out_c as usize * 4),
+        Op::Encode { geom, .. } | Op::Conv { geom, .. } => (0, conv_scratch_len(&geom) * 4),
         Op::Attention {
             q, v, heads, order, ..
         } => {

@@ -7,7 +7,7 @@ use crate::exec::Executor;
 use crate::fixed::{spike_count, spike_count_ratio};
 use crate::graph::{AttentionOrder, ConvOutput, Op, TensorId, TensorKind, WeightBits};
 use crate::kernels::attention::{attention_rows, kv_products, AttnArgs};
-use crate::kernels::conv::{conv_rows, encode_rows, ConvArgs};
+use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, SpikeSink};
 use crate::kernels::{Kernel, Weight};
 use crate::model::{elements, tensor_bytes, Model};
@@ -458,7 +458,7 @@ impl ConvRun<'_, '_> {
             weights,
         };
         let (kernel, x, affine, d) = (self.kernel, self.x, self.affine, self.d);
-        let acc_len = self.geom.out_c as usize;
+        let acc_len = conv_scratch_len(&self.geom);
         match self.mode {
             ConvOutput::Spikes { frac } => {
                 let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {

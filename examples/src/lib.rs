@@ -1,1 +1,45 @@
+//! Shared helpers of the examples: finding the golden data and timing runs.
 
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sdt_convert::verify::QuantizedInput;
+use sdt_core::{Executor, Kernel, Session, Stats};
+
+/// The golden data directory from `SDT_GOLDEN_DIR`, or an error telling how to set it.
+pub fn golden_dir() -> Result<PathBuf, String> {
+    let dir = std::env::var_os("SDT_GOLDEN_DIR")
+        .ok_or("SDT_GOLDEN_DIR is not set: point it at the golden data folder (shared/golden)")?;
+    let dir = PathBuf::from(dir);
+    if !dir.is_dir() {
+        return Err(format!(
+            "SDT_GOLDEN_DIR={} is not a directory",
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// Mean milliseconds per image over `inputs`, repeated `reps` times, with stats of one pass.
+pub fn time_per_image(
+    session: &mut Session<'_, '_, '_>,
+    inputs: &[QuantizedInput],
+    kernel: Kernel,
+    exec: &dyn Executor,
+    reps: usize,
+) -> Result<(f64, Stats), sdt_core::Error> {
+    let mut stats = Stats::default();
+    for x in inputs {
+        session.set_input(x.as_input())?;
+        session.run(kernel, exec, Some(&mut stats))?;
+    }
+    let start = Instant::now();
+    for _ in 0..reps {
+        for x in inputs {
+            session.set_input(x.as_input())?;
+            session.run(kernel, exec, None)?;
+        }
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3 / (reps * inputs.len()).max(1) as f64;
+    Ok((ms, stats))
+}

@@ -37,17 +37,25 @@ impl<W> ConvArgs<'_, W> {
     }
 }
 
+/// Scratch values (`i32`) one worker of [`conv_rows`] needs.
+pub fn conv_scratch_len(geom: &ConvGeom) -> usize {
+    // Accumulators, then the active-channel list (u16, two per i32).
+    geom.out_c as usize + (geom.in_c as usize).div_ceil(2)
+}
+
 /// Computes output rows `rows` of a spike convolution, handing each pixel to `sink`.
+/// `scratch` holds [`conv_scratch_len`] values.
 pub fn conv_rows<W: Weight, S: Sink>(
     kernel: Kernel,
     a: &ConvArgs<'_, W>,
     input: &[u8],
     rows: Range<usize>,
-    acc: &mut [i32],
+    scratch: &mut [i32],
     sink: &mut S,
 ) {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
-    let acc = &mut acc[..out_c];
+    let (acc, active) = scratch.split_at_mut(out_c);
+    let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
             acc.fill(0);
@@ -59,7 +67,7 @@ pub fn conv_rows<W: Weight, S: Sink>(
                 } else {
                     let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
                     match kernel {
-                        Kernel::SpikeDriven => spike_tap(acc, px, w),
+                        Kernel::SpikeDriven => spike_tap(acc, px, w, active),
                         Kernel::Dense => dense_tap(acc, px, w),
                     }
                 }
@@ -70,15 +78,21 @@ pub fn conv_rows<W: Weight, S: Sink>(
 }
 
 /// One kernel tap, spike-driven: a spike count `s` is `s` binary spikes, each adding a column.
+/// Active channels are first listed without branches, so the adds run without mispredictions.
 #[inline(always)]
-fn spike_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W]) {
+fn spike_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W], active: &mut [u16]) {
     let out_c = acc.len();
+    let mut n = 0;
     for (i, &s) in px.iter().enumerate() {
-        if s != 0 {
-            let col = &w[i * out_c..(i + 1) * out_c];
-            for _ in 0..s {
-                add_column(acc, col);
-            }
+        active[n] = i as u16;
+        n += (s != 0) as usize;
+    }
+    for &i in &active[..n] {
+        let i = i as usize;
+        let col = &w[i * out_c..(i + 1) * out_c];
+        add_column(acc, col);
+        for _ in 1..px[i] {
+            add_column(acc, col);
         }
     }
 }
