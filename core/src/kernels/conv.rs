@@ -32,7 +32,7 @@ impl<W> ConvArgs<'_, W> {
             let ix = x0 + (tap % k) as isize;
             let inside =
                 iy >= 0 && ix >= 0 && (iy as usize) < self.in_h && (ix as usize) < self.in_w;
-            inside.then_some((iy as usize * self.in_w + ix as usize, tap))
+            inside.then(|| (iy as usize * self.in_w + ix as usize, tap))
         })
     }
 }

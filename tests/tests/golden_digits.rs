@@ -1,0 +1,38 @@
+//! The trained digits model (official class, 1.25 M parameters): accuracy of the integer
+//! runtime on the 360 test digits against the official float model.
+
+use sdt_convert::verify::{evaluate, EvalReport};
+use sdt_core::graph::WeightBits;
+use sdt_core::{Kernel, Sequential};
+use sdt_tests::{blob_of, load};
+
+fn eval(bits: WeightBits, wide_input: bool) -> EvalReport {
+    let ck = load("sdt_digits32_seed1.safetensors");
+    let blob = blob_of(&ck, 32, bits, wide_input, 1.0);
+    let model = blob.model().unwrap();
+    let test = load("sdt_digits32_seed1_test.safetensors");
+    let r = evaluate(&model, &test, Kernel::SpikeDriven, &Sequential, None, false).unwrap();
+    println!("{bits:?} wide input {wide_input}: {r:?}");
+    assert_eq!(r.images, 360);
+    r
+}
+
+#[test]
+fn int8_accuracy() {
+    let r = eval(WeightBits::I8, false);
+    assert!(r.accuracy >= 0.829, "int8 accuracy {}", r.accuracy);
+}
+
+#[test]
+fn int16_accuracy_and_agreement() {
+    let r = eval(WeightBits::I16, true);
+    assert!(r.accuracy >= 0.848, "int16 accuracy {}", r.accuracy);
+    assert!(r.top1_agreement >= 0.93, "int16 top-1 agreement {}", r.top1_agreement);
+}
+
+#[test]
+fn pth_and_safetensors_give_the_same_blob() {
+    let a = blob_of(&load("sdt_digits32_seed1.pth"), 32, WeightBits::I8, false, 1.0);
+    let b = blob_of(&load("sdt_digits32_seed1.safetensors"), 32, WeightBits::I8, false, 1.0);
+    assert_eq!(a.bytes(), b.bytes());
+}
