@@ -13,7 +13,11 @@ pub fn golden(name: &str) -> PathBuf {
         panic!("SDT_GOLDEN_DIR is not set: export SDT_GOLDEN_DIR=<path to shared/golden> (.ci/run sets it)");
     };
     let path = PathBuf::from(dir).join(name);
-    assert!(path.is_file(), "golden file {} is missing (SDT_GOLDEN_DIR points at the wrong folder?)", path.display());
+    assert!(
+        path.is_file(),
+        "golden file {} is missing (SDT_GOLDEN_DIR points at the wrong folder?)",
+        path.display()
+    );
     path
 }
 
@@ -22,10 +26,28 @@ pub fn load(name: &str) -> Checkpoint {
 }
 
 /// Converts a golden checkpoint with the given weight width, input width and input range.
-pub fn blob_of(ck: &Checkpoint, size: usize, bits: WeightBits, wide_input: bool, absmax: f32) -> AlignedBlob {
-    let arch = ArchOptions { heads: 8, d: 4, input_h: size, input_w: size };
-    let opt = LowerOptions { weight_bits: bits, input_absmax: absmax, wide_input, spike_bias: 0.0 };
-    convert(ck, arch, opt).unwrap_or_else(|e| panic!("conversion failed: {e}")).2
+pub fn blob_of(
+    ck: &Checkpoint,
+    size: usize,
+    bits: WeightBits,
+    wide_input: bool,
+    absmax: f32,
+) -> AlignedBlob {
+    let arch = ArchOptions {
+        heads: 8,
+        d: 4,
+        input_h: size,
+        input_w: size,
+    };
+    let opt = LowerOptions {
+        weight_bits: bits,
+        input_absmax: absmax,
+        wide_input,
+        spike_bias: 0.0,
+    };
+    convert(ck, arch, opt)
+        .unwrap_or_else(|e| panic!("conversion failed: {e}"))
+        .2
 }
 
 /// Largest |x| of a tensor.

@@ -27,20 +27,49 @@ fn int8_accuracy() {
 fn int16_accuracy_and_agreement() {
     let r = eval(WeightBits::I16, true);
     assert!(r.accuracy >= 0.848, "int16 accuracy {}", r.accuracy);
-    assert!(r.top1_agreement >= 0.93, "int16 top-1 agreement {}", r.top1_agreement);
+    assert!(
+        r.top1_agreement >= 0.93,
+        "int16 top-1 agreement {}",
+        r.top1_agreement
+    );
 }
 
 #[test]
 fn pth_and_safetensors_give_the_same_blob() {
-    let a = blob_of(&load("sdt_digits32_seed1.pth"), 32, WeightBits::I8, false, 1.0);
-    let b = blob_of(&load("sdt_digits32_seed1.safetensors"), 32, WeightBits::I8, false, 1.0);
+    let a = blob_of(
+        &load("sdt_digits32_seed1.pth"),
+        32,
+        WeightBits::I8,
+        false,
+        1.0,
+    );
+    let b = blob_of(
+        &load("sdt_digits32_seed1.safetensors"),
+        32,
+        WeightBits::I8,
+        false,
+        1.0,
+    );
     assert_eq!(a.bytes(), b.bytes());
 }
 
 #[test]
 fn bundled_blob_is_a_fresh_conversion() {
-    let fresh = blob_of(&load("sdt_digits32_seed1.safetensors"), 32, WeightBits::I8, false, 1.0);
-    let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/digits32_int8.blob");
+    let fresh = blob_of(
+        &load("sdt_digits32_seed1.safetensors"),
+        32,
+        WeightBits::I8,
+        false,
+        1.0,
+    );
+    let bundled = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/data/digits32_int8.blob"
+    );
     let bundled = std::fs::read(bundled).expect("bundled blob examples/data/digits32_int8.blob");
-    assert_eq!(fresh.bytes(), &bundled[..], "regenerate it with the command in examples/data/README.md");
+    assert_eq!(
+        fresh.bytes(),
+        &bundled[..],
+        "regenerate it with the command in examples/data/README.md"
+    );
 }

@@ -10,13 +10,30 @@ use sdt_tests::{absmax, blob_of, load};
 
 fn yardstick(bits: u32) -> Vec<Option<f64>> {
     let path = sdt_tests::golden(&format!("sdt_m_224_seed1_blockcheck_int{bits}.json"));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    json["blocks"].as_array().unwrap().iter().map(|b| b["spike_agree_mean"].as_f64()).collect()
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    json["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["spike_agree_mean"].as_f64())
+        .collect()
 }
 
 fn check_blocks(bits: WeightBits) -> Vec<BlockReport> {
     let ck = load("sdt_m_224_seed1.pth");
-    let blob = blob_of(&ck, 224, bits, false, absmax(&load("sdt_m_224_seed1_io.safetensors").get("input").unwrap().data));
+    let blob = blob_of(
+        &ck,
+        224,
+        bits,
+        false,
+        absmax(
+            &load("sdt_m_224_seed1_io.safetensors")
+                .get("input")
+                .unwrap()
+                .data,
+        ),
+    );
     let model = blob.model().unwrap();
     let blocks = load("sdt_m_224_seed1_blocks.safetensors");
     blockcheck(&model, &blocks, Kernel::SpikeDriven, &Sequential, false).unwrap()
@@ -28,22 +45,42 @@ fn int16_blocks_match_the_official_model() {
     let yard = yardstick(16);
     assert_eq!(reports.len(), 17);
     for (r, y) in reports.iter().zip(&yard) {
-        println!("{} rel_l2 {:.6} spikes {:?} (yardstick {:?})", r.block, r.rel_l2, r.spike_agree_mean, y);
+        println!(
+            "{} rel_l2 {:.6} spikes {:?} (yardstick {:?})",
+            r.block, r.rel_l2, r.spike_agree_mean, y
+        );
         if let (Some(ours), Some(y)) = (r.spike_agree_mean, y) {
             assert!(ours >= 0.99, "{}: mean spike agreement {ours}", r.block);
-            assert!((ours - y).abs() <= 0.005, "{}: {ours} vs yardstick {y}", r.block);
+            assert!(
+                (ours - y).abs() <= 0.005,
+                "{}: {ours} vs yardstick {y}",
+                r.block
+            );
         }
     }
-    assert_eq!(reports.iter().filter(|r| r.spike_agree_mean.is_some()).count(), 16);
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| r.spike_agree_mean.is_some())
+            .count(),
+        16
+    );
 }
 
 #[test]
 fn int8_blocks_within_a_point_of_the_yardstick() {
     let reports = check_blocks(WeightBits::I8);
     for (r, y) in reports.iter().zip(&yardstick(8)) {
-        println!("{} rel_l2 {:.6} spikes {:?} (yardstick {:?})", r.block, r.rel_l2, r.spike_agree_mean, y);
+        println!(
+            "{} rel_l2 {:.6} spikes {:?} (yardstick {:?})",
+            r.block, r.rel_l2, r.spike_agree_mean, y
+        );
         if let (Some(ours), Some(y)) = (r.spike_agree_mean, y) {
-            assert!((ours - y).abs() <= 0.01, "{}: {ours} vs yardstick {y}", r.block);
+            assert!(
+                (ours - y).abs() <= 0.01,
+                "{}: {ours} vs yardstick {y}",
+                r.block
+            );
         }
     }
 }
@@ -58,7 +95,12 @@ fn int8_blob_size_and_arena() {
     let per_param = blob.bytes().len() as f64 / params;
     let plan = Plan::new(model.graph(), 1).unwrap();
     let ratio = plan.bytes as f64 / plan.lower_bound as f64;
-    println!("blob {} bytes ({per_param:.4} B/param), arena {} bytes, lower bound {} ({ratio:.3}×)", blob.bytes().len(), plan.bytes, plan.lower_bound);
+    println!(
+        "blob {} bytes ({per_param:.4} B/param), arena {} bytes, lower bound {} ({ratio:.3}×)",
+        blob.bytes().len(),
+        plan.bytes,
+        plan.lower_bound
+    );
     assert!(per_param <= 1.05, "{per_param} bytes per parameter");
     assert!(ratio <= 1.25, "arena {ratio}× the liveness lower bound");
     let two = Plan::new(model.graph(), 2).unwrap();
@@ -76,7 +118,11 @@ fn kernels_and_threads_agree_on_the_whole_model() {
     let x = quantize_input(&model, &images[..model.input_len()]).unwrap();
     let pool = ThreadPool::new(2).unwrap();
     let mut results = Vec::new();
-    for (kernel, threads) in [(Kernel::SpikeDriven, 1), (Kernel::Dense, 1), (Kernel::SpikeDriven, 2)] {
+    for (kernel, threads) in [
+        (Kernel::SpikeDriven, 1),
+        (Kernel::Dense, 1),
+        (Kernel::SpikeDriven, 2),
+    ] {
         let mut arena = vec![0u8; arena_bytes(&model, threads).unwrap()];
         let mut session = Session::new(&model, &mut arena, threads).unwrap();
         session.set_input(x.as_input()).unwrap();
@@ -88,7 +134,11 @@ fn kernels_and_threads_agree_on_the_whole_model() {
         }
         results.push((session.logits().to_vec(), stats.total()));
     }
-    assert!(results[0].1.sops > 100_000_000, "SOPs {}", results[0].1.sops);
+    assert!(
+        results[0].1.sops > 100_000_000,
+        "SOPs {}",
+        results[0].1.sops
+    );
     for r in &results[1..] {
         assert_eq!(r.0, results[0].0, "logits differ");
         assert_eq!(r.1, results[0].1, "statistics differ");
