@@ -1,0 +1,94 @@
+//! `Session::run` never touches the heap: a counting global allocator sees no allocation on
+//! the running thread during whole-model runs with either kernel (with and without stats).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use sdt_core::graph::AttentionOrder;
+use sdt_core::{Input, Kernel, Sequential, Session, Stats};
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Only allocations of the thread under test count (the harness has threads of its own).
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Counting;
+
+fn count() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn counter_sees_allocations() {
+    let n = allocations(|| drop(std::hint::black_box(vec![1u8; 100])));
+    assert!(n >= 1, "the counting allocator is not in use");
+}
+
+#[test]
+fn run_does_not_allocate() {
+    let mut stats = Box::<Stats>::default();
+    for order in [AttentionOrder::QkThenV, AttentionOrder::KvFirst] {
+        let blob = tiny_model(3, order).blob();
+        let model = blob.model().unwrap();
+        let mut arena = vec![0u8; sdt_core::arena_bytes(&model, 1).unwrap()];
+        let input: Vec<i8> = (0..model.input_len()).map(|i| (i * 29) as i8).collect();
+        let mut session = Session::new(&model, &mut arena, 1).unwrap();
+        for kernel in [Kernel::SpikeDriven, Kernel::Dense] {
+            let n = allocations(|| {
+                session.set_input(Input::I8(&input)).unwrap();
+                session.run(kernel, &Sequential, None).unwrap();
+                session.run(kernel, &Sequential, Some(&mut stats)).unwrap();
+                let _ = std::hint::black_box(session.top1());
+            });
+            assert_eq!(n, 0, "{kernel:?} {order:?} allocated");
+        }
+        assert!(stats.total().sites > 0);
+    }
+    // Loading and planning do not allocate either.
+    let blob = tiny_model(4, AttentionOrder::KvFirst).blob();
+    let mut arena = vec![0u8; 1 << 16];
+    let n = allocations(|| {
+        let model = blob.model().unwrap();
+        let session = Session::new(&model, &mut arena, 1).unwrap();
+        std::hint::black_box(session.plan().bytes);
+    });
+    assert_eq!(n, 0, "load or plan allocated");
+}
