@@ -5,6 +5,9 @@ use tch::{nn, Kind, Tensor};
 use crate::context::Ctx;
 use crate::error::Result;
 
+/// Optimizer group of parameters exempt from weight decay (biases, BatchNorm affine).
+pub const NO_DECAY_GROUP: usize = 1;
+
 /// PyTorch's default initialisation bound for convolutions and linear layers: `1/sqrt(fan_in)`.
 fn default_init(fan_in: i64) -> nn::Init {
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
@@ -72,7 +75,11 @@ impl Conv2d {
             default_init(fan_in),
         )?;
         let bias = if spec.bias {
-            Some(p.f_var("bias", &[spec.out_channels], default_init(fan_in))?)
+            Some(p.set_group(NO_DECAY_GROUP).f_var(
+                "bias",
+                &[spec.out_channels],
+                default_init(fan_in),
+            )?)
         } else {
             None
         };
@@ -112,7 +119,9 @@ impl Conv1d {
         let init = default_init(in_channels);
         Ok(Self {
             weight: p.f_var("weight", &[out_channels, in_channels, 1], init)?,
-            bias: p.f_var("bias", &[out_channels], init)?,
+            bias: p
+                .set_group(NO_DECAY_GROUP)
+                .f_var("bias", &[out_channels], init)?,
         })
     }
 
@@ -144,7 +153,9 @@ impl Linear {
             weight.shallow_clone().f_copy_(&init)?;
             Ok(())
         })?;
-        let bias = p.f_var("bias", &[out_features], nn::Init::Const(0.0))?;
+        let bias =
+            p.set_group(NO_DECAY_GROUP)
+                .f_var("bias", &[out_features], nn::Init::Const(0.0))?;
         Ok(Self { weight, bias })
     }
 
@@ -172,8 +183,9 @@ impl BatchNorm {
 
     /// Creates the parameters and buffers under `p`.
     pub fn new(p: &nn::Path, features: i64) -> Result<Self> {
-        let weight = p.f_var("weight", &[features], nn::Init::Const(1.0))?;
-        let bias = p.f_var("bias", &[features], nn::Init::Const(0.0))?;
+        let affine = p.set_group(NO_DECAY_GROUP);
+        let weight = affine.f_var("weight", &[features], nn::Init::Const(1.0))?;
+        let bias = affine.f_var("bias", &[features], nn::Init::Const(0.0))?;
         let running_mean = p.f_zeros_no_train("running_mean", &[features])?;
         let running_var = p.f_ones_no_train("running_var", &[features])?;
         let tracked = Tensor::f_zeros([0i64; 0], (Kind::Int64, p.device()))?;

@@ -16,7 +16,9 @@ pub mod layers;
 pub mod model;
 pub mod quant;
 pub mod recorder;
+pub mod schedule;
 pub mod spike;
+pub mod train;
 pub mod weights;
 
 pub use context::Ctx;
