@@ -1,6 +1,9 @@
 //! Per-node statistics: spikes, firing rates, synaptic operations and an energy estimate.
 
-use crate::graph::{ConvGeom, MAX_NODES};
+use core::ops::AddAssign;
+
+use crate::graph::{AttentionOrder, ConvGeom, MAX_NODES};
+use crate::kernels::attention::AttnArgs;
 
 /// Energy of one accumulate (AC) in femtojoules, 45 nm (Horowitz 2014, as in the SDT papers).
 pub const E_AC_FJ: u64 = 900;
@@ -24,6 +27,16 @@ impl NodeStats {
     /// Estimated energy in femtojoules.
     pub fn energy_fj(&self) -> u64 {
         self.sops * E_AC_FJ + self.macs * E_MAC_FJ
+    }
+}
+
+impl AddAssign for NodeStats {
+    fn add_assign(&mut self, other: NodeStats) {
+        self.sops += other.sops;
+        self.macs += other.macs;
+        self.spikes += other.spikes;
+        self.nonzero += other.nonzero;
+        self.sites += other.sites;
     }
 }
 
@@ -114,4 +127,26 @@ pub(crate) fn encode_macs(g: &ConvGeom, in_h: usize, in_w: usize, out: (usize, u
         (0..in_len).map(|i| coverage(i, in_len, out_len, g)).sum()
     };
     taps_along(in_h, out.0) * taps_along(in_w, out.1) * g.in_c as u64 * g.out_c as u64
+}
+
+/// SOPs of the spike-driven attention kernels (one per value added; for `(q kᵀ) v` the second
+/// product counts every `v` spike once per query token).
+pub(crate) fn attention_sops(a: &AttnArgs<'_>, order: AttentionOrder) -> u64 {
+    let (c, cv) = (a.heads * a.d, a.heads * a.dv);
+    let head = |t: &[u8], start: usize, width: usize| -> u64 {
+        t[start..start + width].iter().map(|&s| s as u64).sum()
+    };
+    let mut sops = 0u64;
+    for n in 0..a.tokens {
+        for h in 0..a.heads {
+            let q = head(a.q, n * c + h * a.d, a.d);
+            sops += match order {
+                AttentionOrder::KvFirst => (head(a.k, n * c + h * a.d, a.d) + q) * a.dv as u64,
+                AttentionOrder::QkThenV => {
+                    (q + head(a.v, n * cv + h * a.dv, a.dv)) * a.tokens as u64
+                }
+            };
+        }
+    }
+    sops
 }

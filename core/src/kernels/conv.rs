@@ -45,7 +45,7 @@ pub fn conv_scratch_len(geom: &ConvGeom) -> usize {
 
 /// Computes output rows `rows` of a spike convolution, handing each pixel to `sink`.
 /// `scratch` holds [`conv_scratch_len`] values.
-pub fn conv_rows<W: Weight, S: Sink>(
+pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     kernel: Kernel,
     a: &ConvArgs<'_, W>,
     input: &[u8],
@@ -125,7 +125,7 @@ fn depthwise_tap<W: Weight>(kernel: Kernel, acc: &mut [i32], px: &[u8], w: &[W])
 }
 
 /// Encoding layer rows: `acc = Σ w · (clamp(x, ±max_abs) − zero_point)`; padding adds zero.
-pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink>(
+pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     a: &ConvArgs<'_, W>,
     input: &[X],
     zero_points: &[i16],

@@ -1,0 +1,96 @@
+//! Splitting the arena into the disjoint views a node needs, and a node's rows into jobs.
+
+use core::ops::Range;
+
+use super::NodeCtx;
+use crate::error::{Error, Result};
+use crate::plan::{ALIGN, MAX_WORKERS};
+
+/// Splits `rows` output rows (of `row_len` values each) into one job per worker, each with its
+/// own `scratch_len` values of scratch, and runs them on the node's executor.
+pub(super) fn for_rows<T: Send, F>(
+    ctx: &NodeCtx<'_>,
+    rows: usize,
+    out: &mut [T],
+    row_len: usize,
+    scratch: &mut [i32],
+    scratch_len: usize,
+    job: &F,
+) -> Result<()>
+where
+    F: Fn(Range<usize>, &mut [T], &mut [i32]) + Sync,
+{
+    let workers = ctx.workers.clamp(1, MAX_WORKERS).min(rows.max(1));
+    let per_worker = scratch_len.next_multiple_of(ALIGN / 4);
+    let scratch = scratch
+        .get_mut(..per_worker * workers)
+        .ok_or(Error::ArenaTooSmall {
+            needed: per_worker * workers * 4,
+            found: 0,
+        })?;
+    let rows_per = rows.div_ceil(workers);
+    if out.len() < rows * row_len {
+        return Err(Error::ArenaTooSmall {
+            needed: rows * row_len,
+            found: out.len(),
+        });
+    }
+    let mut jobs: heapless::Vec<_, MAX_WORKERS> = heapless::Vec::new();
+    let (mut out_rest, mut scratch_rest) = (out, scratch);
+    let mut start = 0;
+    while start < rows {
+        let end = (start + rows_per).min(rows);
+        let (o, o_rest) = core::mem::take(&mut out_rest).split_at_mut((end - start) * row_len);
+        let (s, s_rest) = core::mem::take(&mut scratch_rest).split_at_mut(per_worker);
+        (out_rest, scratch_rest) = (o_rest, s_rest);
+        let range = start..end;
+        let _ = jobs.push(move || job(range.clone(), &mut *o, &mut *s));
+        start = end;
+    }
+    let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_WORKERS> = heapless::Vec::new();
+    for j in jobs.iter_mut() {
+        let _ = refs.push(j);
+    }
+    ctx.exec.run(&mut refs);
+    Ok(())
+}
+
+pub(super) fn cast_i32(bytes: &mut [u8], n: usize) -> Result<&mut [i32]> {
+    bytemuck::try_cast_slice_mut::<u8, i32>(bytes)
+        .map_err(|_| Error::Misaligned { required: 4 })?
+        .get_mut(..n)
+        .ok_or(Error::ArenaTooSmall {
+            needed: n * 4,
+            found: 0,
+        })
+}
+
+/// Disjoint mutable views of `N` byte ranges of the arena (empty ranges allowed).
+pub(super) fn regions<const N: usize>(
+    arena: &mut [u8],
+    ranges: [Range<usize>; N],
+) -> Result<[&mut [u8]; N]> {
+    let mut order: [usize; N] = core::array::from_fn(|i| i);
+    order.sort_unstable_by_key(|&i| ranges[i].start);
+    let mut out: [&mut [u8]; N] = core::array::from_fn(|_| <&mut [u8]>::default());
+    let mut rest = arena;
+    let mut consumed = 0;
+    for &i in &order {
+        let r = &ranges[i];
+        if r.is_empty() {
+            continue;
+        }
+        if r.start < consumed || r.end > consumed + rest.len() {
+            return Err(Error::ArenaTooSmall {
+                needed: r.end,
+                found: consumed + rest.len(),
+            });
+        }
+        let (_, tail) = core::mem::take(&mut rest).split_at_mut(r.start - consumed);
+        let (mine, tail) = tail.split_at_mut(r.len());
+        out[i] = mine;
+        rest = tail;
+        consumed = r.end;
+    }
+    Ok(out)
+}

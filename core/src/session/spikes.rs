@@ -1,0 +1,58 @@
+//! Spikes of the residual stream: per site, and of the spatial mean (before the head).
+
+use super::rows::cast_i32;
+use super::NodeCtx;
+use crate::error::Result;
+use crate::fixed::{spike_count, spike_count_ratio};
+use crate::graph::{TensorDesc, TensorKind};
+use crate::model::elements;
+use crate::stats::{spike_counts, NodeStats};
+
+fn frac_of(t: &TensorDesc) -> u8 {
+    match t.kind {
+        TensorKind::Fixed { frac } => frac,
+        _ => 0,
+    }
+}
+
+fn output_stats(ctx: &NodeCtx<'_>, y: &[u8]) -> NodeStats {
+    let mut st = NodeStats::default();
+    if ctx.want_stats {
+        (st.spikes, st.nonzero, st.sites) = spike_counts(y);
+    }
+    st
+}
+
+/// `round_half_even(clamp(x, 0, D))` of every fixed-point value.
+pub(super) fn spike(
+    ctx: &NodeCtx<'_>,
+    t: &TensorDesc,
+    x: &mut [u8],
+    y: &mut [u8],
+) -> Result<NodeStats> {
+    let n = elements(t);
+    let frac = frac_of(t);
+    let x = cast_i32(x, n)?;
+    for (o, &v) in y[..n].iter_mut().zip(x.iter()) {
+        *o = spike_count(v as i64, frac, ctx.d);
+    }
+    Ok(output_stats(ctx, &y[..n]))
+}
+
+/// Spikes (Norm = 1) of each channel's mean over all positions, computed exactly.
+pub(super) fn mean_spike(
+    ctx: &NodeCtx<'_>,
+    t: &TensorDesc,
+    x: &mut [u8],
+    y: &mut [u8],
+) -> Result<NodeStats> {
+    let c = t.c as usize;
+    let tokens = t.h as usize * t.w as usize;
+    let x = cast_i32(x, elements(t))?;
+    let den = (tokens as i64) << frac_of(t);
+    for (ch, o) in y[..c].iter_mut().enumerate() {
+        let sum: i64 = x.iter().skip(ch).step_by(c).map(|&v| v as i64).sum();
+        *o = spike_count_ratio(sum, den, ctx.d);
+    }
+    Ok(output_stats(ctx, &y[..c]))
+}

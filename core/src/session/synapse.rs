@@ -1,0 +1,174 @@
+//! Synaptic layers: spike convolutions and the encoding layer, split by output rows.
+
+use core::ops::Range;
+
+use super::rows::{cast_i32, for_rows};
+use super::NodeCtx;
+use crate::error::Result;
+use crate::fixed::Affine;
+use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
+use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
+use crate::kernels::output::{FixedSink, Sink, SpikeSink};
+use crate::kernels::Weight;
+use crate::model::{elements, tensor_bytes, Model};
+use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats};
+
+/// What a synaptic layer reads.
+#[derive(Clone, Copy)]
+enum Source<'x> {
+    Spikes(&'x [u8]),
+    Pixels8(&'x [i8]),
+    Pixels16(&'x [i16]),
+}
+
+/// One synaptic node with its operands resolved from the model.
+pub(super) struct Synapse<'b> {
+    input: TensorDesc,
+    output: TensorDesc,
+    geom: ConvGeom,
+    bits: WeightBits,
+    weights: Section,
+    affine: &'b [Affine],
+    mode: ConvOutput,
+    model: &'b Model<'b>,
+}
+
+impl<'b> Synapse<'b> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &'b Model<'b>,
+        input: TensorId,
+        output: TensorId,
+        geom: ConvGeom,
+        bits: WeightBits,
+        weights: Section,
+        affine: Section,
+        mode: ConvOutput,
+    ) -> Self {
+        Synapse {
+            input: *model.tensor(input),
+            output: *model.tensor(output),
+            geom,
+            bits,
+            weights,
+            affine: model.affine(affine),
+            mode,
+            model,
+        }
+    }
+
+    pub fn run(
+        &self,
+        ctx: &NodeCtx<'_>,
+        x: &mut [u8],
+        y: &mut [u8],
+        scratch: &mut [u8],
+    ) -> Result<NodeStats> {
+        let x = &x[..tensor_bytes(&self.input)];
+        let source = match self.input.kind {
+            TensorKind::Input { wide: false } => Source::Pixels8(bytemuck::cast_slice(x)),
+            TensorKind::Input { wide: true } => Source::Pixels16(bytemuck::cast_slice(x)),
+            _ => Source::Spikes(x),
+        };
+        let scratch = cast_i32(scratch, scratch.len() / 4)?;
+        match self.bits {
+            WeightBits::I8 => {
+                self.go(ctx, source, self.model.weights_i8(self.weights), y, scratch)?
+            }
+            WeightBits::I16 => self.go(
+                ctx,
+                source,
+                self.model.weights_i16(self.weights),
+                y,
+                scratch,
+            )?,
+        }
+        let mut st = NodeStats::default();
+        if ctx.want_stats {
+            let (inp, out) = (&self.input, &self.output);
+            let (in_hw, out_hw) = (
+                (inp.h as usize, inp.w as usize),
+                (out.h as usize, out.w as usize),
+            );
+            match source {
+                Source::Spikes(x) => st.sops = conv_sops(&self.geom, x, in_hw.0, in_hw.1, out_hw),
+                _ => st.macs = encode_macs(&self.geom, in_hw.0, in_hw.1, out_hw),
+            }
+            if let ConvOutput::Spikes { .. } = self.mode {
+                (st.spikes, st.nonzero, st.sites) = spike_counts(&y[..elements(out)]);
+            }
+        }
+        Ok(st)
+    }
+
+    fn go<W: Weight>(
+        &self,
+        ctx: &NodeCtx<'_>,
+        source: Source<'_>,
+        weights: &[W],
+        y: &mut [u8],
+        scratch: &mut [i32],
+    ) -> Result<()> {
+        let args = ConvArgs {
+            geom: self.geom,
+            in_h: self.input.h as usize,
+            in_w: self.input.w as usize,
+            out_w: self.output.w as usize,
+            weights,
+        };
+        let spec = &self.model.graph().input_spec;
+        let (zero_points, max_abs) = (&spec.zero_points[..], spec.max_abs as i32);
+        let kernel = ctx.kernel;
+        let compute = |rows: Range<usize>, acc: &mut [i32], sink: &mut dyn Sink| match source {
+            Source::Spikes(x) => conv_rows(kernel, &args, x, rows, acc, sink),
+            Source::Pixels8(x) => encode_rows(&args, x, zero_points, max_abs, rows, acc, sink),
+            Source::Pixels16(x) => encode_rows(&args, x, zero_points, max_abs, rows, acc, sink),
+        };
+        let (rows, n_out) = (self.output.h as usize, elements(&self.output));
+        let row_len = self.output.w as usize * self.output.c as usize;
+        let scratch_len = conv_scratch_len(&self.geom);
+        let affine = self.affine;
+        match self.mode {
+            ConvOutput::Spikes { frac } => {
+                let d = ctx.d;
+                let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {
+                    compute(
+                        rows,
+                        acc,
+                        &mut SpikeSink {
+                            out,
+                            affine,
+                            frac,
+                            d,
+                        },
+                    );
+                };
+                for_rows(
+                    ctx,
+                    rows,
+                    &mut y[..n_out],
+                    row_len,
+                    scratch,
+                    scratch_len,
+                    &job,
+                )
+            }
+            ConvOutput::Accumulate | ConvOutput::Write => {
+                let accumulate = self.mode == ConvOutput::Accumulate;
+                let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
+                    compute(
+                        rows,
+                        acc,
+                        &mut FixedSink {
+                            out,
+                            affine,
+                            accumulate,
+                        },
+                    );
+                };
+                let y = cast_i32(y, n_out)?;
+                for_rows(ctx, rows, y, row_len, scratch, scratch_len, &job)
+            }
+        }
+    }
+}
