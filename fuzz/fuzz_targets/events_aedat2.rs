@@ -4,23 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use sdt_core::events::aedat2::Aedat2Decoder;
-use sdt_core::events::{Decoder, Geometry};
+use sdt_core::events::Geometry;
 
-fn decode(parts: &[&[u8]]) -> (Vec<sdt_core::events::Event>, sdt_core::events::Counters) {
-    let mut d = Aedat2Decoder::new(Geometry::new(128, 128));
-    let mut events = Vec::new();
-    for part in parts {
-        d.feed(part, |e| events.push(e));
-    }
-    (events, d.finish())
-}
-
-fuzz_target!(|data: &[u8]| {
-    let split = data
-        .first()
-        .map_or(0, |&b| usize::from(b) * data.len() / 256);
-    let (a, b) = data.split_at(split);
-    let whole = decode(&[data]);
-    assert_eq!(whole, decode(&[a, b]));
-    assert_eq!(whole.1.events, whole.0.len() as u64);
-});
+fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
+    || Aedat2Decoder::new(Geometry::new(128, 128)),
+    data
+));
