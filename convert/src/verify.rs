@@ -151,7 +151,9 @@ pub fn evaluate(
         // Timed without statistics (their counting passes are not part of inference), then
         // once more to count; both runs give the same integers.
         let t0 = std::time::Instant::now();
-        session.run(kernel, exec, None).map_err(ConvertError::Blob)?;
+        session
+            .run(kernel, exec, None)
+            .map_err(ConvertError::Blob)?;
         busy += t0.elapsed();
         session
             .run(kernel, exec, Some(&mut stats))

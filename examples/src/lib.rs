@@ -1,5 +1,7 @@
 //! Shared helpers of the examples: finding the golden data and timing runs.
 
+pub mod sdt10m;
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -1,0 +1,150 @@
+//! The SDT-10M benchmark table of the integer core, shared by the core-only benchmark and the
+//! side-by-side one against libtorch (in `train/`).
+
+use std::time::Instant;
+
+use sdt_convert::checkpoint::{self, Checkpoint};
+use sdt_convert::exec::ThreadPool;
+use sdt_convert::verify::{quantize_input, Firing, QuantizedInput};
+use sdt_convert::{convert, ArchOptions, LowerOptions};
+use sdt_core::graph::WeightBits;
+use sdt_core::{arena_bytes, Kernel, Model, Session};
+
+use crate::{golden_dir, time_per_image};
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// The golden SDT-10M checkpoint and its four normalized 224×224 inputs (CHW f32 each).
+pub struct Sdt10m {
+    pub checkpoint: Checkpoint,
+    pub images: Vec<Vec<f32>>,
+    pub pth: std::path::PathBuf,
+}
+
+impl Sdt10m {
+    pub fn load() -> Result<Self, BoxError> {
+        let dir = golden_dir()?;
+        let pth = dir.join("sdt_m_224_seed1.pth");
+        let checkpoint = checkpoint::load(&pth)?;
+        let io = checkpoint::load(&dir.join("sdt_m_224_seed1_io.safetensors"))?;
+        let data = &io.get("input")?.data;
+        let per = 3 * 224 * 224;
+        let images = data.chunks_exact(per).map(<[f32]>::to_vec).collect();
+        Ok(Sdt10m {
+            checkpoint,
+            images,
+            pth,
+        })
+    }
+}
+
+/// Passes over the inputs per measurement (`BENCH_REPS`, default 2).
+pub fn reps() -> usize {
+    std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2)
+}
+
+pub fn print_header() {
+    println!(
+        "{:<36} {:>10} {:>8} {:>12} {:>9}",
+        "run", "ms/image", "threads", "SOPs/image", "non-zero"
+    );
+}
+
+pub fn print_row(label: &str, ms: f64, threads: usize, firing: Option<&Firing>) {
+    match firing {
+        Some(f) => println!(
+            "{label:<36} {ms:>10.1} {threads:>8} {:>12.3e} {:>8.1}%",
+            f.sops_per_image,
+            f.nonzero_fraction * 100.0
+        ),
+        None => println!("{label:<36} {ms:>10.1} {threads:>8} {:>12} {:>9}", "-", "-"),
+    }
+}
+
+/// Measures the integer core: spike-driven with each thread count, the dense reference with
+/// one thread, and the spike-driven cost at other firing rates (pre-spike values shifted).
+pub fn core_table(bench: &Sdt10m, threads: &[usize]) -> Result<(), BoxError> {
+    let absmax = bench
+        .images
+        .iter()
+        .flatten()
+        .fold(0f32, |m, &x| m.max(x.abs()));
+    let arch = ArchOptions {
+        heads: 8,
+        d: 4,
+        input_h: 224,
+        input_w: 224,
+    };
+    let reps = reps();
+    let mut sweep = Vec::new();
+    for spike_bias in [0.0, -0.1, 0.1] {
+        let opt = LowerOptions {
+            weight_bits: WeightBits::I8,
+            input_absmax: absmax,
+            wide_input: false,
+            spike_bias,
+        };
+        let (_, _, blob) = convert(&bench.checkpoint, arch, opt)?;
+        let model = blob.model()?;
+        let inputs = bench
+            .images
+            .iter()
+            .map(|x| quantize_input(&model, x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs: Vec<(Kernel, usize)> = vec![(Kernel::SpikeDriven, threads[0])];
+        if spike_bias == 0.0 {
+            runs.extend(threads[1..].iter().map(|&t| (Kernel::SpikeDriven, t)));
+            runs.push((Kernel::Dense, threads[0]));
+        }
+        for (kernel, t) in runs {
+            let pool = ThreadPool::new(t)?;
+            let mut arena = vec![0u8; arena_bytes(&model, t)?];
+            let mut session = Session::new(&model, &mut arena, t)?;
+            let (ms, stats) = time_per_image(&mut session, &inputs, kernel, &pool, reps)?;
+            let f = Firing::from_stats(&stats);
+            let label = format!("core int8 {kernel:?} (bias {spike_bias:+.1})");
+            print_row(&label, ms, t, Some(&f));
+            if kernel == Kernel::SpikeDriven && t == threads[0] {
+                sweep.push((f.nonzero_fraction, f.sops_per_image, ms));
+            }
+        }
+        if spike_bias == 0.0 {
+            slowest_nodes(&model, &inputs[0])?;
+        }
+    }
+    sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("cost vs firing rate (spike-driven, {} thread):", threads[0]);
+    for (rate, sops, ms) in &sweep {
+        println!(
+            "  non-zero {:>5.1}%  SOPs {sops:>10.3e}  {ms:>7.1} ms  {:>6.3} ns/SOP",
+            rate * 100.0,
+            ms * 1e6 / sops
+        );
+    }
+    Ok(())
+}
+
+/// The five slowest nodes of one spike-driven run.
+fn slowest_nodes(model: &Model<'_>, input: &QuantizedInput) -> Result<(), BoxError> {
+    let mut arena = vec![0u8; arena_bytes(model, 1)?];
+    let mut session = Session::new(model, &mut arena, 1)?;
+    session.set_input(input.as_input())?;
+    let mut times = Vec::new();
+    for i in 0..model.nodes().len() {
+        let t = Instant::now();
+        session.run_nodes(i..i + 1, Kernel::SpikeDriven, &sdt_core::Sequential, None)?;
+        times.push((t.elapsed().as_secs_f64() * 1e3, i));
+    }
+    times.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top = std::env::var("BENCH_TOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    for (ms, i) in times.iter().take(top) {
+        println!("    {ms:>7.2} ms  {}", model.node_name(*i));
+    }
+    Ok(())
+}
