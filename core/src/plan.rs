@@ -90,7 +90,9 @@ impl Plan {
             b.last = b.last.max(at);
             used[id as usize] = true;
         };
+        // The input stays intact for the whole run, so a session can run again on it.
         touch(graph.input, 0);
+        touch(graph.input, nodes.saturating_sub(1));
         touch(graph.logits, nodes.saturating_sub(1));
         for (i, node) in graph.nodes.iter().enumerate() {
             let (reads, out) = node_io(&node.op);

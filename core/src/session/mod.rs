@@ -154,7 +154,7 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         bytemuck::cast_slice_mut(bytes).get_mut(..elements(&t))
     }
 
-    /// Runs the whole model on the current input.
+    /// Runs the whole model on the current input (which stays intact: runs can repeat).
     pub fn run(
         &mut self,
         kernel: Kernel,
