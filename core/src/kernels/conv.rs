@@ -58,6 +58,19 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
+            if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
+                let narrow = match out_c {
+                    8 => spike_pixel_narrow::<W, 8>(a, input, oy, ox, active, acc),
+                    16 => spike_pixel_narrow::<W, 16>(a, input, oy, ox, active, acc),
+                    24 => spike_pixel_narrow::<W, 24>(a, input, oy, ox, active, acc),
+                    32 => spike_pixel_narrow::<W, 32>(a, input, oy, ox, active, acc),
+                    _ => false,
+                };
+                if narrow {
+                    sink.store(r * a.out_w + ox, acc);
+                    continue;
+                }
+            }
             acc.fill(0);
             for (pixel, tap) in a.taps(oy, ox) {
                 let px = &input[pixel * in_c..(pixel + 1) * in_c];
@@ -77,16 +90,56 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     }
 }
 
-/// One kernel tap, spike-driven: a spike count `s` is `s` binary spikes, each adding a column.
-/// Active channels are first listed without branches, so the adds run without mispredictions.
+/// One output pixel of a spike convolution with exactly `L` output channels: the running
+/// sums live in registers instead of memory across all the input spikes. Returns `true`.
 #[inline(always)]
-fn spike_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W], active: &mut [u16]) {
-    let out_c = acc.len();
+fn spike_pixel_narrow<W: Weight, const L: usize>(
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    oy: usize,
+    ox: usize,
+    active: &mut [u16],
+    out: &mut [i32],
+) -> bool {
+    let in_c = a.geom.in_c as usize;
+    let mut sums = [0i32; L];
+    for (pixel, tap) in a.taps(oy, ox) {
+        let px = &input[pixel * in_c..(pixel + 1) * in_c];
+        let w = &a.weights[tap * in_c * L..(tap + 1) * in_c * L];
+        let n = list_active(px, active);
+        for &i in &active[..n] {
+            let i = i as usize;
+            let Ok(col) = <&[W; L]>::try_from(&w[i * L..(i + 1) * L]) else {
+                continue;
+            };
+            for _ in 0..px[i] {
+                for (x, &v) in sums.iter_mut().zip(col) {
+                    *x = x.wrapping_add(v.into());
+                }
+            }
+        }
+    }
+    out[..L].copy_from_slice(&sums);
+    true
+}
+
+/// Writes the indices of the non-zero entries of `px` to the front of `active`, without
+/// branches (spikes are sparse and irregular: branches would mispredict); returns how many.
+#[inline(always)]
+fn list_active(px: &[u8], active: &mut [u16]) -> usize {
     let mut n = 0;
     for (i, &s) in px.iter().enumerate() {
         active[n] = i as u16;
         n += (s != 0) as usize;
     }
+    n
+}
+
+/// One kernel tap, spike-driven: a spike count `s` is `s` binary spikes, each adding a column.
+#[inline(always)]
+fn spike_tap<W: Weight>(acc: &mut [i32], px: &[u8], w: &[W], active: &mut [u16]) {
+    let out_c = acc.len();
+    let n = list_active(px, active);
     for &i in &active[..n] {
         let i = i as usize;
         let col = &w[i * out_c..(i + 1) * out_c];
