@@ -30,6 +30,12 @@ cargo build --release -p sdt-core --target thumbv8m.main-none-eabihf
 step "tests (core, convert, examples, end-to-end)"
 cargo test --release
 
+step "trainer on libtorch (creates .venv with pip torch 2.11.0 on first use)"
+torch_env=$(bash scripts/torch-env.sh)
+eval "$torch_env"
+cargo clippy -p sdt-train --all-targets -- -D warnings
+cargo test --release -p sdt-train
+
 step "main job runs"
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 
