@@ -1,5 +1,6 @@
 //! Errors of the core. Plain enums: no allocation, no formatting machinery needed.
 
+use crate::engine::EngineError;
 use crate::graph::TensorId;
 
 /// Why a blob was rejected or a run could not start.
@@ -39,6 +40,8 @@ pub enum Error {
     InputLength { expected: usize, found: usize },
     /// Asked for a node range outside the graph.
     BadNodeRange,
+    /// The matrix-product engine failed on a product it took.
+    Engine { node: u16, error: EngineError },
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
@@ -85,6 +88,7 @@ impl core::fmt::Display for Error {
                 write!(f, "input has {found} values, model expects {expected}")
             }
             Error::BadNodeRange => write!(f, "node range outside the graph"),
+            Error::Engine { node, error } => write!(f, "node {node}: engine failed: {error}"),
         }
     }
 }

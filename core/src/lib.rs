@@ -10,10 +10,12 @@
 //!
 //! Modules: [`graph`] (what a blob describes), [`blob`] (its byte format), [`model`]
 //! (validation and the bounds proof), [`plan`] (arena liveness plan), [`kernels`]
-//! (spike-driven and dense reference kernels), [`fixed`] (fixed-point maps), [`session`]
+//! (spike-driven and dense reference kernels), [`engine`] (who computes the matrix products
+//! of synaptic layers: the CPU kernels or a device), [`fixed`] (fixed-point maps), [`session`]
 //! (execution), [`stats`] (spikes, SOPs, energy), [`events`] (event-camera decoders).
 
 pub mod blob;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -25,6 +27,7 @@ pub mod plan;
 pub mod session;
 pub mod stats;
 
+pub use engine::{Cpu, Engine};
 pub use error::{Error, Result};
 pub use exec::{Executor, Sequential};
 pub use kernels::Kernel;

@@ -2,19 +2,22 @@
 //! for whole models, under every executor (sequential, reversed job order, threads). Also:
 //! both attention orders give the same integers, MeanSpike and attention match independent
 //! reference computations, and a convolution of spike counts equals the sum of the
-//! convolutions of its D binary spike planes.
+//! convolutions of its D binary spike planes. A matrix-product engine that takes every
+//! product gives the same integers as the session's own kernels.
 
 mod common;
 
 use common::Rng;
 use common::*;
 use proptest::prelude::*;
+use sdt_core::engine::{spike_matmul, Engine, EngineError, MatMul, Role};
 use sdt_core::fixed::spike_count;
 use sdt_core::graph::{AttentionOrder, ConvGeom, ConvOutput, Op, WeightBits};
 use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
 use sdt_core::kernels::output::Sink;
 use sdt_core::kernels::Weight;
 use sdt_core::{Input, Kernel, Session};
+use std::sync::Mutex;
 
 fn kernel_size() -> impl Strategy<Value = u8> {
     prop::sample::select(vec![1u8, 3, 5, 7])
@@ -450,6 +453,46 @@ fn whole_model(p: &ModelCase) {
         session.set_input(Input::I8(&input)).unwrap();
         session.run(v.kernel, v.exec, None).unwrap();
         assert_eq!(session.logits(), logits, "{}", v.name);
+    }
+    // The same with every matrix product computed by an engine.
+    let engine = TakeAll::default();
+    let mut arena = vec![0u8; sdt_core::arena_bytes(&model, 1).unwrap()];
+    let mut session = Session::new(&model, &mut arena, 1).unwrap();
+    session.set_input(Input::I8(&input)).unwrap();
+    let seq = &sdt_core::Sequential;
+    session
+        .run_with_engine(&engine, Kernel::SpikeDriven, seq, None)
+        .unwrap();
+    assert_eq!(session.logits(), logits, "engine");
+    let roles = engine.0.into_inner().unwrap();
+    // k, v, the attention output projection and the head are 1×1 convolutions.
+    let synapses = roles.iter().filter(|r| **r == Role::Synapse).count();
+    assert_eq!(synapses, 4, "{roles:?}");
+    let attention = if p.order == AttentionOrder::KvFirst {
+        2 * p.heads as usize
+    } else {
+        0
+    };
+    assert_eq!(roles.len(), 4 + attention, "{roles:?}");
+}
+
+/// Takes every product, computes it spike-driven on the CPU and records its role.
+#[derive(Default)]
+struct TakeAll(Mutex<Vec<Role>>);
+
+impl Engine for TakeAll {
+    fn takes(&self, _: &MatMul<'_>) -> bool {
+        true
+    }
+
+    fn matmul(
+        &self,
+        p: &MatMul<'_>,
+        row: &mut [i32],
+        out: &mut dyn FnMut(usize, &[i32]),
+    ) -> Result<(), EngineError> {
+        self.0.lock().unwrap().push(p.role);
+        spike_matmul(p, row, out)
     }
 }
 

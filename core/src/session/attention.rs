@@ -4,7 +4,9 @@ use core::ops::Range;
 
 use super::rows::{cast_i32, for_rows};
 use super::NodeCtx;
-use crate::error::Result;
+use crate::engine::{MatMul, Operand, Role, View};
+use crate::error::{Error, Result};
+use crate::fixed::spike_count;
 use crate::fixed::Affine;
 use crate::graph::{AttentionOrder, TensorDesc};
 use crate::kernels::attention::{attention_rows, kv_products, AttnArgs};
@@ -52,16 +54,19 @@ impl Attention<'_> {
         };
         let (kv, per_worker) = scratch.split_at_mut(shared.next_multiple_of(ALIGN / 4));
         let (kernel, order) = (ctx.kernel, self.order);
-        if kernel == Kernel::SpikeDriven && order == AttentionOrder::KvFirst {
-            kv_products(&args, kv);
-        }
-        let kv: &[i32] = kv;
-        let job = |rows: Range<usize>, out: &mut [u8], s: &mut [i32]| {
-            attention_rows(kernel, order, &args, kv, rows, s, out);
-        };
         let y = &mut y[..n_v];
-        let row = self.v.c as usize;
-        for_rows(ctx, tokens, y, row, per_worker, tokens + args.dv, &job)?;
+        let offloaded = order == AttentionOrder::KvFirst && offload(ctx, &args, kv, per_worker, y)?;
+        if !offloaded {
+            if kernel == Kernel::SpikeDriven && order == AttentionOrder::KvFirst {
+                kv_products(&args, kv);
+            }
+            let kv: &[i32] = kv;
+            let job = |rows: Range<usize>, out: &mut [u8], s: &mut [i32]| {
+                attention_rows(kernel, order, &args, kv, rows, s, out);
+            };
+            let row = self.v.c as usize;
+            for_rows(ctx, tokens, y, row, per_worker, tokens + args.dv, &job)?;
+        }
         let mut st = NodeStats::default();
         if ctx.want_stats {
             st.sops = attention_sops(&args, order);
@@ -69,4 +74,73 @@ impl Attention<'_> {
         }
         Ok(st)
     }
+}
+
+/// Hands both products of every head, `kᵀv` then `q (kᵀv)`, to the session's engine if it takes
+/// all of them; the affine map and spikes stay here. Returns whether it was handed over.
+fn offload(
+    ctx: &NodeCtx<'_>,
+    a: &AttnArgs<'_>,
+    kv: &mut [i32],
+    row: &mut [i32],
+    y: &mut [u8],
+) -> Result<bool> {
+    let (c, cv, d, dv, tokens) = (a.heads * a.d, a.heads * a.dv, a.d, a.dv, a.tokens);
+    let node = ctx.node;
+    let key_value = |h: usize| {
+        let kt = View::new(a.k, [d, tokens], h * d, [1, c])?;
+        let v = View::new(a.v, [tokens, dv], h * dv, [cv, 1])?;
+        Some(MatMul {
+            node,
+            role: Role::KeyValue { head: h as u16 },
+            a: kt,
+            b: Operand::Spikes(v),
+        })
+    };
+    let engine = ctx.engine;
+    for h in 0..a.heads {
+        let both = key_value(h).zip(query_product(a, node, h, kv));
+        if !both.is_some_and(|(p, q)| engine.takes(&p) && engine.takes(&q)) {
+            return Ok(false);
+        }
+    }
+    let fail = |error| Error::Engine { node, error };
+    for h in 0..a.heads {
+        let p = key_value(h).ok_or(Error::ShapeMismatch { node })?;
+        let dst = &mut kv[h * d * dv..(h + 1) * d * dv];
+        let mut store = |i: usize, acc: &[i32]| {
+            if let Some(r) = dst.get_mut(i * dv..(i + 1) * dv) {
+                for (o, &x) in r.iter_mut().zip(acc) {
+                    *o = x;
+                }
+            }
+        };
+        engine.matmul(&p, row, &mut store).map_err(fail)?;
+    }
+    let kv: &[i32] = kv;
+    for h in 0..a.heads {
+        let p = query_product(a, node, h, kv).ok_or(Error::ShapeMismatch { node })?;
+        let mut store = |n: usize, acc: &[i32]| {
+            if let Some(dst) = y.get_mut(n * cv + h * dv..n * cv + (h + 1) * dv) {
+                for (o, &x) in dst.iter_mut().zip(acc) {
+                    *o = spike_count(a.affine.apply(x), a.frac, a.spike_max);
+                }
+            }
+        };
+        engine.matmul(&p, row, &mut store).map_err(fail)?;
+    }
+    Ok(true)
+}
+
+/// `q (kᵀv)` of head `h`.
+fn query_product<'x>(a: &AttnArgs<'x>, node: u16, h: usize, kv: &'x [i32]) -> Option<MatMul<'x>> {
+    let (c, d, dv) = (a.heads * a.d, a.d, a.dv);
+    let q = View::new(a.q, [a.tokens, d], h * d, [c, 1])?;
+    let kv = View::new(kv, [d, dv], h * d * dv, [dv, 1])?;
+    Some(MatMul {
+        node,
+        role: Role::Query { head: h as u16 },
+        a: q,
+        b: Operand::I32(kv),
+    })
 }

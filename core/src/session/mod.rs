@@ -7,6 +7,7 @@ mod rows;
 mod spikes;
 mod synapse;
 
+use crate::engine::{Cpu, Engine};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::graph::{ConvOutput, Op, TensorId, TensorKind};
@@ -165,10 +166,35 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         self.run_nodes(0..n, kernel, exec, stats)
     }
 
+    /// Runs the whole model with the matrix products `engine` takes computed by it (the rest on
+    /// `kernel`); the integers are the same as [`Session::run`]'s.
+    pub fn run_with_engine(
+        &mut self,
+        engine: &dyn Engine,
+        kernel: Kernel,
+        exec: &dyn Executor,
+        stats: Option<&mut Stats>,
+    ) -> Result<()> {
+        let n = self.model.nodes().len();
+        self.run_nodes_with_engine(0..n, engine, kernel, exec, stats)
+    }
+
     /// Runs nodes `nodes` only (their inputs must already hold data).
     pub fn run_nodes(
         &mut self,
         nodes: Range<usize>,
+        kernel: Kernel,
+        exec: &dyn Executor,
+        stats: Option<&mut Stats>,
+    ) -> Result<()> {
+        self.run_nodes_with_engine(nodes, &Cpu, kernel, exec, stats)
+    }
+
+    /// [`Session::run_nodes`] with a matrix-product engine.
+    pub fn run_nodes_with_engine(
+        &mut self,
+        nodes: Range<usize>,
+        engine: &dyn Engine,
         kernel: Kernel,
         exec: &dyn Executor,
         mut stats: Option<&mut Stats>,
@@ -177,7 +203,7 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
             return Err(Error::BadNodeRange);
         }
         for i in nodes {
-            let node_stats = self.run_node(i, kernel, exec, stats.is_some())?;
+            let node_stats = self.run_node(i, engine, kernel, exec, stats.is_some())?;
             if let Some(s) = stats.as_deref_mut() {
                 s.nodes[i] += node_stats;
             }
@@ -191,12 +217,15 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
     fn run_node(
         &mut self,
         i: usize,
+        engine: &dyn Engine,
         kernel: Kernel,
         exec: &dyn Executor,
         want_stats: bool,
     ) -> Result<NodeStats> {
         let model = self.model;
         let ctx = NodeCtx {
+            node: i as u16,
+            engine,
             exec,
             workers: exec.workers().clamp(1, self.plan.workers),
             kernel,
@@ -275,6 +304,9 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
 
 /// What every node runner needs from the session.
 pub(crate) struct NodeCtx<'e> {
+    /// Index of the node being run.
+    pub node: u16,
+    pub engine: &'e dyn Engine,
     pub exec: &'e dyn Executor,
     pub workers: usize,
     pub kernel: Kernel,

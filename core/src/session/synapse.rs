@@ -4,7 +4,8 @@ use core::ops::Range;
 
 use super::rows::{cast_i32, for_rows};
 use super::NodeCtx;
-use crate::error::Result;
+use crate::engine::{MatMul, Operand, Role, View};
+use crate::error::{Error, Result};
 use crate::fixed::Affine;
 use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
@@ -71,7 +72,12 @@ impl<'b> Synapse<'b> {
             _ => Source::Spikes(x),
         };
         let scratch = cast_i32(scratch, scratch.len() / 4)?;
+        let offloaded = match source {
+            Source::Spikes(x) => self.offload(ctx, x, y, scratch)?,
+            _ => false,
+        };
         match self.bits {
+            _ if offloaded => {}
             WeightBits::I8 => {
                 self.go(ctx, source, self.model.weights_i8(self.weights), y, scratch)?
             }
@@ -99,6 +105,61 @@ impl<'b> Synapse<'b> {
             }
         }
         Ok(st)
+    }
+
+    /// Hands a 1×1 convolution to the session's engine if it takes it; requantization stays
+    /// here, so the integers do not depend on the engine. Returns whether it was handed over.
+    fn offload(&self, ctx: &NodeCtx<'_>, x: &[u8], y: &mut [u8], row: &mut [i32]) -> Result<bool> {
+        let g = &self.geom;
+        if g.kernel != 1 || g.stride != 1 || g.pad != 0 || g.depthwise {
+            return Ok(false);
+        }
+        let m = self.input.h as usize * self.input.w as usize;
+        let (k, n) = (g.in_c as usize, g.out_c as usize);
+        let b = match self.bits {
+            WeightBits::I8 => {
+                View::row_major(self.model.weights_i8(self.weights), k, n).map(Operand::I8)
+            }
+            WeightBits::I16 => {
+                View::row_major(self.model.weights_i16(self.weights), k, n).map(Operand::I16)
+            }
+        };
+        let (Some(a), Some(b)) = (View::row_major(x, m, k), b) else {
+            return Ok(false);
+        };
+        let p = MatMul {
+            node: ctx.node,
+            role: Role::Synapse,
+            a,
+            b,
+        };
+        if !ctx.engine.takes(&p) {
+            return Ok(false);
+        }
+        let (affine, node, n_out) = (self.affine, ctx.node, m * n);
+        let fail = |error| Error::Engine { node, error };
+        let mut run = |sink: &mut dyn Sink| {
+            let mut store = |r: usize, acc: &[i32]| {
+                if r < m && acc.len() == n {
+                    sink.store(r, acc);
+                }
+            };
+            ctx.engine.matmul(&p, row, &mut store).map_err(fail)
+        };
+        match self.mode {
+            ConvOutput::Spikes { frac } => run(&mut SpikeSink {
+                out: y.get_mut(..n_out).ok_or(Error::ShapeMismatch { node })?,
+                affine,
+                frac,
+                d: ctx.d,
+            })?,
+            ConvOutput::Accumulate | ConvOutput::Write => run(&mut FixedSink {
+                out: cast_i32(y, n_out)?,
+                affine,
+                accumulate: self.mode == ConvOutput::Accumulate,
+            })?,
+        }
+        Ok(true)
     }
 
     fn go<W: Weight>(
