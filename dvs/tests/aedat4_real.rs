@@ -1,0 +1,67 @@
+//! The real DAVIS346 recording from the shared events folder (`SDT_EVENTS_DIR`).
+
+use std::path::PathBuf;
+
+use sdt_core::events::Geometry;
+use sdt_dvs::aedat4::{Aedat4Reader, Compression, Packet};
+
+const HOW: &str = "set SDT_EVENTS_DIR to the folder with the shared event recordings \
+                   (`shared/events`, next to the repository checkout), e.g. \
+                   `SDT_EVENTS_DIR=$PWD/../shared/events cargo test -p sdt-dvs`";
+
+fn path(name: &str) -> PathBuf {
+    let Some(dir) = std::env::var_os("SDT_EVENTS_DIR") else {
+        panic!("SDT_EVENTS_DIR is not set: {HOW}");
+    };
+    PathBuf::from(dir).join(name)
+}
+
+fn read(name: &str) -> Vec<u8> {
+    let p = path(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}; {HOW}", p.display()))
+}
+
+#[test]
+fn davis346_polarity_events() {
+    let bytes = read("aestream_davis.aedat4");
+    let mut r = Aedat4Reader::new(&bytes[..]).expect("header");
+    let h = r.header().clone();
+    assert_eq!(h.compression, Compression::Lz4);
+    assert_eq!(r.geometry(), Some(Geometry::new(346, 260)));
+    let types: Vec<&str> = h
+        .streams
+        .iter()
+        .map(|s| s.type_identifier.as_str())
+        .collect();
+    assert_eq!(types, ["EVTS", "FRME", "IMUS", "TRIG"]);
+    let mut events = Vec::new();
+    let (mut event_packets, mut other) = (0, 0);
+    while let Some(p) = r.next_packet(&mut events).expect("packet") {
+        match p {
+            Packet::Events { stream, .. } => {
+                assert_eq!(stream, 0);
+                event_packets += 1;
+            }
+            Packet::Other { .. } => other += 1,
+            Packet::Malformed { stream, reason } => panic!("stream {stream}: {reason}"),
+        }
+    }
+    let c = r.counters();
+    assert_eq!(events.len(), 117_667, "counters {c:?}");
+    assert_eq!(c.events, 117_667);
+    assert_eq!((c.malformed, c.out_of_range, c.truncated_bytes), (0, 0, 0));
+    assert_eq!(event_packets, 13);
+    assert_eq!(other, 3 + 13 + 11, "frame, IMU and trigger packets");
+    assert_eq!(c.other, other);
+    // Stopped at the data table, which runs to the end of the file.
+    assert_eq!(Some(r.position()), h.data_table_position);
+    assert!(events.iter().all(|e| e.x < 346 && e.y < 260 && e.p <= 1));
+    assert!(events.iter().any(|e| e.p == 0) && events.iter().any(|e| e.p == 1));
+    assert!(events.windows(2).all(|w| w[0].t <= w[1].t), "time order");
+    let span = events.last().map_or(0, |e| e.t) - events.first().map_or(0, |e| e.t);
+    println!(
+        "first {:?} last {:?} span {span} µs",
+        events.first(),
+        events.last()
+    );
+}
