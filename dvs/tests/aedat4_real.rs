@@ -1,4 +1,5 @@
-//! The real DAVIS346 recording from the shared events folder (`SDT_EVENTS_DIR`).
+//! The real DAVIS346 recording: the bundled MIT copy (always) and the shared events folder's
+//! (`SDT_EVENTS_DIR`).
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ const HOW: &str = "set SDT_EVENTS_DIR to the folder with the shared event record
                    (`shared/events`, next to the repository checkout), e.g. \
                    `SDT_EVENTS_DIR=$PWD/../shared/events cargo test -p sdt-dvs`";
 
-fn path(name: &str) -> PathBuf {
+fn shared_path(name: &str) -> PathBuf {
     let Some(dir) = std::env::var_os("SDT_EVENTS_DIR") else {
         panic!("SDT_EVENTS_DIR is not set: {HOW}");
     };
@@ -17,14 +18,25 @@ fn path(name: &str) -> PathBuf {
 }
 
 fn read(name: &str) -> Vec<u8> {
-    let p = path(name);
+    let p = shared_path(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}; {HOW}", p.display()))
 }
 
 #[test]
-fn davis346_polarity_events() {
-    let bytes = read("aestream_davis.aedat4");
-    let mut r = Aedat4Reader::new(&bytes[..]).expect("header");
+fn davis346_bundled() {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/aestream_davis.aedat4");
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    check_davis346(&bytes);
+}
+
+#[test]
+fn davis346_shared() {
+    check_davis346(&read("aestream_davis.aedat4"));
+}
+
+fn check_davis346(bytes: &[u8]) {
+    assert_eq!(bytes.len(), 1_191_471);
+    let mut r = Aedat4Reader::new(bytes).expect("header");
     let h = r.header().clone();
     assert_eq!(h.compression, Compression::Lz4);
     assert_eq!(r.geometry(), Some(Geometry::new(346, 260)));

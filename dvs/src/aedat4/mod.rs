@@ -22,7 +22,7 @@
 //! (before any packet) is an error.
 
 mod flat;
-mod write;
+pub mod write;
 
 use std::io::{self, Read};
 
