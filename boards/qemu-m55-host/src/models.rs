@@ -1,0 +1,163 @@
+//! The models and inputs the harness runs: the bundled digits model (int8), an int16 build of
+//! it, and SDT-10M (int8) at a chosen input size.
+
+use std::path::{Path, PathBuf};
+
+use sdt_convert::checkpoint::{self, Checkpoint};
+use sdt_convert::verify::{quantize_input, QuantizedInput};
+use sdt_convert::{convert, AlignedBlob, ArchOptions, LowerOptions};
+use sdt_core::graph::WeightBits;
+
+use crate::error::{io, HarnessError, Result};
+
+/// A blob with its quantized inputs (job format: little-endian bytes).
+pub struct Workload {
+    pub name: String,
+    pub blob: Vec<u8>,
+    pub inputs: Vec<Vec<u8>>,
+}
+
+fn repo_dir() -> PathBuf {
+    crate::firmware::boards_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("../.."))
+}
+
+/// A file of the golden data set (`SDT_GOLDEN_DIR`), or an error saying how to get it.
+pub fn golden(name: &str) -> Result<PathBuf> {
+    let dir = std::env::var_os("SDT_GOLDEN_DIR").ok_or_else(|| {
+        HarnessError::Model(
+            "SDT_GOLDEN_DIR is not set: export SDT_GOLDEN_DIR=<path to shared/golden> (scripts/test.sh sets it)".into(),
+        )
+    })?;
+    let path = PathBuf::from(dir).join(name);
+    if !path.is_file() {
+        return Err(HarnessError::Model(format!(
+            "golden file {} is missing (SDT_GOLDEN_DIR points at the wrong folder?)",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+fn bytes_of(x: &QuantizedInput) -> Vec<u8> {
+    match x {
+        QuantizedInput::I8(v) => v.iter().map(|&b| b as u8).collect(),
+        QuantizedInput::I16(v) => v.iter().flat_map(|b| b.to_le_bytes()).collect(),
+    }
+}
+
+/// Quantizes CHW f32 images for `blob`'s input.
+pub fn quantize(blob: &AlignedBlob, images: &[&[f32]]) -> Result<Vec<Vec<u8>>> {
+    let model = blob.model()?;
+    images
+        .iter()
+        .map(|x| Ok(bytes_of(&quantize_input(&model, x)?)))
+        .collect()
+}
+
+fn digits_images(n: usize) -> Result<Vec<Vec<f32>>> {
+    let path = repo_dir().join("examples/data/digits32_test.safetensors");
+    let test = checkpoint::load(&path)?;
+    let data = &test.get("input")?.data;
+    let per = 32 * 32;
+    if data.len() < n * per {
+        return Err(HarnessError::Model(format!(
+            "{} has fewer than {n} digits",
+            path.display()
+        )));
+    }
+    Ok(data
+        .chunks_exact(per)
+        .take(n)
+        .map(<[f32]>::to_vec)
+        .collect())
+}
+
+fn workload(name: &str, blob: AlignedBlob, images: &[Vec<f32>]) -> Result<Workload> {
+    let refs: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
+    Ok(Workload {
+        name: name.into(),
+        inputs: quantize(&blob, &refs)?,
+        blob: blob.bytes().to_vec(),
+    })
+}
+
+/// The bundled int8 digits model (`examples/data/digits32_int8.blob`) on the first `n` test digits.
+pub fn digits_int8(n: usize) -> Result<Workload> {
+    let path = repo_dir().join("examples/data/digits32_int8.blob");
+    let bytes = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
+    workload(
+        "digits int8",
+        AlignedBlob::from_bytes(&bytes),
+        &digits_images(n)?,
+    )
+}
+
+/// The digits model converted with int16 weights and int16 input, on the first `n` test digits.
+pub fn digits_int16(n: usize) -> Result<Workload> {
+    let ck = checkpoint::load(&golden("sdt_digits32_seed1.safetensors")?)?;
+    let blob = convert_ck(&ck, 32, WeightBits::I16, true, 1.0)?;
+    workload("digits int16", blob, &digits_images(n)?)
+}
+
+fn convert_ck(
+    ck: &Checkpoint,
+    size: usize,
+    bits: WeightBits,
+    wide: bool,
+    absmax: f32,
+) -> Result<AlignedBlob> {
+    let arch = ArchOptions {
+        heads: 8,
+        d: 4,
+        input_h: size,
+        input_w: size,
+    };
+    let opt = LowerOptions {
+        weight_bits: bits,
+        input_absmax: absmax,
+        wide_input: wide,
+        spike_bias: 0.0,
+    };
+    Ok(convert(ck, arch, opt)?.2)
+}
+
+/// SDT-10M (random official weights, `sdt_m_224_seed1.pth`) as int8 at `size`×`size`. At 224
+/// the inputs are the first `n` golden images; at other sizes `n` deterministic pseudo-random
+/// normalized images (the device and host compare integers, any input will do).
+pub fn sdt10m(size: usize, n: usize) -> Result<Workload> {
+    let ck = checkpoint::load(&golden("sdt_m_224_seed1.pth")?)?;
+    let per = 3 * size * size;
+    let images: Vec<Vec<f32>> = if size == 224 {
+        let io = checkpoint::load(&golden("sdt_m_224_seed1_io.safetensors")?)?;
+        io.get("input")?
+            .data
+            .chunks_exact(per)
+            .take(n)
+            .map(<[f32]>::to_vec)
+            .collect()
+    } else {
+        let mut state = 0x5eed_u64;
+        (0..n)
+            .map(|_| {
+                (0..per)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let absmax = images
+        .iter()
+        .flatten()
+        .fold(0f32, |m, &x| m.max(x.abs()))
+        .max(1e-3);
+    let blob = convert_ck(&ck, size, WeightBits::I8, false, absmax)?;
+    workload(&format!("SDT-10M int8 {size}x{size}"), blob, &images)
+}

@@ -1,0 +1,244 @@
+//! Firmware for QEMU's mps3-an547 (Cortex-M55): runs the model blob of the job QEMU loaded
+//! into DDR on each of the job's inputs, with the arena in SRAM, and reports logits, per-node
+//! statistics and cost as text lines over semihosting (grammar in the host harness):
+//!
+//! ```text
+//! M <blob bytes> <nodes> <classes> <arena bytes> <load ticks> <helium 0|1>
+//! L <input> <top1> <logit>...          logits, fixed point
+//! P <input> <node> <ticks>             cost of each node (spike counts do not change it)
+//! T <input> <ticks>                    cost of the whole inference
+//! S <input> <node> <sops> <macs> <spikes> <nonzero> <sites>   (job flag STATS)
+//! E <code> <message>                   rejected; QEMU exits with <code>
+//! END
+//! ```
+#![no_std]
+#![no_main]
+
+mod clock;
+mod job;
+mod out;
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use sdt_core::{Kernel, Model, Sequential, Session, Stats};
+
+use clock::Clock;
+use job::{flags, Job, JobError};
+use out::{exit, Out};
+
+/// Why a run stopped. Each maps to QEMU's exit status ([`FwError::code`]).
+enum FwError {
+    Job(JobError),
+    Core(sdt_core::Error),
+}
+
+impl From<JobError> for FwError {
+    fn from(e: JobError) -> Self {
+        FwError::Job(e)
+    }
+}
+
+impl From<sdt_core::Error> for FwError {
+    fn from(e: sdt_core::Error) -> Self {
+        FwError::Core(e)
+    }
+}
+
+impl FwError {
+    /// Exit status: 2-3 job errors, 10-27 core errors (in `sdt_core::Error` order).
+    fn code(&self) -> u32 {
+        use sdt_core::Error as E;
+        match self {
+            FwError::Job(JobError::BadMagic) => 2,
+            FwError::Job(JobError::BadLayout) => 3,
+            FwError::Core(e) => match e {
+                E::Truncated { .. } => 10,
+                E::BadMagic => 11,
+                E::UnsupportedVersion { .. } => 12,
+                E::BadLayout => 13,
+                E::ChecksumMismatch { .. } => 14,
+                E::BadGraph => 15,
+                E::Misaligned { .. } => 16,
+                E::BadTensorId { .. } => 17,
+                E::BadTensor { .. } => 18,
+                E::ShapeMismatch { .. } => 19,
+                E::ReadBeforeWrite { .. } => 20,
+                E::BadSection { .. } => 21,
+                E::Unsupported { .. } => 22,
+                E::Overflow { .. } => 23,
+                E::ArenaTooSmall { .. } => 24,
+                E::InputLength { .. } => 25,
+                E::BadNodeRange => 26,
+                E::Engine { .. } => 27,
+            },
+        }
+    }
+}
+
+impl fmt::Display for FwError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FwError::Job(e) => e.fmt(f),
+            FwError::Core(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Exit status after a panic.
+const EXIT_PANIC: u32 = 101;
+/// Exit status after a HardFault.
+const EXIT_FAULT: u32 = 102;
+
+extern "C" {
+    static mut __sarena: u8;
+    static __earena: u8;
+    static __sjob: u8;
+    static __ejob: u8;
+}
+
+/// The tensor arena (SRAM2), handed out once.
+fn take_arena() -> Option<&'static mut [u8]> {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    if TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    let start = &raw mut __sarena;
+    let len = (&raw const __earena) as usize - start as usize;
+    // SAFETY: memory.x reserves SRAM2 for the arena and links nothing into it; the flag above
+    // makes this the only reference to it.
+    Some(unsafe { core::slice::from_raw_parts_mut(start, len) })
+}
+
+/// The job in DDR.
+fn read_job() -> Result<Job<'static>, JobError> {
+    let start = &raw const __sjob;
+    let room = (&raw const __ejob) as usize - start as usize;
+    // SAFETY: memory.x reserves DDR for the job (QEMU's loader writes it before reset) and
+    // links nothing into it; the firmware only reads it. Lengths are checked against `room`.
+    let header = unsafe { core::slice::from_raw_parts(start, job::HEADER_LEN) };
+    Job::parse(header, |len| {
+        // SAFETY: as above, and `len` is within the region.
+        (len <= room && len <= isize::MAX as usize)
+            .then(|| unsafe { core::slice::from_raw_parts(start, len) })
+    })
+}
+
+/// Copies a job input (little-endian `i8` or `i16`, HWC) into the session's input tensor.
+fn set_input(session: &mut Session<'_, '_, '_>, bytes: &[u8]) -> Result<(), FwError> {
+    let expected = session.model().input_len();
+    let wrong = sdt_core::Error::InputLength {
+        expected,
+        found: bytes.len(),
+    };
+    if let Some(dst) = session.input_i16_mut() {
+        if bytes.len() != 2 * dst.len() {
+            return Err(wrong.into());
+        }
+        for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+            *d = i16::from_le_bytes([b[0], b[1]]);
+        }
+    } else if let Some(dst) = session.input_i8_mut() {
+        if bytes.len() != dst.len() {
+            return Err(wrong.into());
+        }
+        for (d, &b) in dst.iter_mut().zip(bytes) {
+            *d = b as i8;
+        }
+    }
+    Ok(())
+}
+
+fn run(out: &mut Out, clock: &Clock) -> Result<(), FwError> {
+    let job = read_job()?;
+    let t0 = clock.now();
+    let model = Model::from_blob(job.blob)?;
+    let load_ticks = clock.now() - t0;
+    let arena = take_arena().ok_or(sdt_core::Error::ArenaTooSmall {
+        needed: 0,
+        found: 0,
+    })?;
+    let arena_bytes = sdt_core::arena_bytes(&model, 1)?;
+    let nodes = model.nodes().len();
+    let _ = writeln!(
+        out,
+        "M {} {} {} {} {} {}",
+        job.blob.len(),
+        nodes,
+        model.classes(),
+        arena_bytes,
+        load_ticks,
+        cfg!(feature = "helium") as u8
+    );
+    let mut session = Session::new(&model, arena, 1)?;
+    let kernel = if job.flags & flags::DENSE != 0 {
+        Kernel::Dense
+    } else {
+        Kernel::SpikeDriven
+    };
+    for i in 0..job.count {
+        set_input(&mut session, job.input(i))?;
+        let start = clock.now();
+        for n in 0..nodes {
+            let t = clock.now();
+            session.run_nodes(n..n + 1, kernel, &Sequential, None)?;
+            let _ = writeln!(out, "P {i} {n} {}", clock.now() - t);
+        }
+        let _ = writeln!(out, "T {i} {}", clock.now() - start);
+        let _ = write!(out, "L {i} {}", session.top1());
+        for l in session.logits() {
+            let _ = write!(out, " {l}");
+        }
+        let _ = writeln!(out);
+        if job.flags & flags::STATS != 0 {
+            let mut stats = Stats::default();
+            session.run(kernel, &Sequential, Some(&mut stats))?;
+            for (n, s) in stats.nodes[..nodes].iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "S {i} {n} {} {} {} {} {}",
+                    s.sops, s.macs, s.spikes, s.nonzero, s.sites
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[entry]
+fn main() -> ! {
+    let mut out = Out::new();
+    let code = match cortex_m::Peripherals::take() {
+        Some(p) => {
+            let clock = Clock::start(p.SYST);
+            match run(&mut out, &clock) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(out, "E {} {e}", e.code());
+                    e.code()
+                }
+            }
+        }
+        None => EXIT_PANIC,
+    };
+    let _ = writeln!(out, "END");
+    out.flush();
+    exit(code)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let mut out = Out::new();
+    let _ = writeln!(out, "E {EXIT_PANIC} panic: {info}");
+    out.flush();
+    exit(EXIT_PANIC)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    let mut out = Out::new();
+    let _ = writeln!(out, "E {EXIT_FAULT} HardFault at pc {:#010x}", frame.pc());
+    out.flush();
+    exit(EXIT_FAULT)
+}
