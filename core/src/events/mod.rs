@@ -17,7 +17,7 @@
 //! | [`nmnist`] | N-MNIST / ATIS binary | 5-byte records |
 //!
 //! [`header`] parses Prophesee RAW/DAT text headers (format, resolution); [`framer`] turns
-//! events into `[T][2][H][W]` count frames.
+//! events into `[T][2][H][W]` count frames; [`stream`] classifies a stream window by window.
 //!
 //! Each format module also has an encoder writing through a `FnMut(&[u8])` sink (no
 //! allocation), used to build fixtures and for round-trip tests.
@@ -30,6 +30,7 @@ pub mod evt3;
 pub mod framer;
 pub mod header;
 pub mod nmnist;
+pub mod stream;
 mod time;
 
 pub use framer::{Framer, FramerConfig, FramerError, Push, Window};

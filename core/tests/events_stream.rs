@@ -1,0 +1,411 @@
+//! The streaming classifier: equal to framing and running each bin by hand, deterministic,
+//! identical under both kernels, and allocation-free.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use sdt_core::events::stream::{
+    Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
+};
+use sdt_core::events::{Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_core::graph::{AttentionOrder, TensorKind, WeightBits};
+use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Counting;
+
+fn count() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// A model that reacts to its input: encode 3×3 (2 → 8 channels) into the residual stream,
+/// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
+/// constant on sparse event frames).
+fn event_model(seed: u64, acc: f64) -> Blob {
+    let mut rng = Rng::new(seed);
+    let d = 4;
+    let mut b = Builder::new(d);
+    let x = b.input(6, 6, &[0, 0]);
+    let g = geom(3, 1, 1, 2, 8, false);
+    let (a, frac) = spike_affines(&mut rng, 8, acc, d);
+    let r = b.fixed(6, 6, 8, frac);
+    let w = Weights::random(&mut rng, WeightBits::I8, g.weight_count(), 127);
+    b.conv(x, r, g, &w, &a, None);
+    b.head(&mut rng, r, 5);
+    b.blob()
+}
+
+const SENSOR: Geometry = Geometry::new(12, 12);
+
+/// A synthetic stream: a blob drifting across a 12×12 sensor, ~8 events per 100 µs, with a
+/// 5 ms gap in the middle and a few events outside the sensor.
+fn stream(n: usize, seed: u64) -> Vec<Event> {
+    let mut rng = Rng::new(seed);
+    let mut t = 10_000u64;
+    (0..n)
+        .map(|i| {
+            t += rng.below(25);
+            if i == n / 2 {
+                t += 5_000;
+            }
+            let cx = (i * 12 / n) as i64;
+            let x = (cx + rng.range(-2, 2)).clamp(0, 13) as u16;
+            let y = (6 + rng.range(-3, 3)) as u16;
+            Event {
+                t,
+                x,
+                y,
+                p: rng.below(2) as u8,
+            }
+        })
+        .collect()
+}
+
+fn config(window: Window, bins: u16, hop: u16, average: u16) -> StreamConfig {
+    StreamConfig {
+        framer: FramerConfig {
+            geometry: SENSOR,
+            bins,
+            window,
+            downsample: 2,
+            clip: 4,
+        },
+        hop,
+        average,
+    }
+}
+
+/// Runs the classifier over `events`; returns its predictions.
+fn classify(
+    model: &Model<'_>,
+    cfg: StreamConfig,
+    events: &[Event],
+    kernel: Kernel,
+) -> Vec<Prediction> {
+    let sizes = StreamClassifier::sizes(&cfg, model).unwrap();
+    let (mut frames, mut logits, mut scores) = (
+        vec![0xAAu8; sizes.frames],
+        vec![7i32; sizes.logits],
+        vec![9i64; sizes.scores],
+    );
+    let bufs = StreamBuffers {
+        frames: &mut frames,
+        logits: &mut logits,
+        scores: &mut scores,
+    };
+    let mut c = StreamClassifier::new(cfg, model, bufs).unwrap();
+    let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).unwrap()];
+    let mut session = Session::new(model, &mut arena, 1).unwrap();
+    let mut run = Run {
+        kernel,
+        exec: &Sequential,
+        stats: None,
+    };
+    let mut out = Vec::new();
+    for &e in events {
+        c.push(e, &mut session, &mut run, |p| out.push(*p)).unwrap();
+    }
+    c.finish(&mut session, &mut run, |p| out.push(*p)).unwrap();
+    out
+}
+
+/// Bins framed one by one with the plain framer: `(frame CHW, start, end, events)`.
+fn bins_by_hand(cfg: &StreamConfig, events: &[Event]) -> Vec<(Vec<u8>, u64, u64, u64)> {
+    let mut f = Framer::new(FramerConfig {
+        bins: 1,
+        ..cfg.framer
+    })
+    .unwrap();
+    let mut frame = vec![0u8; f.frame_len()];
+    let mut bins = Vec::new();
+    let (mut first, mut last, mut n) = (0, 0, 0u64);
+    let bounds = |f: &Framer, first, last| match (cfg.framer.window, f.window_start()) {
+        (Window::Time { us }, Some(s)) => (s, s + us),
+        _ => (first, last),
+    };
+    for &e in events {
+        loop {
+            match f.push(e, &mut frame) {
+                Push::Binned => {
+                    if n == 0 {
+                        first = e.t;
+                    }
+                    n += 1;
+                    last = e.t;
+                }
+                Push::Dropped => {}
+                Push::Full => {
+                    let (s, end) = bounds(&f, first, last);
+                    bins.push((frame.clone(), s, end, n));
+                    f.next_window(&mut frame);
+                    n = 0;
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+    if n > 0 {
+        let (s, end) = bounds(&f, first, last);
+        bins.push((frame, s, end, n));
+    }
+    bins
+}
+
+/// Logits of one CHW frame, run by hand.
+fn logits_by_hand(model: &Model<'_>, chw: &[u8]) -> Vec<i32> {
+    let t = model.tensor(model.graph().input);
+    let (h, w) = (t.h as usize, t.w as usize);
+    let mut hwc = vec![0i8; h * w * 2];
+    for c in 0..2 {
+        for p in 0..h * w {
+            hwc[p * 2 + c] = chw[c * h * w + p] as i8;
+        }
+    }
+    let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).unwrap()];
+    let mut s = Session::new(model, &mut arena, 1).unwrap();
+    s.set_input(Input::I8(&hwc)).unwrap();
+    s.run(Kernel::Dense, &Sequential, None).unwrap();
+    s.logits().to_vec()
+}
+
+fn check_against_hand(model: &Model<'_>, cfg: StreamConfig, events: &[Event]) -> usize {
+    let got = classify(model, cfg, events, Kernel::SpikeDriven);
+    let bins = bins_by_hand(&cfg, events);
+    let logits: Vec<Vec<i32>> = bins.iter().map(|b| logits_by_hand(model, &b.0)).collect();
+    let (t, hop, k) = (
+        cfg.framer.bins as usize,
+        cfg.hop as usize,
+        cfg.average as usize,
+    );
+    let classes = model.classes();
+    let frac = match model.tensor(model.graph().logits).kind {
+        TensorKind::Fixed { frac } => frac,
+        _ => unreachable!(),
+    };
+    // Window w covers bins [w·hop, w·hop + T).
+    let window_scores: Vec<Vec<i64>> = (0..)
+        .map(|w| w * hop)
+        .take_while(|s| s + t <= bins.len())
+        .map(|s| {
+            (0..classes)
+                .map(|c| (s..s + t).map(|b| logits[b][c] as i64).sum())
+                .collect()
+        })
+        .collect();
+    assert_eq!(got.len(), window_scores.len(), "number of windows");
+    // The model must react to the stream, or equal scores would prove little.
+    let distinct: std::collections::BTreeSet<&Vec<i64>> = window_scores.iter().collect();
+    assert!(
+        distinct.len() * 4 >= window_scores.len(),
+        "{} distinct window scores of {}",
+        distinct.len(),
+        window_scores.len()
+    );
+    assert!(!got.is_empty());
+    for (w, p) in got.iter().enumerate() {
+        let first = w.saturating_sub(k - 1);
+        let sums: Vec<i64> = (0..classes)
+            .map(|c| window_scores[first..=w].iter().map(|s| s[c]).sum())
+            .collect();
+        let best = *sums.iter().max().unwrap();
+        let label = sums.iter().position(|&s| s == best).unwrap();
+        assert_eq!(p.window, w as u64);
+        assert_eq!((p.label, p.score), (label, best), "window {w}");
+        assert_eq!(p.windows_averaged as usize, w - first + 1);
+        assert_eq!(p.start_us, bins[w * hop].1, "window {w} start");
+        assert_eq!(p.end_us, bins[w * hop + t - 1].2, "window {w} end");
+        // Confidence: softmax of the averaged logits, in thousandths.
+        let scale = ((w - first + 1) * t) as f64 * (1u64 << frac) as f64;
+        let z: f64 = sums
+            .iter()
+            .map(|&s| ((s - best) as f64 / scale).exp())
+            .sum();
+        let want = 1000.0 / z;
+        assert!(
+            (p.confidence_permille as f64 - want).abs() <= 3.0,
+            "window {w}: confidence {} vs {want:.1}",
+            p.confidence_permille
+        );
+    }
+    got.len()
+}
+
+#[test]
+fn equals_framing_and_running_by_hand() {
+    let blob = event_model(0, 50.0);
+    let model = blob.model().unwrap();
+    let events = stream(3_000, 4);
+    for cfg in [
+        config(Window::Time { us: 400 }, 4, 1, 3),
+        config(Window::Time { us: 250 }, 3, 3, 1),
+        config(Window::Time { us: 1000 }, 2, 1, 5),
+        config(Window::Count { events: 150 }, 4, 2, 2),
+        config(Window::Count { events: 500 }, 1, 1, 1),
+    ] {
+        let n = check_against_hand(&model, cfg, &events);
+        println!("{cfg:?}: {n} windows");
+    }
+}
+
+#[test]
+fn deterministic_and_kernel_independent() {
+    let blob = event_model(0, 50.0);
+    let model = blob.model().unwrap();
+    let events = stream(2_000, 9);
+    let cfg = config(Window::Time { us: 300 }, 4, 1, 4);
+    let a = classify(&model, cfg, &events, Kernel::SpikeDriven);
+    let b = classify(&model, cfg, &events, Kernel::SpikeDriven);
+    let d = classify(&model, cfg, &events, Kernel::Dense);
+    assert_eq!(a, b);
+    assert_eq!(a, d);
+    // Scores vary along the stream (the model is not constant on it).
+    let scores: std::collections::BTreeSet<i64> = a.iter().map(|p| p.score).collect();
+    assert!(scores.len() >= 10, "{} distinct scores", scores.len());
+    // The 5 ms gap gives empty bins, which run the model once and then reuse its logits.
+    let runs: u32 = a.iter().map(|p| p.runs).sum();
+    let bins = bins_by_hand(&cfg, &events);
+    let empty = bins.iter().filter(|b| b.3 == 0).count();
+    assert!(empty >= 10, "{empty} empty bins");
+    assert_eq!(
+        runs as usize,
+        bins.len() - empty + 1 - (bins.len() - a.len() - 3)
+    );
+}
+
+#[test]
+fn push_does_not_allocate() {
+    let blob = tiny_model(8, AttentionOrder::KvFirst).blob();
+    let model = blob.model().unwrap();
+    let events = stream(2_000, 1);
+    let cfg = config(Window::Time { us: 200 }, 4, 2, 3);
+    let sizes = StreamClassifier::sizes(&cfg, &model).unwrap();
+    let (mut frames, mut logits, mut scores) = (
+        vec![0u8; sizes.frames],
+        vec![0i32; sizes.logits],
+        vec![0i64; sizes.scores],
+    );
+    let mut arena = vec![0u8; sdt_core::arena_bytes(&model, 1).unwrap()];
+    let mut stats = Box::<Stats>::default();
+    let mut predictions = 0usize;
+    let mut last = None;
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
+    {
+        let bufs = StreamBuffers {
+            frames: &mut frames,
+            logits: &mut logits,
+            scores: &mut scores,
+        };
+        let mut c = StreamClassifier::new(cfg, &model, bufs).unwrap();
+        let mut session = Session::new(&model, &mut arena, 1).unwrap();
+        let mut run = Run {
+            kernel: Kernel::SpikeDriven,
+            exec: &Sequential,
+            stats: Some(&mut stats),
+        };
+        for &e in &events {
+            c.push(e, &mut session, &mut run, |p| {
+                predictions += 1;
+                last = Some(*p);
+            })
+            .unwrap();
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    let n = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(n, 0, "the stream classifier allocated");
+    assert!(predictions > 10 && last.is_some());
+    assert!(stats.runs > 0 && stats.total().sops > 0);
+}
+
+#[test]
+fn counting_allocator_is_active() {
+    COUNTING.with(|c| c.set(true));
+    let v = std::hint::black_box(vec![1u8; 10]);
+    COUNTING.with(|c| c.set(false));
+    drop(v);
+    assert!(ALLOCATIONS.load(Ordering::SeqCst) > 0);
+}
+
+#[test]
+fn rejects_mismatched_configurations() {
+    let blob = tiny_model(3, AttentionOrder::KvFirst).blob();
+    let model = blob.model().unwrap();
+    let mut cfg = config(Window::Time { us: 100 }, 4, 1, 1);
+    cfg.framer.geometry = Geometry::new(10, 10);
+    assert_eq!(
+        StreamClassifier::sizes(&cfg, &model),
+        Err(StreamError::InputShape {
+            expected: (5, 5, 2),
+            found: (6, 6, 2)
+        })
+    );
+    for (hop, avg) in [(0, 1), (5, 1), (1, 0)] {
+        let cfg = config(Window::Time { us: 100 }, 4, hop, avg);
+        assert_eq!(
+            StreamClassifier::sizes(&cfg, &model),
+            Err(StreamError::BadHop)
+        );
+    }
+    let cfg = config(Window::Time { us: 100 }, 65, 1, 1);
+    assert_eq!(
+        StreamClassifier::sizes(&cfg, &model),
+        Err(StreamError::TooManyBins)
+    );
+    let cfg = config(Window::Time { us: 100 }, 4, 1, 2);
+    let sizes = StreamClassifier::sizes(&cfg, &model).unwrap();
+    assert_eq!(sizes.frames, 4 * 2 * 6 * 6);
+    assert_eq!(sizes.logits, 5 * 5);
+    assert_eq!(sizes.scores, 2 * 5);
+    let (mut f, mut l, mut s) = (
+        vec![0u8; sizes.frames - 1],
+        vec![0i32; sizes.logits],
+        vec![0i64; sizes.scores],
+    );
+    let bufs = StreamBuffers {
+        frames: &mut f,
+        logits: &mut l,
+        scores: &mut s,
+    };
+    assert_eq!(
+        StreamClassifier::new(cfg, &model, bufs).err(),
+        Some(StreamError::Buffer)
+    );
+}
