@@ -4,4 +4,7 @@
 //! with a model blob ([`classify`]). The `sdt-dvs` binary is the command-line front end.
 
 pub mod aedat4;
+pub mod classify;
+pub mod info;
+pub mod render;
 pub mod source;

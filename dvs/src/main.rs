@@ -1,0 +1,305 @@
+//! `sdt-dvs`: look at, draw and classify event-camera recordings.
+//!
+//! ```text
+//! sdt-dvs info FILE                      JSON summary (format, resolution, events, time range, errors)
+//! sdt-dvs render FILE --out DIR          PNG per window, grid.png, frames.gif
+//! sdt-dvs classify FILE --model BLOB     label stream: one line per window
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sdt_convert::AlignedBlob;
+use sdt_core::events::{Geometry, Window};
+use sdt_core::Kernel;
+use sdt_dvs::classify::{classify, ClassifyOptions};
+use sdt_dvs::info::summarize;
+use sdt_dvs::render::{render, write, RenderOptions};
+use sdt_dvs::source::{EventSource, Format, SourceOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "sdt-dvs",
+    version,
+    about = "Event-camera recordings: info, render, classify"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a JSON summary of a recording.
+    Info {
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Draw the recording as images (ON green, OFF red): frame_NNNN.png, grid.png, frames.gif.
+    Render {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Window length in µs (default: the recording split into --frames windows).
+        #[arg(long)]
+        frame_us: Option<u64>,
+        /// Number of windows when --frame-us is not given.
+        #[arg(long, default_value_t = 12)]
+        frames: u32,
+        /// At most this many images.
+        #[arg(long, default_value_t = 200)]
+        max_frames: usize,
+        /// Spatial downsampling factor.
+        #[arg(long, default_value_t = 1)]
+        downsample: u16,
+        /// Integer upscaling of the images (default: long side at least 256 pixels).
+        #[arg(long)]
+        scale: Option<u32>,
+        /// GIF frame delay in ms.
+        #[arg(long, default_value_t = 100)]
+        gif_delay_ms: u32,
+    },
+    /// Classify the recording window by window with a model blob (2-channel event input).
+    Classify {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Model blob (from sdt-convert or the trainer).
+        #[arg(long)]
+        model: PathBuf,
+        /// Bin length in µs (one model run per bin).
+        #[arg(long, default_value_t = 10_000, conflicts_with = "bin_events")]
+        bin_us: u64,
+        /// Bin length in events instead of µs.
+        #[arg(long)]
+        bin_events: Option<u32>,
+        /// Bins per window (T).
+        #[arg(long, default_value_t = 4)]
+        bins: u16,
+        /// A new window every HOP bins.
+        #[arg(long, default_value_t = 1)]
+        hop: u16,
+        /// Windows averaged per prediction (K).
+        #[arg(long, default_value_t = 1)]
+        average: u16,
+        /// Spatial downsampling (default: whatever maps the sensor onto the model input).
+        #[arg(long)]
+        downsample: Option<u16>,
+        /// Largest count per cell (default: the model's D).
+        #[arg(long)]
+        clip: Option<u8>,
+        /// Run the dense reference kernel instead of the spike-driven one.
+        #[arg(long)]
+        dense: bool,
+        /// One JSON object per window instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Event file: EVT 2.0/3.0 RAW, DAT, AEDAT 2.0/3.1/4.0, N-MNIST binary.
+    file: PathBuf,
+    /// Format, if the header and extension do not tell it.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Sensor width (overrides the file).
+    #[arg(long, requires = "height")]
+    width: Option<u16>,
+    /// Sensor height (overrides the file).
+    #[arg(long, requires = "width")]
+    height: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl InputArgs {
+    fn open(&self) -> Result<(EventSource, ProgressBar), Box<dyn std::error::Error>> {
+        let opts = SourceOptions {
+            format: self.format,
+            geometry: self
+                .width
+                .zip(self.height)
+                .map(|(w, h)| Geometry::new(w, h)),
+        };
+        let source = EventSource::open(&self.file, opts)?;
+        Ok((source, progress(&self.file, self.quiet)))
+    }
+}
+
+/// A byte progress bar on stderr for files over 8 MiB (hidden otherwise or with --quiet).
+fn progress(path: &Path, quiet: bool) -> ProgressBar {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if quiet || len < 8 << 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Info { input } => {
+            let (mut source, bar) = input.open()?;
+            let info = summarize(&input.file.display().to_string(), &mut source, |b| {
+                bar.set_position(b)
+            })?;
+            bar.finish_and_clear();
+            println!("{}", serde_json::to_string_pretty(&info)?);
+        }
+        Command::Render {
+            input,
+            out,
+            frame_us,
+            frames,
+            max_frames,
+            downsample,
+            scale,
+            gif_delay_ms,
+        } => {
+            let (mut source, bar) = input.open()?;
+            let mut events = Vec::new();
+            while source.next_chunk(&mut events)? {
+                bar.set_position(source.bytes_read());
+            }
+            bar.finish_and_clear();
+            let opts = RenderOptions {
+                frame_us,
+                frames,
+                max_frames,
+                downsample,
+                scale,
+                gif_delay_ms,
+            };
+            let rendered = render(&events, source.geometry(), &opts)?;
+            let written = write(&rendered, &out, gif_delay_ms)?;
+            println!(
+                "{} events, {} windows of {} µs from t = {} µs: {} PNGs, {}, {}",
+                events.len(),
+                rendered.images.len(),
+                rendered.frame_us,
+                rendered.start_us,
+                written.frames.len(),
+                written.grid.display(),
+                written.gif.display()
+            );
+        }
+        Command::Classify {
+            input,
+            model,
+            bin_us,
+            bin_events,
+            bins,
+            hop,
+            average,
+            downsample,
+            clip,
+            dense,
+            json,
+        } => {
+            let blob = AlignedBlob::read(&model)?;
+            let model = blob.model()?;
+            let (mut source, bar) = input.open()?;
+            let opts = ClassifyOptions {
+                bin: match bin_events {
+                    Some(events) => Window::Count { events },
+                    None => Window::Time { us: bin_us },
+                },
+                bins,
+                hop,
+                average,
+                downsample,
+                clip,
+                kernel: if dense {
+                    Kernel::Dense
+                } else {
+                    Kernel::SpikeDriven
+                },
+            };
+            if !json {
+                println!(
+                    "{:>6} {:>12} {:>12} {:>5} {:<16} {:>6} {:>10} {:>5} {:>12} {:>9}",
+                    "window",
+                    "start_us",
+                    "end_us",
+                    "label",
+                    "name",
+                    "conf",
+                    "latency_ms",
+                    "runs",
+                    "SOPs",
+                    "µJ"
+                );
+            }
+            let mut failed = None;
+            let summary = classify(
+                &mut source,
+                &model,
+                &opts,
+                |w| {
+                    let line = if json {
+                        serde_json::to_string(w).map_err(|e| failed = Some(e))
+                    } else {
+                        Ok(format!(
+                            "{:>6} {:>12} {:>12} {:>5} {:<16} {:>6.3} {:>10.3} {:>5} {:>12} {:>9.4}",
+                            w.window,
+                            w.start_us,
+                            w.end_us,
+                            w.label,
+                            w.name.as_deref().unwrap_or("-"),
+                            w.confidence,
+                            w.latency_ms,
+                            w.runs,
+                            w.sops,
+                            w.energy_uj
+                        ))
+                    };
+                    // Lines go to stdout even when the bar is hidden (`println` would drop them).
+                    if let Ok(line) = line {
+                        bar.suspend(|| println!("{line}"));
+                    }
+                },
+                |b| bar.set_position(b),
+            )?;
+            bar.finish_and_clear();
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "{} windows, {} model runs, {} events, {:.1} ms compute, {} SOPs, {:.3} µJ (downsample {})",
+                    summary.windows,
+                    summary.runs,
+                    summary.events,
+                    summary.compute_ms,
+                    summary.sops,
+                    summary.energy_uj,
+                    summary.downsample
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sdt-dvs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
