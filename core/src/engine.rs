@@ -169,6 +169,8 @@ pub enum EngineError {
     Shape,
     /// The row buffer is shorter than `N`.
     RowBuffer { needed: usize, found: usize },
+    /// An operand value does not fit the device's integer type.
+    Range,
     /// The device or its library returned an error code.
     Device { code: i32 },
 }
@@ -180,6 +182,7 @@ impl core::fmt::Display for EngineError {
             EngineError::RowBuffer { needed, found } => {
                 write!(f, "row buffer holds {found} values, product needs {needed}")
             }
+            EngineError::Range => write!(f, "operand value outside the device's integer range"),
             EngineError::Device { code } => write!(f, "device error {code}"),
         }
     }

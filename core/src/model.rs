@@ -104,7 +104,8 @@ impl<'b> Model<'b> {
             .unwrap_or(&[])
     }
 
-    pub(crate) fn weights_i8(&self, s: Section) -> &'b [i8] {
+    /// The `i8` weights of a section (empty if out of range), e.g. for an engine to pack.
+    pub fn weights_i8(&self, s: Section) -> &'b [i8] {
         self.section(s).map(bytemuck::cast_slice).unwrap_or(&[])
     }
 
