@@ -1,0 +1,326 @@
+//! The `sdt-dvs` command line on fixtures of every format, the bundled recording and the
+//! shared real files (`SDT_EVENTS_DIR`).
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use common::*;
+use sdt_core::events::{Event, Geometry, Window};
+use sdt_core::Kernel;
+use sdt_dvs::classify::{classify, ClassifyOptions};
+use sdt_dvs::source::{EventSource, Format, SourceOptions};
+use serde_json::Value;
+
+fn sdt_dvs() -> Command {
+    Command::cargo_bin("sdt-dvs").expect("the sdt-dvs binary")
+}
+
+fn info(path: &Path, extra: &[&str]) -> Value {
+    let out = sdt_dvs()
+        .arg("info")
+        .arg(path)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "info {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("info prints JSON")
+}
+
+fn event_json(e: &Event) -> Value {
+    serde_json::json!({"t": e.t, "x": e.x, "y": e.y, "p": e.p})
+}
+
+#[test]
+fn info_on_every_format() {
+    let dir = scratch("cli_info");
+    for (format, g) in formats() {
+        let events = sweep(3_000, g, 17);
+        let path = write_fixture(&dir, format, g, &events);
+        let v = info(&path, &[]);
+        assert_eq!(v["format"], format.name(), "{format:?}");
+        assert_eq!(v["events"], 3_000, "{format:?}: {v}");
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(g.width.into()), Some(g.height.into())),
+            "{format:?}"
+        );
+        assert_eq!(v["first"], event_json(&events[0]), "{format:?}");
+        assert_eq!(v["last"], event_json(&events[2_999]), "{format:?}");
+        assert_eq!(
+            v["time_range_us"],
+            serde_json::json!([events[0].t, events[2_999].t])
+        );
+        let on = events.iter().filter(|e| e.p == 1).count();
+        assert_eq!(v["on_events"], on);
+        assert_eq!(v["errors"]["malformed"], 0, "{format:?}");
+        assert_eq!(v["errors"]["truncated_bytes"], 0, "{format:?}");
+    }
+}
+
+#[test]
+fn info_counts_truncation_and_overrides() {
+    let dir = scratch("cli_info_trunc");
+    let g = Geometry::new(64, 48);
+    let events = sweep(500, g, 3);
+    let path = write_fixture(&dir, Format::Dat, g, &events);
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.join("cut.dat");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+    let v = info(&cut, &[]);
+    assert_eq!(v["events"], 499);
+    assert_eq!(v["errors"]["truncated_bytes"], 5);
+    // A smaller sensor given on the command line: the rest is out of range.
+    let v = info(&path, &["--width", "32", "--height", "48"]);
+    assert_eq!(v["geometry_source"], "option");
+    let inside = events.iter().filter(|e| e.x < 32).count() as u64;
+    assert_eq!(v["events"], inside);
+    assert_eq!(v["errors"]["out_of_range"], 500 - inside);
+    // A headerless EVT 3.0 stream needs --format.
+    let raw = dir.join("bare.raw");
+    let mut body = Vec::new();
+    use sdt_core::events::Encoder;
+    sdt_core::events::evt3::Evt3Encoder::new()
+        .encode(&events, &mut |b: &[u8]| body.extend_from_slice(b))
+        .unwrap();
+    std::fs::write(&raw, &body).unwrap();
+    let out = sdt_dvs().arg("info").arg(&raw).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    let v = info(
+        &raw,
+        &["--format", "evt3", "--width", "64", "--height", "48"],
+    );
+    assert_eq!(v["events"], 500);
+    // A damaged AEDAT 4.0 header is reported, not a crash.
+    let bad = dir.join("bad.aedat4");
+    std::fs::write(&bad, b"#!AER-DAT4.0\r\n\x10\x00").unwrap();
+    let out = sdt_dvs().arg("info").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IOHeader"));
+}
+
+#[test]
+fn info_bundled_davis346() {
+    let v = info(&bundled_davis(), &[]);
+    assert_eq!(v["format"], "aedat4");
+    assert_eq!(v["events"], 117_667);
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(346), Some(260))
+    );
+    assert_eq!(v["compression"], "LZ4");
+    assert_eq!(v["errors"]["other"], 27);
+}
+
+#[test]
+fn info_shared_real_files() {
+    let v = info(&shared("aestream_davis.aedat4"), &[]);
+    assert_eq!(
+        (
+            v["events"].as_u64(),
+            v["width"].as_u64(),
+            v["height"].as_u64()
+        ),
+        (Some(117_667), Some(346), Some(260))
+    );
+    let v = info(&shared("tonic_sample_nmnist.bin"), &[]);
+    assert_eq!(
+        (
+            v["events"].as_u64(),
+            v["width"].as_u64(),
+            v["height"].as_u64()
+        ),
+        (Some(4_325), Some(34), Some(34))
+    );
+    assert_eq!(v["time_range_us"], serde_json::json!([654, 311_175]));
+    let v = info(&shared("expelliarmus_evt3_gen41.raw"), &[]);
+    assert_eq!(v["format"], "evt3");
+    assert_eq!(v["events"], 219_596);
+    assert_eq!(
+        v["first"],
+        serde_json::json!({"t": 11_718_656, "x": 874, "y": 200, "p": 0})
+    );
+    assert_eq!(v["errors"]["malformed"], 0);
+}
+
+#[test]
+fn render_writes_pngs_grid_and_gif() {
+    let dir = scratch("cli_render");
+    // ON events at (3, 2) in the first window, OFF events at (10, 7) in the second.
+    let g = Geometry::new(16, 12);
+    let mut events = Vec::new();
+    for i in 0..5 {
+        events.push(Event {
+            t: 100 + i,
+            x: 3,
+            y: 2,
+            p: 1,
+        });
+    }
+    for i in 0..5 {
+        events.push(Event {
+            t: 1_100 + i,
+            x: 10,
+            y: 7,
+            p: 0,
+        });
+    }
+    let path = write_fixture(&dir, Format::Aedat4, g, &events);
+    let out = dir.join("out");
+    sdt_dvs()
+        .args(["render", "--frame-us", "1000", "--scale", "2", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .assert()
+        .success();
+    let f0 = image::open(out.join("frame_0000.png")).unwrap().to_rgb8();
+    let f1 = image::open(out.join("frame_0001.png")).unwrap().to_rgb8();
+    assert!(!out.join("frame_0002.png").exists());
+    assert_eq!(f0.dimensions(), (32, 24));
+    let on = f0.get_pixel(3 * 2 + 1, 2 * 2 + 1).0;
+    assert!(on[1] > 200 && on[0] == 0, "ON pixel {on:?}");
+    assert_eq!(f0.get_pixel(10 * 2, 7 * 2).0, [0, 0, 0]);
+    let off = f1.get_pixel(10 * 2, 7 * 2).0;
+    assert!(off[0] > 200 && off[1] == 0, "OFF pixel {off:?}");
+    assert_eq!(f1.get_pixel(3 * 2, 2 * 2).0, [0, 0, 0]);
+    let grid = image::open(out.join("grid.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (2 + 2 * 34, 2 + 26));
+    let gif = std::fs::read(out.join("frames.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF89a"));
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif)).unwrap();
+    use image::AnimationDecoder;
+    assert_eq!(frames.into_frames().count(), 2);
+}
+
+#[test]
+fn render_bundled_davis346() {
+    let out = scratch("cli_render_davis");
+    sdt_dvs()
+        .args(["render", "--frames", "6", "--out"])
+        .arg(&out)
+        .arg(bundled_davis())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("117667 events, 6 windows"));
+    for k in 0..6 {
+        let img = image::open(out.join(format!("frame_{k:04}.png"))).unwrap();
+        assert_eq!((img.width(), img.height()), (346, 260));
+        let lit = img.to_rgb8().pixels().filter(|p| p.0 != [0, 0, 0]).count();
+        assert!(lit > 2_000, "frame {k}: {lit} lit pixels");
+    }
+}
+
+/// The CLI's label stream equals the library's, on the bundled DAVIS346 recording
+/// (346×260 → 44×33 with downsampling 8).
+#[test]
+fn classify_label_stream() {
+    let dir = scratch("cli_classify");
+    let labels = ["left", "right", "up", "down", "still"];
+    let blob_bytes = event_model(33, 44, &labels, 5);
+    let blob_path = dir.join("model.blob");
+    std::fs::write(&blob_path, &blob_bytes).unwrap();
+    let out = sdt_dvs()
+        .args([
+            "classify",
+            "--json",
+            "--bin-us",
+            "5000",
+            "--bins",
+            "4",
+            "--hop",
+            "2",
+            "--average",
+            "2",
+            "--model",
+        ])
+        .arg(&blob_path)
+        .arg(bundled_davis())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, windows) = lines.split_last().unwrap();
+    // 130 ms in 5 ms bins: 27 bins (the last one partial), windows at bins 4, 6, ..., 26,
+    // and one more when the stream ends on the partial bin.
+    assert_eq!(windows.len(), 12, "{summary}");
+    assert_eq!(summary["windows"], 12);
+    assert_eq!(summary["events"], 117_667);
+    assert_eq!(summary["downsample"], 8);
+    for (i, w) in windows.iter().enumerate() {
+        assert_eq!(w["window"], i);
+        let label = w["label"].as_u64().unwrap() as usize;
+        assert_eq!(w["name"], labels[label]);
+        let c = w["confidence"].as_f64().unwrap();
+        assert!((0.2..=1.0).contains(&c), "confidence {c}");
+        assert!(w["end_us"].as_u64() > w["start_us"].as_u64());
+        assert!(w["latency_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert!(windows[0]["sops"].as_u64().unwrap() > 0);
+    assert!(windows[0]["macs"].as_u64().unwrap() > 0);
+    assert_eq!(windows[0]["start_us"], 1_633_953_690_975_950u64);
+    assert_eq!(windows[0]["end_us"], 1_633_953_690_975_950u64 + 20_000);
+    // Same windows from the library, with the dense kernel.
+    let blob = sdt_convert::AlignedBlob::from_bytes(&blob_bytes);
+    let model = blob.model().unwrap();
+    let mut source = EventSource::open(&bundled_davis(), SourceOptions::default()).unwrap();
+    let opts = ClassifyOptions {
+        bin: Window::Time { us: 5_000 },
+        bins: 4,
+        hop: 2,
+        average: 2,
+        downsample: None,
+        clip: None,
+        kernel: Kernel::Dense,
+    };
+    let mut lib = Vec::new();
+    classify(&mut source, &model, &opts, |w| lib.push(w.clone()), |_| {}).unwrap();
+    assert_eq!(lib.len(), windows.len());
+    for (a, b) in lib.iter().zip(windows) {
+        assert_eq!(a.label as u64, b["label"].as_u64().unwrap());
+        assert_eq!(a.start_us, b["start_us"].as_u64().unwrap());
+        assert_eq!(a.end_us, b["end_us"].as_u64().unwrap());
+        assert_eq!(a.sops, b["sops"].as_u64().unwrap());
+        assert!((a.confidence - b["confidence"].as_f64().unwrap()).abs() < 1e-9);
+    }
+    // The table form prints a header, one row per window and a summary.
+    let out = sdt_dvs()
+        .args(["classify", "--bin-us", "5000", "--model"])
+        .arg(&blob_path)
+        .arg(bundled_davis())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("window"), "{text}");
+    assert!(text.lines().last().unwrap().contains("SOPs"), "{text}");
+}
+
+#[test]
+fn classify_rejects_a_model_of_another_shape() {
+    let dir = scratch("cli_classify_shape");
+    let blob_path = dir.join("model.blob");
+    std::fs::write(&blob_path, event_model(30, 30, &["a", "b"], 1)).unwrap();
+    let out = sdt_dvs()
+        .args(["classify", "--model"])
+        .arg(&blob_path)
+        .arg(bundled_davis())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--downsample"), "{err}");
+}
