@@ -1,0 +1,128 @@
+//! The firmware on QEMU mps3-an547 gives the host core's integers bit for bit (logits and
+//! per-node spike/SOP statistics), for the scalar and the Helium builds, and rejects a
+//! corrupted blob with an error code instead of faulting. Needs `qemu-system-arm` and the
+//! `thumbv8m.main-none-eabihf` target (scripts/test.sh installs both) and SDT_GOLDEN_DIR.
+
+use std::time::Duration;
+
+use sdt_core::Kernel;
+use sdt_qemu_m55_host::models::{self, Workload};
+use sdt_qemu_m55_host::{firmware, job, qemu, run_checked, Variant};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+const DIGITS: usize = 20;
+
+fn assert_bit_exact(variant: Variant, w: &Workload, kernel: Kernel) {
+    let c = run_checked(variant, w, kernel, TIMEOUT)
+        .unwrap_or_else(|e| panic!("{} on {}: {e}", w.name, variant.name()));
+    let r = &c.device.report;
+    assert_eq!(c.device.status, Some(0), "exit status; stdout:\n{}", c.device.stdout);
+    assert_eq!(r.error, None);
+    assert_eq!(r.helium, variant == Variant::Helium);
+    assert_eq!(r.inferences.len(), w.inputs.len());
+    assert!(
+        c.differences.is_empty(),
+        "{} on {} ({kernel:?}) differs from the host:\n{}",
+        w.name,
+        variant.name(),
+        c.differences.join("\n")
+    );
+    // The statistics were compared too, and they are not trivially empty.
+    let sops: u64 = r.inferences.iter().flat_map(|i| &i.stats).map(|s| s.sops).sum();
+    assert!(sops > 0, "no synaptic operations reported");
+    println!(
+        "{} on {}: {} inputs bit-exact, {:.3e} instructions/inference",
+        w.name,
+        variant.name(),
+        w.inputs.len(),
+        r.inferences.iter().map(|i| i.total_ticks).sum::<u64>() as f64 * qemu::INSNS_PER_TICK
+            / w.inputs.len() as f64
+    );
+}
+
+#[test]
+fn digits_int8_on_20_digits() {
+    let w = models::digits_int8(DIGITS).expect("digits int8 workload");
+    for v in [Variant::Scalar, Variant::Helium] {
+        assert_bit_exact(v, &w, Kernel::SpikeDriven);
+    }
+}
+
+#[test]
+fn digits_int16_on_20_digits() {
+    let w = models::digits_int16(DIGITS).expect("digits int16 workload");
+    assert!(w.inputs[0].len() == 2 * 32 * 32, "int16 input");
+    for v in [Variant::Scalar, Variant::Helium] {
+        assert_bit_exact(v, &w, Kernel::SpikeDriven);
+    }
+}
+
+#[test]
+fn dense_reference_kernel_on_device() {
+    let w = models::digits_int8(2).expect("digits int8 workload");
+    assert_bit_exact(Variant::Helium, &w, Kernel::Dense);
+}
+
+/// SDT-10M's own weights (widths 48-240, transformer stages of width 192 and 240 with linear
+/// attention) at 64×64 input: the full architecture at a size the emulator runs in seconds.
+#[test]
+fn transformer_stages_of_sdt10m() {
+    let w = models::sdt10m(64, 1).expect("SDT-10M 64x64 workload");
+    for v in [Variant::Scalar, Variant::Helium] {
+        assert_bit_exact(v, &w, Kernel::SpikeDriven);
+    }
+}
+
+fn run_job(job: &[u8]) -> qemu::Run {
+    let elf = firmware::build(Variant::Helium).expect("firmware build");
+    qemu::run(&elf, job, TIMEOUT).expect("QEMU run")
+}
+
+fn assert_rejected(run: &qemu::Run, code: i32, what: &str) {
+    assert_eq!(run.status, Some(code), "{what}: exit status; output:\n{}", run.stdout);
+    let (c, msg) = run.report.error.clone().expect("an E line");
+    assert_eq!(c as i32, code, "{what}: {msg}");
+    assert!(run.report.inferences.is_empty(), "{what}: nothing may run");
+}
+
+#[test]
+fn corrupted_blobs_are_rejected_with_error_codes() {
+    let w = models::digits_int8(1).expect("digits int8 workload");
+    // One flipped bit in the weights: the checksum catches it (core error ChecksumMismatch).
+    let mut blob = w.blob.clone();
+    let at = blob.len() / 2;
+    blob[at] ^= 0x10;
+    let run = run_job(&job::build(&blob, &w.inputs, 0));
+    assert_rejected(&run, 14, "flipped weight bit");
+    assert!(run.report.error.unwrap().1.contains("checksum"));
+    // A blob cut short (core error Truncated).
+    let cut = &w.blob[..w.blob.len() - 100];
+    assert_rejected(&run_job(&job::build(cut, &w.inputs, 0)), 10, "truncated blob");
+    // Not a blob at all (core error BadMagic).
+    let mut junk = w.blob.clone();
+    junk[..8].copy_from_slice(b"NOTABLOB");
+    assert_rejected(&run_job(&job::build(&junk, &w.inputs, 0)), 11, "bad magic");
+    // Nothing in DDR: the job header is missing.
+    assert_rejected(&run_job(&[0u8; 64]), 2, "no job");
+}
+
+#[test]
+fn wrong_input_length_is_rejected() {
+    let w = models::digits_int8(1).expect("digits int8 workload");
+    let short = vec![w.inputs[0][..100].to_vec()];
+    assert_rejected(&run_job(&job::build(&w.blob, &short, 0)), 25, "short input");
+}
+
+#[test]
+fn instruction_counts_repeat_exactly() {
+    let w = models::digits_int8(2).expect("digits int8 workload");
+    let elf = firmware::build(Variant::Helium).expect("firmware build");
+    let job = job::build(&w.blob, &w.inputs, 0);
+    let ticks = |r: &qemu::Run| -> Vec<Vec<u64>> {
+        r.report.inferences.iter().map(|i| i.node_ticks.clone()).collect()
+    };
+    let a = qemu::run(&elf, &job, TIMEOUT).expect("first run");
+    let b = qemu::run(&elf, &job, TIMEOUT).expect("second run");
+    assert_eq!(ticks(&a), ticks(&b), "per-node SysTick counts under -icount");
+    assert!(a.report.inferences[0].total_ticks > 1000);
+}
