@@ -36,6 +36,36 @@ eval "$torch_env"
 cargo clippy -p sdt-train --all-targets -- -D warnings
 cargo test --release -p sdt-train
 
+step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core (boards/)"
+if ! command -v qemu-system-arm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq qemu-system-arm
+  else sudo apt-get update -qq && sudo apt-get install -y -qq qemu-system-arm; fi
+fi
+(
+  cd boards
+  cargo fmt -p sdt-qemu-m55 -p sdt-qemu-m55-host -- --check
+  cargo clippy -p sdt-qemu-m55-host --all-targets -- -D warnings
+  cargo clippy -p sdt-qemu-m55 --target thumbv8m.main-none-eabihf -- -D warnings
+  cargo clippy -p sdt-qemu-m55 --features helium --target thumbv8m.main-none-eabihf -- -D warnings
+  cargo test -p sdt-qemu-m55-host
+)
+
+step "RK3588 NPU board: host tests of the NPU path, aarch64 cross-build (boards/rk3588)"
+if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu
+  else sudo apt-get update -qq && sudo apt-get install -y -qq gcc-aarch64-linux-gnu; fi
+fi
+rustup target add aarch64-unknown-linux-gnu
+(
+  cd boards
+  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+  cargo fmt -p sdt-rk3588 -- --check
+  cargo clippy -p sdt-rk3588 --all-targets -- -D warnings
+  cargo test --release -p sdt-rk3588
+  cargo build --release -p sdt-rk3588 --target aarch64-unknown-linux-gnu
+  file target/aarch64-unknown-linux-gnu/release/sdt-rk3588 | grep -q aarch64
+)
+
 step "main job runs"
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 

@@ -16,7 +16,12 @@ fn assert_bit_exact(variant: Variant, w: &Workload, kernel: Kernel) {
     let c = run_checked(variant, w, kernel, TIMEOUT)
         .unwrap_or_else(|e| panic!("{} on {}: {e}", w.name, variant.name()));
     let r = &c.device.report;
-    assert_eq!(c.device.status, Some(0), "exit status; stdout:\n{}", c.device.stdout);
+    assert_eq!(
+        c.device.status,
+        Some(0),
+        "exit status; stdout:\n{}",
+        c.device.stdout
+    );
     assert_eq!(r.error, None);
     assert_eq!(r.helium, variant == Variant::Helium);
     assert_eq!(r.inferences.len(), w.inputs.len());
@@ -28,7 +33,12 @@ fn assert_bit_exact(variant: Variant, w: &Workload, kernel: Kernel) {
         c.differences.join("\n")
     );
     // The statistics were compared too, and they are not trivially empty.
-    let sops: u64 = r.inferences.iter().flat_map(|i| &i.stats).map(|s| s.sops).sum();
+    let sops: u64 = r
+        .inferences
+        .iter()
+        .flat_map(|i| &i.stats)
+        .map(|s| s.sops)
+        .sum();
     assert!(sops > 0, "no synaptic operations reported");
     println!(
         "{} on {}: {} inputs bit-exact, {:.3e} instructions/inference",
@@ -79,7 +89,12 @@ fn run_job(job: &[u8]) -> qemu::Run {
 }
 
 fn assert_rejected(run: &qemu::Run, code: i32, what: &str) {
-    assert_eq!(run.status, Some(code), "{what}: exit status; output:\n{}", run.stdout);
+    assert_eq!(
+        run.status,
+        Some(code),
+        "{what}: exit status; output:\n{}",
+        run.stdout
+    );
     let (c, msg) = run.report.error.clone().expect("an E line");
     assert_eq!(c as i32, code, "{what}: {msg}");
     assert!(run.report.inferences.is_empty(), "{what}: nothing may run");
@@ -97,7 +112,11 @@ fn corrupted_blobs_are_rejected_with_error_codes() {
     assert!(run.report.error.unwrap().1.contains("checksum"));
     // A blob cut short (core error Truncated).
     let cut = &w.blob[..w.blob.len() - 100];
-    assert_rejected(&run_job(&job::build(cut, &w.inputs, 0)), 10, "truncated blob");
+    assert_rejected(
+        &run_job(&job::build(cut, &w.inputs, 0)),
+        10,
+        "truncated blob",
+    );
     // Not a blob at all (core error BadMagic).
     let mut junk = w.blob.clone();
     junk[..8].copy_from_slice(b"NOTABLOB");
@@ -119,10 +138,18 @@ fn instruction_counts_repeat_exactly() {
     let elf = firmware::build(Variant::Helium).expect("firmware build");
     let job = job::build(&w.blob, &w.inputs, 0);
     let ticks = |r: &qemu::Run| -> Vec<Vec<u64>> {
-        r.report.inferences.iter().map(|i| i.node_ticks.clone()).collect()
+        r.report
+            .inferences
+            .iter()
+            .map(|i| i.node_ticks.clone())
+            .collect()
     };
     let a = qemu::run(&elf, &job, TIMEOUT).expect("first run");
     let b = qemu::run(&elf, &job, TIMEOUT).expect("second run");
-    assert_eq!(ticks(&a), ticks(&b), "per-node SysTick counts under -icount");
+    assert_eq!(
+        ticks(&a),
+        ticks(&b),
+        "per-node SysTick counts under -icount"
+    );
     assert!(a.report.inferences[0].total_ticks > 1000);
 }
