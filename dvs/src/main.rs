@@ -228,7 +228,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             };
             if !json {
                 println!(
-                    "{:>6} {:>12} {:>12} {:>5} {:<16} {:>6} {:>10} {:>5} {:>12} {:>9}",
+                    "{:>6} {:>17} {:>17} {:>5} {:<16} {:>6} {:>10} {:>5} {:>12} {:>9}",
                     "window",
                     "start_us",
                     "end_us",
@@ -251,7 +251,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         serde_json::to_string(w).map_err(|e| failed = Some(e))
                     } else {
                         Ok(format!(
-                            "{:>6} {:>12} {:>12} {:>5} {:<16} {:>6.3} {:>10.3} {:>5} {:>12} {:>9.4}",
+                            "{:>6} {:>17} {:>17} {:>5} {:<16} {:>6.3} {:>10.3} {:>5} {:>12} {:>9.4}",
                             w.window,
                             w.start_us,
                             w.end_us,
