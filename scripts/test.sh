@@ -65,6 +65,27 @@ rustup target add aarch64-unknown-linux-gnu
   cargo build --release -p sdt-rk3588 --target aarch64-unknown-linux-gnu
 )
 
+step "STM32H747I-DISCO firmware: host tests, Cortex-M7 builds for the digits model and SDT-10M, footprint (boards/)"
+(
+  cd boards
+  fw=target/thumbv7em-none-eabihf/release/stm32h747i-disco
+  footprint="cargo run -q -p sdt-stm32h747i-disco --features host-tools --bin footprint --"
+  cargo fmt -p sdt-stm32h747i-disco -- --check
+  cargo clippy -p sdt-stm32h747i-disco --all-targets --features host-tools -- -D warnings
+  cargo clippy -p sdt-stm32h747i-disco --release --target thumbv7em-none-eabihf -- -D warnings
+  cargo test -p sdt-stm32h747i-disco --lib
+  # SDT-10M int8: the linker must place its weights in QSPI and its arena in SDRAM.
+  sdt10m=$(mktemp -d)/sdt10m_int8.blob
+  (cd .. && cargo run --release -q -p sdt-convert -- pack "$SDT_GOLDEN_DIR/sdt_m_224_seed1.pth" \
+    -o "$sdt10m" --input-size 224 --weight-bits 8 >/dev/null)
+  SDT_BLOB="$sdt10m" SDT_INPUTS="$SDT_GOLDEN_DIR/sdt_m_224_seed1_io.safetensors" SDT_IMAGES=1 \
+    cargo build --release --target thumbv7em-none-eabihf -p sdt-stm32h747i-disco
+  $footprint --elf "$fw"
+  # The bundled digits model (the default firmware).
+  cargo build --release --target thumbv7em-none-eabihf -p sdt-stm32h747i-disco
+  $footprint --elf "$fw" ../examples/data/digits32_int8.blob "$sdt10m"
+)
+
 step "main job runs"
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 
