@@ -47,6 +47,8 @@ fi
   cargo clippy -p sdt-qemu-m55-host --all-targets -- -D warnings
   cargo clippy -p sdt-qemu-m55 --target thumbv8m.main-none-eabihf -- -D warnings
   cargo clippy -p sdt-qemu-m55 --features helium --target thumbv8m.main-none-eabihf -- -D warnings
+  RUSTFLAGS="-C target-cpu=cortex-m55" CARGO_TARGET_DIR=target/clippy-core-helium \
+    cargo clippy --manifest-path ../core/Cargo.toml --features helium --target thumbv8m.main-none-eabihf -- -D warnings
   cargo test -p sdt-qemu-m55-host
 )
 

@@ -28,6 +28,9 @@ enum Cmd {
         /// Test digits to run.
         #[arg(long, default_value_t = 4)]
         inputs: usize,
+        /// Also print instructions per node and variant.
+        #[arg(long)]
+        nodes: bool,
     },
     /// SDT-10M int8 at 224×224, once, on the emulated M55 (needs SDT_GOLDEN_DIR).
     BenchSdt10m {
@@ -67,7 +70,7 @@ fn synaptic(op: &Op) -> bool {
     matches!(op, Op::Conv { .. } | Op::Encode { .. })
 }
 
-fn cost(n: usize) -> Result<()> {
+fn cost(n: usize, per_node: bool) -> Result<()> {
     let w = models::digits_int8(n)?;
     let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
     let model = blob.model()?;
@@ -81,6 +84,8 @@ fn cost(n: usize) -> Result<()> {
         "firmware", "insns/inference", "synaptic layers", "other nodes", "repeats"
     );
     let mut base: Option<(f64, f64)> = None;
+    let mut node_insns: Vec<Vec<f64>> = Vec::new();
+    let mut sops = vec![0u64; syn.len()];
     for v in Variant::ALL {
         let elf = firmware::build(v)?;
         let job = job::build(&w.blob, &w.inputs, 0);
@@ -101,7 +106,16 @@ fn cost(n: usize) -> Result<()> {
             std::process::exit(1);
         }
         let (mut total, mut synaptic_t) = (0u64, 0u64);
+        let mut per_node_t = vec![0u64; syn.len()];
+        for h in &host {
+            for (s, st) in sops.iter_mut().zip(&h.stats) {
+                *s = st.sops;
+            }
+        }
         for inf in &a.report.inferences {
+            for (p, t) in per_node_t.iter_mut().zip(&inf.node_ticks) {
+                *p += t;
+            }
             total += inf.total_ticks;
             synaptic_t += inf
                 .node_ticks
@@ -129,6 +143,22 @@ fn cost(n: usize) -> Result<()> {
             if repeats { "exact" } else { "NO" }
         );
         base.get_or_insert((t, s));
+        node_insns.push(per_node_t.iter().map(|&t| per(t)).collect());
+    }
+    if per_node {
+        println!("\nper node (instructions/inference; SOPs of the last input)");
+        print!("{:>4} {:<56} {:>10}", "node", "name", "SOPs");
+        for v in Variant::ALL {
+            print!(" {:>12}", v.name());
+        }
+        println!();
+        for (i, &sop) in sops.iter().enumerate() {
+            print!("{i:>4} {:<56} {sop:>10}", model.node_name(i));
+            for col in &node_insns {
+                print!(" {:>12.0}", col[i]);
+            }
+            println!();
+        }
     }
     Ok(())
 }
@@ -212,7 +242,7 @@ fn print_footprint() -> Result<()> {
 fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Cost { inputs } => cost(inputs),
+        Cmd::Cost { inputs, nodes } => cost(inputs, nodes),
         Cmd::BenchSdt10m { variant, size } => bench(variant.into(), size),
         Cmd::Footprint => print_footprint(),
     };

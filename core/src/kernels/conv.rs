@@ -20,7 +20,7 @@ pub struct ConvArgs<'a, W> {
 impl<W> ConvArgs<'_, W> {
     /// (input pixel index, kernel tap index) pairs feeding output pixel (oy, ox).
     #[inline(always)]
-    fn taps(&self, oy: usize, ox: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    pub(super) fn taps(&self, oy: usize, ox: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
         let g = &self.geom;
         let (k, s, p) = (g.kernel as usize, g.stride as usize, g.pad as usize);
         let (y0, x0) = (
@@ -56,8 +56,16 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     let (acc, active) = scratch.split_at_mut(out_c);
     let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
+    #[cfg(feature = "helium")]
+    let mut columns = super::helium::Columns::new();
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
+            #[cfg(feature = "helium")]
+            if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
+                super::helium::spike_pixel(&mut columns, a, input, oy, ox, active, acc);
+                sink.store(r * a.out_w + ox, acc);
+                continue;
+            }
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
                 let narrow = match out_c {
                     8 => spike_pixel_narrow::<W, 8>(a, input, oy, ox, active, acc),
@@ -127,7 +135,7 @@ fn spike_pixel_narrow<W: Weight, const L: usize>(
 /// many. Spikes are sparse and irregular: eight channels are tested at once, and inside a
 /// word with spikes the list is written without branches (they would mispredict).
 #[inline(always)]
-fn list_active(px: &[u8], active: &mut [u16]) -> usize {
+pub(super) fn list_active(px: &[u8], active: &mut [u16]) -> usize {
     let mut n = 0;
     let mut words = px.chunks_exact(8);
     let mut base = 0;

@@ -5,6 +5,10 @@
 
 pub mod attention;
 pub mod conv;
+#[cfg(feature = "helium")]
+mod helium;
+#[cfg(feature = "helium")]
+mod helium_asm;
 pub mod output;
 
 use bytemuck::Pod;
