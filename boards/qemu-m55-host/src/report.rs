@@ -27,6 +27,8 @@ pub struct Report {
     pub arena_bytes: usize,
     pub load_ticks: u64,
     pub helium: bool,
+    /// `C` line: (instructions, ticks) of the firmware's calibration loop.
+    pub calibration: Option<(u64, u64)>,
     pub inferences: Vec<Inference>,
     /// `E` line: the firmware's error code and message.
     pub error: Option<(u32, String)>,
@@ -51,6 +53,10 @@ impl Report {
                 continue;
             };
             match tag {
+                "C" => {
+                    let v: Vec<u64> = nums(rest).filter(|v| v.len() == 2).ok_or_else(bad)?;
+                    r.calibration = Some((v[0], v[1]));
+                }
                 "M" => {
                     let v: Vec<u64> = nums(rest).filter(|v| v.len() == 6).ok_or_else(bad)?;
                     r.blob_bytes = v[0] as usize;

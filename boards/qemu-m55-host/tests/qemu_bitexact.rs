@@ -153,3 +153,16 @@ fn instruction_counts_repeat_exactly() {
     );
     assert!(a.report.inferences[0].total_ticks > 1000);
 }
+
+/// One SysTick tick is `INSNS_PER_TICK` instructions: a loop of 2,000,000 known instructions.
+#[test]
+fn ticks_count_instructions() {
+    let elf = firmware::build(Variant::Scalar).expect("firmware build");
+    let run = qemu::run(&elf, &[0u8; 64], TIMEOUT).expect("QEMU run");
+    let (insns, ticks) = run.report.calibration.expect("a C line");
+    let measured = ticks as f64 * qemu::INSNS_PER_TICK;
+    assert!(
+        (measured - insns as f64).abs() <= 4.0 * qemu::INSNS_PER_TICK,
+        "{ticks} ticks = {measured} instructions, loop has {insns}"
+    );
+}

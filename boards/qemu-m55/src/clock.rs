@@ -29,6 +29,9 @@ impl Clock {
         syst.clear_current();
         syst.enable_interrupt();
         syst.enable_counter();
+        // The cleared counter reads 0 until its first reload, which is not a wrap: start
+        // counting from there.
+        while SYST::get_current() == 0 {}
         Clock { _syst: syst }
     }
 

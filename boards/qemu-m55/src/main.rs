@@ -3,6 +3,7 @@
 //! statistics and cost as text lines over semihosting (grammar in the host harness):
 //!
 //! ```text
+//! C <instructions> <ticks>            a loop of known length (checks ticks per instruction)
 //! M <blob bytes> <nodes> <classes> <arena bytes> <load ticks> <helium 0|1>
 //! L <input> <top1> <logit>...          logits, fixed point
 //! P <input> <node> <ticks>             cost of each node (spike counts do not change it)
@@ -150,7 +151,25 @@ fn set_input(session: &mut Session<'_, '_, '_>, bytes: &[u8]) -> Result<(), FwEr
     Ok(())
 }
 
+/// Runs exactly `2 · ITERATIONS` instructions (`subs`, `bne`) and returns the ticks they took.
+fn calibrate(clock: &Clock) -> u64 {
+    const ITERATIONS: u32 = 1_000_000;
+    let start = clock.now();
+    // SAFETY: a register-only countdown loop; touches no memory and no stack.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs {n}, #1",
+            "bne 2b",
+            n = inout(reg) ITERATIONS => _,
+            options(nomem, nostack),
+        );
+    }
+    clock.now() - start
+}
+
 fn run(out: &mut Out, clock: &Clock) -> Result<(), FwError> {
+    let _ = writeln!(out, "C {} {}", 2_000_000, calibrate(clock));
     let job = read_job()?;
     let t0 = clock.now();
     let model = Model::from_blob(job.blob)?;
