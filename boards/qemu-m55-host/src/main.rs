@@ -42,6 +42,8 @@ enum Cmd {
     },
     /// Footprint of the firmware images and of each model (needs SDT_GOLDEN_DIR).
     Footprint,
+    /// Instructions per node of one digit on a given firmware ELF (for kernel work).
+    Profile { elf: std::path::PathBuf },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -186,6 +188,26 @@ fn bench(variant: Variant, size: usize) -> Result<()> {
     println!("instructions/inference  {total:.4e}");
     println!("SOPs/inference          {sops:.4e} (+{macs:.3e} MACs in the encoding layer)");
     println!("instructions/SOP        {:.3}", total / sops.max(1) as f64);
+    let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+    let model = blob.model()?;
+    let syn: u64 = inf
+        .node_ticks
+        .iter()
+        .zip(model.nodes())
+        .filter(|(_, nd)| synaptic(&nd.op))
+        .map(|(t, _)| t)
+        .sum();
+    println!("  in synaptic layers    {:.4e}", insns(syn));
+    let mut heavy: Vec<(u64, usize)> = inf.node_ticks.iter().copied().zip(0..).collect();
+    heavy.sort_unstable_by(|a, b| b.cmp(a));
+    for &(t, i) in heavy.iter().take(5) {
+        println!(
+            "  {:>12.4e}  {} ({} SOPs)",
+            insns(t),
+            model.node_name(i),
+            inf.stats[i].sops
+        );
+    }
     println!("peak arena              {} bytes (SRAM)", r.arena_bytes);
     println!("blob                    {} bytes (DDR)", r.blob_bytes);
     println!(
@@ -239,12 +261,31 @@ fn print_footprint() -> Result<()> {
     Ok(())
 }
 
+fn profile(elf: &std::path::Path) -> Result<()> {
+    let w = models::digits_int8(1)?;
+    let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+    let model = blob.model()?;
+    let run = qemu::run(
+        elf,
+        &job::build(&w.blob, &w.inputs, 0),
+        Duration::from_secs(600),
+    )?;
+    for inf in &run.report.inferences {
+        println!("total {:.0}", insns(inf.total_ticks));
+        for (i, t) in inf.node_ticks.iter().enumerate() {
+            println!("{i:>4} {:<56} {:>12.0}", model.node_name(i), insns(*t));
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Cost { inputs, nodes } => cost(inputs, nodes),
         Cmd::BenchSdt10m { variant, size } => bench(variant.into(), size),
         Cmd::Footprint => print_footprint(),
+        Cmd::Profile { elf } => profile(&elf),
     };
     if let Err(e) = r {
         eprintln!("error: {e}");
