@@ -133,12 +133,13 @@ impl ConvBlock {
 
     /// Applies the block, residuals included.
     pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-        let x = self.sep.forward(x, ctx)?.f_add(x)?;
+        let branch = self.sep.forward(x, ctx)?;
+        let x = ctx.drop_path(&branch)?.f_add(x)?;
         let y = self.spike1.forward(&x, ctx)?;
         let y = self.bn1.forward(&self.conv1.forward(&y, ctx)?, ctx)?;
         let y = self.spike2.forward(&y, ctx)?;
         let y = self.bn2.forward(&self.conv2.forward(&y, ctx)?, ctx)?;
-        Ok(x.f_add(&y)?)
+        Ok(x.f_add(&ctx.drop_path(&y)?)?)
     }
 }
 
@@ -277,8 +278,11 @@ impl FormerBlock {
 
     /// Applies the block, residuals included.
     pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-        let x = x.f_add(&self.conv.forward(x, ctx)?)?;
-        let x = x.f_add(&self.attn.forward(&x, ctx)?)?;
-        Ok(x.f_add(&self.mlp.forward(&x, ctx)?)?)
+        let branch = self.conv.forward(x, ctx)?;
+        let x = x.f_add(&ctx.drop_path(&branch)?)?;
+        let branch = self.attn.forward(&x, ctx)?;
+        let x = x.f_add(&ctx.drop_path(&branch)?)?;
+        let branch = self.mlp.forward(&x, ctx)?;
+        Ok(x.f_add(&ctx.drop_path(&branch)?)?)
     }
 }

@@ -49,6 +49,53 @@ impl Dataset {
     }
 }
 
+/// A training set the loop draws shuffled batches from: tensors in memory, image folders
+/// decoded on worker threads, event recordings framed on the fly.
+pub trait Source {
+    /// Number of samples.
+    fn len(&self) -> i64;
+
+    /// Whether there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The batches of one epoch: samples `order[0..batch_size]`, then the next `batch_size`, ...
+    /// as images `[B, C, H, W]` f32 and labels `[B]` i64 on the CPU. `seed` drives any
+    /// per-sample randomness so that an epoch can be replayed exactly.
+    fn batches<'a>(
+        &'a self,
+        order: Vec<i64>,
+        batch_size: i64,
+        seed: u64,
+    ) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a>;
+}
+
+impl Source for Dataset {
+    fn len(&self) -> i64 {
+        Dataset::len(self)
+    }
+
+    fn batches<'a>(
+        &'a self,
+        order: Vec<i64>,
+        batch_size: i64,
+        _seed: u64,
+    ) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a> {
+        let chunks: Vec<Vec<i64>> = order
+            .chunks(batch_size.max(1) as usize)
+            .map(<[i64]>::to_vec)
+            .collect();
+        Box::new(chunks.into_iter().map(move |idx| {
+            let idx = Tensor::from_slice(&idx);
+            Ok((
+                self.images.f_index_select(0, &idx)?,
+                self.labels.f_index_select(0, &idx)?,
+            ))
+        }))
+    }
+}
+
 /// Which part of the digits file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {

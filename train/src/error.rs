@@ -45,6 +45,15 @@ pub enum Error {
     #[error("data: {0}")]
     Data(String),
 
+    /// Training diverged: the run stops before the bad update, the last checkpoint stays good.
+    #[error("{what} became {value} at epoch {epoch}, step {step}; stopped before updating the weights (the last checkpoint is intact; lower the learning rate or enable clip_grad)")]
+    NonFinite {
+        what: &'static str,
+        value: f64,
+        epoch: u64,
+        step: u64,
+    },
+
     /// Writing metrics as JSON failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

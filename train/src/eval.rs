@@ -3,10 +3,29 @@
 use tch::{Kind, Tensor};
 
 use crate::context::Ctx;
-use crate::data::Dataset;
+use crate::data::Source;
 use crate::error::{Error, Result};
 use crate::model::Sdt;
 use crate::quant::WeightQuant;
+
+/// Which parts of the device's integer arithmetic a forward pass reproduces.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Simulate {
+    /// Per-output-channel fake-quantized weights.
+    pub weight_quant: Option<WeightQuant>,
+    /// Inputs rounded to the `i8` grid of this range.
+    pub input_absmax: Option<f64>,
+}
+
+impl Simulate {
+    /// What a training configuration asks for.
+    pub fn from_config(config: &crate::config::TrainConfig) -> Result<Self> {
+        Ok(Self {
+            weight_quant: config.weight_bits.map(WeightQuant::new).transpose()?,
+            input_absmax: config.input_absmax,
+        })
+    }
+}
 
 /// What an evaluation pass measured.
 #[derive(Debug)]
@@ -19,31 +38,40 @@ pub struct EvalReport {
     pub loss: f64,
 }
 
-/// Runs the model in eval mode over `data` in batches of `batch_size`.
+/// Runs the model in eval mode over `data` in batches of `batch_size`, in the set's order.
 pub fn evaluate(
     model: &Sdt,
-    data: &Dataset,
+    data: &dyn Source,
     batch_size: i64,
-    weight_quant: Option<WeightQuant>,
+    sim: Simulate,
     device: tch::Device,
 ) -> Result<EvalReport> {
     if batch_size <= 0 {
         return Err(Error::Config("batch size must be positive".into()));
     }
     let _guard = tch::no_grad_guard();
-    let mut all = Vec::new();
-    let mut start = 0;
-    while start < data.len() {
-        let (x, _) = data.batch(start, batch_size)?;
-        let mut ctx = Ctx::eval().with_weight_quant(weight_quant);
+    let (mut all, mut labels) = (Vec::new(), Vec::new());
+    for batch in data.batches((0..data.len()).collect(), batch_size, 0) {
+        let (x, y) = batch?;
+        let mut ctx = Ctx::eval().with_simulation(sim);
         let logits = model.forward(&x.f_to_device(device)?, &mut ctx)?;
-        all.push(logits.f_to_device(tch::Device::Cpu)?);
-        start += batch_size;
+        all.push(
+            logits
+                .f_to_device(tch::Device::Cpu)?
+                .f_to_kind(Kind::Float)?,
+        );
+        labels.push(y);
+    }
+    if all.is_empty() {
+        return Err(Error::Data(
+            "nothing to evaluate: the data set is empty".into(),
+        ));
     }
     let logits = Tensor::f_cat(&all, 0)?;
-    let accuracy = top1_agreement(&logits, &data.labels)?;
+    let labels = Tensor::f_cat(&labels, 0)?;
+    let accuracy = top1_agreement(&logits, &labels)?;
     let loss = logits
-        .f_cross_entropy_loss::<Tensor>(&data.labels, None, tch::Reduction::Mean, -100, 0.0)?
+        .f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::Mean, -100, 0.0)?
         .f_double_value(&[])?;
     Ok(EvalReport {
         logits,

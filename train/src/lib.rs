@@ -6,14 +6,22 @@
 //! into the official code. Spike layers implement Spike Firing Approximation exactly:
 //! `round(clamp(x, 0, D)) / D` forward, straight-through inside `[0, D]` backward.
 
+pub mod augment;
 pub mod blocks;
+pub mod checkpoint;
+pub mod config;
 pub mod context;
 pub mod data;
+pub mod deploy;
+pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod golden;
+pub mod images;
 pub mod layers;
 pub mod model;
+pub mod optim;
+pub mod plot;
 pub mod quant;
 pub mod recorder;
 pub mod schedule;

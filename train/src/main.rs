@@ -4,12 +4,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sdt_train::data::{load_any, load_digits, Split};
+use sdt_train::config::TrainConfig;
+use sdt_train::data::{load_any, load_digits, Source, Split};
+use sdt_train::deploy;
+use sdt_train::distill::{DistillMode, Teacher};
 use sdt_train::eval::evaluate;
+use sdt_train::eval::Simulate;
 use sdt_train::golden::block_check;
+use sdt_train::images::ImageFolder;
 use sdt_train::quant::WeightQuant;
-use sdt_train::train::{train, TrainConfig};
-use sdt_train::weights::{load_weights, save_safetensors};
+use sdt_train::train::Trainer;
+use sdt_train::weights::load_weights;
 use sdt_train::{Result, Sdt, SdtConfig};
 use tch::nn::VarStore;
 use tch::Device;
@@ -55,6 +60,62 @@ impl ModelArgs {
     }
 }
 
+#[derive(Args)]
+struct TrainArgs {
+    /// Architecture preset: t, s, m, l or digits32.
+    #[arg(long, default_value = "digits32")]
+    preset: String,
+    /// Training data: the digits set (`train_images`, `train_labels`, `test_images`,
+    /// `test_labels`) or an ImageNet-layout folder with `train/` and `val/` class folders.
+    #[arg(long)]
+    data: PathBuf,
+    /// Hyper-parameters as TOML (see `configs/`); flags below override single values.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run directory: weights, training state, metrics.jsonl, curves.png, model.blob.
+    #[arg(long)]
+    run_dir: PathBuf,
+    /// Continue the run in --run-dir from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many completed epochs (checkpointed; continue later with --resume).
+    #[arg(long)]
+    stop_after_epochs: Option<u64>,
+    /// Start from these weights instead of a fresh initialisation (e.g. QAT fine-tuning).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Teacher for distillation: TorchScript (`.pt`, `.ts`) or our weights (`.safetensors`,
+    /// `.pth`, built with --teacher-preset).
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    #[arg(long, default_value = "digits32")]
+    teacher_preset: String,
+    #[arg(long)]
+    epochs: Option<u64>,
+    #[arg(long)]
+    batch_size: Option<i64>,
+    /// Absolute peak learning rate (overrides the config's `blr` scaling).
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    weight_bits: Option<u8>,
+    #[arg(long)]
+    seed: Option<i64>,
+    /// Distillation mode, overriding the config.
+    #[arg(long, value_enum)]
+    distill: Option<DistillMode>,
+    /// After training, pack an int8 blob (`model.blob`) and compare it with the trained model
+    /// on the test set.
+    #[arg(long)]
+    blob: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Run on CUDA if available.
+    #[arg(long)]
+    cuda: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Accuracy of a model on a data set.
@@ -73,49 +134,9 @@ enum Command {
         #[arg(long)]
         weight_bits: Option<u8>,
     },
-    /// Train a model on the digits set (SFA spikes; optionally quantization-aware).
-    Train {
-        /// Architecture preset: t, s, m, l or digits32.
-        #[arg(long, default_value = "digits32")]
-        preset: String,
-        /// Digits set (`train_images`, `train_labels`, `test_images`, `test_labels`).
-        #[arg(long)]
-        data: PathBuf,
-        /// Start from these weights instead of a fresh initialisation (e.g. QAT fine-tuning).
-        #[arg(long)]
-        init: Option<PathBuf>,
-        /// Where to save the trained weights (`.safetensors`, official names).
-        #[arg(long)]
-        out: PathBuf,
-        /// Append the per-epoch metrics (JSON lines) here instead of stdout.
-        #[arg(long)]
-        metrics: Option<PathBuf>,
-        #[arg(long, default_value_t = 30)]
-        epochs: u64,
-        #[arg(long, default_value_t = 32)]
-        batch_size: i64,
-        #[arg(long, default_value_t = 1e-3)]
-        lr: f64,
-        #[arg(long, default_value_t = 1e-5)]
-        min_lr: f64,
-        #[arg(long, default_value_t = 2)]
-        warmup_epochs: u64,
-        #[arg(long, default_value_t = 0.05)]
-        weight_decay: f64,
-        #[arg(long, default_value_t = 0.1)]
-        label_smoothing: f64,
-        /// Quantization-aware training: fake-quantize weights per output channel to N bits.
-        #[arg(long)]
-        weight_bits: Option<u8>,
-        #[arg(long, default_value_t = 1)]
-        seed: i64,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// Run on CUDA if available.
-        #[arg(long)]
-        cuda: bool,
-    },
+    /// Train a model (SFA spikes; optionally quantization-aware and distilled), checkpointing
+    /// every epoch into a run directory, then pack it into a blob and check it on the runtime.
+    Train(TrainArgs),
     /// Teacher-forced block-by-block comparison with a golden blocks file.
     Blockcheck {
         #[command(flatten)]
@@ -142,8 +163,11 @@ fn run(cli: Cli) -> Result<()> {
                 Split::Test
             };
             let data = load_any(&data, split, net.config().image_size)?;
-            let quant = weight_bits.map(WeightQuant::new).transpose()?;
-            let report = evaluate(&net, &data, batch_size, quant, model.device())?;
+            let sim = Simulate {
+                weight_quant: weight_bits.map(WeightQuant::new).transpose()?,
+                input_absmax: None,
+            };
+            let report = evaluate(&net, &data, batch_size, sim, model.device())?;
             let line = serde_json::json!({
                 "samples": data.len(),
                 "accuracy": report.accuracy,
@@ -152,64 +176,7 @@ fn run(cli: Cli) -> Result<()> {
             });
             println!("{line}");
         }
-        Command::Train {
-            preset,
-            data,
-            init,
-            out,
-            metrics,
-            epochs,
-            batch_size,
-            lr,
-            min_lr,
-            warmup_epochs,
-            weight_decay,
-            label_smoothing,
-            weight_bits,
-            seed,
-            quiet,
-            cuda,
-        } => {
-            let device = if cuda {
-                Device::cuda_if_available()
-            } else {
-                Device::Cpu
-            };
-            tch::manual_seed(seed);
-            let vs = VarStore::new(device);
-            let net = Sdt::new(&vs.root(), SdtConfig::preset(&preset)?)?;
-            if let Some(init) = &init {
-                load_weights(&vs, init)?;
-            }
-            let size = net.config().image_size;
-            let train_set = load_digits(&data, Split::Train, size)?;
-            let test_set = load_digits(&data, Split::Test, size)?;
-            let config = TrainConfig {
-                epochs,
-                batch_size,
-                lr,
-                min_lr,
-                warmup_epochs,
-                weight_decay,
-                label_smoothing,
-                weight_bits,
-                seed,
-                progress: !quiet,
-            };
-            let mut sink: Box<dyn std::io::Write> = match &metrics {
-                Some(path) => Box::new(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .map_err(|e| sdt_train::Error::io(path, e))?,
-                ),
-                None => Box::new(std::io::stdout()),
-            };
-            train(&vs, &net, &train_set, &test_set, &config, &mut sink)?;
-            save_safetensors(&vs, &out)?;
-            eprintln!("saved {}", out.display());
-        }
+        Command::Train(args) => run_training(args)?,
         Command::Blockcheck { model, blocks } => {
             let (_vs, net) = model.build()?;
             for r in block_check(&net, &blocks)? {
@@ -223,6 +190,99 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{line}");
             }
         }
+    }
+    Ok(())
+}
+
+fn run_training(args: TrainArgs) -> Result<()> {
+    let device = if args.cuda {
+        Device::cuda_if_available()
+    } else {
+        Device::Cpu
+    };
+    let mut config = match &args.config {
+        Some(path) => TrainConfig::from_file(path)?,
+        None => TrainConfig::default(),
+    };
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.lr = args.lr.or(config.lr);
+    config.weight_bits = args.weight_bits.or(config.weight_bits);
+    config.seed = args.seed.unwrap_or(config.seed);
+    if let Some(mode) = args.distill {
+        config.distill.mode = mode;
+    }
+    config.validate()?;
+
+    tch::manual_seed(config.seed);
+    let vs = VarStore::new(device);
+    let net = Sdt::new(&vs.root(), SdtConfig::preset(&args.preset)?)?;
+    if let Some(init) = &args.init {
+        load_weights(&vs, init)?;
+    }
+    let teacher = match &args.teacher {
+        None => None,
+        Some(path) => {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            Some(if matches!(ext, "pt" | "ts" | "jit") {
+                Teacher::torchscript(path, device)?
+            } else {
+                Teacher::checkpoint(path, SdtConfig::preset(&args.teacher_preset)?, device)?
+            })
+        }
+    };
+    let size = net.config().image_size;
+    let (train_set, test_set): (Box<dyn Source>, _) = if args.data.is_dir() {
+        let train = ImageFolder::open(&args.data.join("train"), size, true)?;
+        let test = ImageFolder::open(&args.data.join("val"), size, false)?.load_all()?;
+        (Box::new(train), test)
+    } else {
+        (
+            Box::new(load_digits(&args.data, Split::Train, size)?),
+            load_digits(&args.data, Split::Test, size)?,
+        )
+    };
+    let trainer = Trainer {
+        vs: &vs,
+        model: &net,
+        config: &config,
+        teacher: teacher.as_ref(),
+        run_dir: Some(&args.run_dir),
+        resume: args.resume,
+        stop_after: args.stop_after_epochs,
+        progress: !args.quiet,
+    };
+    let started = std::time::Instant::now();
+    let history = trainer.run(train_set.as_ref(), &test_set, &mut std::io::stdout())?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(last) = history.last() {
+        eprintln!(
+            "trained {} epochs in {seconds:.1} s: test accuracy {:.2} %; run in {}",
+            last.epoch,
+            100.0 * last.test_acc,
+            args.run_dir.display()
+        );
+    }
+    if args.blob {
+        let bits = match config.weight_bits {
+            Some(16) => 16,
+            _ => 8,
+        };
+        let absmax = config.input_absmax.unwrap_or(1.0);
+        let path = args.run_dir.join("model.blob");
+        let blob = deploy::pack(&vs, &net, bits, absmax, Some(&path))?;
+        let report = deploy::compare(
+            &net,
+            &blob,
+            bits,
+            &test_set,
+            Simulate::from_config(&config)?,
+            !args.quiet,
+        )?;
+        let json = serde_json::to_string_pretty(&report)?;
+        sdt_train::checkpoint::write_atomic(&args.run_dir.join("deploy.json"), json.as_bytes())?;
+        println!("{}", serde_json::to_string(&report)?);
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }

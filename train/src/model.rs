@@ -253,8 +253,25 @@ impl Sdt {
                 self.config.in_channels
             )));
         }
-        let mut x = x.shallow_clone();
+        let mut x = match ctx.input_step() {
+            Some(step) => x
+                .f_div_scalar(step)?
+                .f_round()?
+                .f_clamp(-127.0, 127.0)?
+                .f_mul_scalar(step)?,
+            None => x.shallow_clone(),
+        };
+        let blocks = self
+            .stages
+            .iter()
+            .filter(|s| !matches!(s.stage, Stage::Down(_)))
+            .count();
+        let mut index = 0;
         for stage in &self.stages {
+            if !matches!(stage.stage, Stage::Down(_)) {
+                ctx.enter_block(index, blocks);
+                index += 1;
+            }
             x = stage.stage.forward(&x, ctx)?;
         }
         Ok(x)

@@ -1,58 +1,34 @@
-//! The training loop: AdamW, warmup + cosine schedule, label smoothing, optional QAT.
+//! The training loop: AdamW, warmup + cosine, label smoothing, mixing, distillation, QAT,
+//! atomic checkpoints and exact resume.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
-use tch::nn::{self, OptimizerConfig, VarStore};
-use tch::{Device, Kind, Tensor};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Kind, Tensor};
 
+use crate::augment::{mix, random_shift, smooth_one_hot, soft_cross_entropy};
+use crate::checkpoint::{self, write_atomic, Progress};
+use crate::config::TrainConfig;
 use crate::context::Ctx;
-use crate::data::Dataset;
+use crate::data::{Dataset, Source};
+use crate::distill::{distillation_loss, DistillMode, Teacher};
 use crate::error::{Error, Result};
-use crate::eval::evaluate;
-use crate::layers::NO_DECAY_GROUP;
+use crate::eval::{evaluate, Simulate};
 use crate::model::Sdt;
-use crate::quant::WeightQuant;
+use crate::optim::{AdamW, AdamWConfig};
+use crate::plot;
 use crate::schedule::WarmupCosine;
 
-/// Hyper-parameters of one training run.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrainConfig {
-    pub epochs: u64,
-    pub batch_size: i64,
-    pub lr: f64,
-    pub min_lr: f64,
-    pub warmup_epochs: u64,
-    pub weight_decay: f64,
-    pub label_smoothing: f64,
-    /// Fake-quantize weights to this many bits in every forward pass (QAT).
-    pub weight_bits: Option<u8>,
-    pub seed: i64,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 30,
-            batch_size: 32,
-            lr: 1e-3,
-            min_lr: 1e-5,
-            warmup_epochs: 2,
-            weight_decay: 0.05,
-            label_smoothing: 0.1,
-            weight_bits: None,
-            seed: 1,
-            progress: true,
-        }
-    }
-}
+/// File names inside a run directory (besides the checkpoint files).
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const PLOT_FILE: &str = "curves.png";
 
 /// One line of metrics, written as JSON after every epoch.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     pub epoch: u64,
     pub step: u64,
@@ -65,116 +41,268 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
-/// Trains `model` (whose variables live in `vs`) on `train`, evaluating on `test` after every
-/// epoch and writing one JSON line per epoch to `metrics`. Returns the per-epoch metrics.
-pub fn train(
-    vs: &VarStore,
-    model: &Sdt,
-    train: &Dataset,
-    test: &Dataset,
-    config: &TrainConfig,
-    metrics: &mut dyn Write,
-) -> Result<Vec<EpochMetrics>> {
-    if config.batch_size <= 0 || train.is_empty() {
-        return Err(Error::Config(
-            "training needs a positive batch size and a non-empty training set".into(),
-        ));
+/// What a training run works on.
+pub struct Trainer<'a> {
+    pub vs: &'a VarStore,
+    pub model: &'a Sdt,
+    pub config: &'a TrainConfig,
+    /// Required when `config.distill.mode` is not `none`.
+    pub teacher: Option<&'a Teacher>,
+    /// Checkpoints, metrics and the curves plot go here after every epoch; `None` keeps the
+    /// run in memory.
+    pub run_dir: Option<&'a Path>,
+    /// Continue from the checkpoint in `run_dir` if there is one.
+    pub resume: bool,
+    /// Stop cleanly (checkpointed) once this many epochs are complete, e.g. to fit a job into
+    /// a time slot; `--resume` continues it exactly.
+    pub stop_after: Option<u64>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A 64-bit mix of the run seed with a counter, so every step draws from its own stream.
+fn stream_seed(seed: i64, salt: u64, n: u64) -> i64 {
+    let mut z = (seed as u64) ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as i64
+}
+
+const EPOCH_STREAM: u64 = 1;
+const STEP_STREAM: u64 = 2;
+
+fn progress_bar(len: u64, show: bool) -> Result<ProgressBar> {
+    if !show {
+        return Ok(ProgressBar::hidden());
     }
-    tch::manual_seed(config.seed);
-    let device = vs.device();
-    let quant = config.weight_bits.map(WeightQuant::new).transpose()?;
-    let mut opt = nn::AdamW {
-        wd: config.weight_decay,
-        ..Default::default()
-    }
-    .build(vs, config.lr)?;
-    opt.set_weight_decay_group(NO_DECAY_GROUP, 0.0);
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} epoch {prefix} {msg} (eta {eta})",
+        )
+        .map_err(|e| Error::Config(format!("progress template: {e}")))?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
+}
 
-    let steps_per_epoch = (train.len() as u64).div_ceil(config.batch_size as u64);
-    let schedule = WarmupCosine {
-        base: config.lr,
-        min: config.min_lr,
-        warmup: config.warmup_epochs * steps_per_epoch,
-        total: config.epochs * steps_per_epoch,
-    };
-    let bar = if config.progress {
-        let bar = ProgressBar::new(config.epochs * steps_per_epoch);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} epoch {prefix} {msg}",
-            )
-            .map_err(|e| Error::Config(format!("progress template: {e}")))?
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-
-    let mut history = Vec::new();
-    let mut step = 0u64;
-    for epoch in 1..=config.epochs {
-        let started = Instant::now();
-        bar.set_prefix(format!("{epoch}/{}", config.epochs));
-        let order = Tensor::f_randperm(train.len(), (Kind::Int64, Device::Cpu))?;
-        let (mut loss_sum, mut hits, mut seen) = (0.0, 0i64, 0i64);
-        let mut start = 0;
-        while start < train.len() {
-            let len = config.batch_size.min(train.len() - start);
-            let idx = order.f_narrow(0, start, len)?;
-            let x = train.images.f_index_select(0, &idx)?.f_to_device(device)?;
-            let y = train.labels.f_index_select(0, &idx)?.f_to_device(device)?;
-            let lr = schedule.at(step);
-            opt.set_lr(lr);
-
-            let mut ctx = Ctx::train().with_weight_quant(quant);
-            let logits = model.forward(&x, &mut ctx)?;
-            let loss = logits.f_cross_entropy_loss::<Tensor>(
-                &y,
-                None,
-                tch::Reduction::Mean,
-                -100,
-                config.label_smoothing,
-            )?;
-            opt.zero_grad();
-            loss.f_backward()?;
-            opt.step();
-
-            let batch_loss = loss.f_double_value(&[])?;
-            if !batch_loss.is_finite() {
-                return Err(Error::Data(format!(
-                    "loss became {batch_loss} at epoch {epoch}, step {step}"
+impl Trainer<'_> {
+    /// Trains on `train`, evaluating on `test` after every epoch; each epoch's metrics go to
+    /// `metrics` as a JSON line. Returns the metrics of all epochs (resumed ones included).
+    pub fn run(
+        &self,
+        train: &dyn Source,
+        test: &Dataset,
+        metrics: &mut dyn Write,
+    ) -> Result<Vec<EpochMetrics>> {
+        let config = self.config;
+        config.validate()?;
+        if train.is_empty() {
+            return Err(Error::Config("the training set is empty".into()));
+        }
+        if config.distill.mode != DistillMode::None && self.teacher.is_none() {
+            return Err(Error::Config(
+                "distillation is on but no teacher was given".into(),
+            ));
+        }
+        let device = self.vs.device();
+        let sim = Simulate::from_config(config)?;
+        let mut opt = AdamW::new(
+            self.vs,
+            AdamWConfig {
+                weight_decay: config.weight_decay,
+                ..AdamWConfig::default()
+            },
+        )?;
+        let config_json = serde_json::to_string(config)?;
+        let mut state = Progress {
+            step: 0,
+            epoch: 0,
+            history: Vec::new(),
+            config: config_json.clone(),
+        };
+        if let Some(dir) = self
+            .run_dir
+            .filter(|d| self.resume && checkpoint::exists(d))
+        {
+            state = checkpoint::load(dir, self.vs, &mut opt)?;
+            if state.config != config_json {
+                return Err(Error::Config(format!(
+                    "{} was trained with other settings; resume with the same config \
+                     (saved: {}, now: {config_json})",
+                    dir.display(),
+                    state.config
                 )));
             }
-            loss_sum += batch_loss * len as f64;
-            hits += logits
-                .f_argmax(1, false)?
-                .f_eq_tensor(&y)?
-                .f_sum(Kind::Int64)?
-                .f_int64_value(&[])?;
-            seen += len;
-            step += 1;
-            start += len;
-            bar.set_message(format!("loss {:.4} lr {lr:.2e}", loss_sum / seen as f64));
-            bar.inc(1);
         }
-        let report = evaluate(model, test, 2 * config.batch_size, quant, device)?;
-        let m = EpochMetrics {
-            epoch,
-            step,
-            lr: schedule.at(step.saturating_sub(1)),
-            train_loss: loss_sum / seen as f64,
-            train_acc: hits as f64 / seen as f64,
-            test_loss: report.loss,
-            test_acc: report.accuracy,
-            weight_bits: config.weight_bits,
-            seconds: started.elapsed().as_secs_f64(),
+
+        let steps_per_epoch = (train.len() as u64).div_ceil(config.batch_size as u64);
+        let schedule = WarmupCosine {
+            base: config.peak_lr(),
+            min: config.min_lr,
+            warmup: config.warmup_epochs * steps_per_epoch,
+            total: config.epochs * steps_per_epoch,
         };
-        let line = serde_json::to_string(&m)?;
-        bar.suspend(|| writeln!(metrics, "{line}").and_then(|()| metrics.flush()))
-            .map_err(|e| Error::io("metrics", e))?;
-        history.push(m);
+        let classes = self.model.config().num_classes;
+        let bar = progress_bar(config.epochs * steps_per_epoch, self.progress)?;
+        bar.set_position(state.step);
+
+        let last = self
+            .stop_after
+            .map_or(config.epochs, |s| s.min(config.epochs));
+        for epoch in state.epoch + 1..=last {
+            let started = Instant::now();
+            bar.set_prefix(format!("{epoch}/{}", config.epochs));
+            tch::manual_seed(stream_seed(config.seed, EPOCH_STREAM, epoch));
+            let order: Vec<i64> = Vec::try_from(&Tensor::f_randperm(
+                train.len(),
+                (Kind::Int64, tch::Device::Cpu),
+            )?)?;
+            let epoch_seed = stream_seed(config.seed, EPOCH_STREAM, epoch) as u64;
+            let (mut loss_sum, mut hits, mut seen) = (0.0, 0.0, 0i64);
+            for batch in train.batches(order, config.batch_size, epoch_seed) {
+                let (x, y) = batch?;
+                tch::manual_seed(stream_seed(config.seed, STEP_STREAM, state.step));
+                let lr = schedule.at(state.step);
+                let loss = self.step(&mut opt, &x, &y, classes, lr, sim, epoch, state.step)?;
+                let len = y.size()[0];
+                loss_sum += loss.value * len as f64;
+                hits += loss.hits;
+                seen += len;
+                state.step += 1;
+                bar.set_message(format!("loss {:.4} lr {lr:.2e}", loss_sum / seen as f64));
+                bar.inc(1);
+            }
+            let report = evaluate(self.model, test, 2 * config.batch_size, sim, device)?;
+            let m = EpochMetrics {
+                epoch,
+                step: state.step,
+                lr: schedule.at(state.step.saturating_sub(1)),
+                train_loss: loss_sum / seen.max(1) as f64,
+                train_acc: hits / seen.max(1) as f64,
+                test_loss: report.loss,
+                test_acc: report.accuracy,
+                weight_bits: config.weight_bits,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            state.epoch = epoch;
+            state.history.push(m.clone());
+            if let Some(dir) = self.run_dir {
+                self.save_run(dir, &opt, &state)?;
+            }
+            let line = serde_json::to_string(&m)?;
+            bar.suspend(|| writeln!(metrics, "{line}").and_then(|()| metrics.flush()))
+                .map_err(|e| Error::io("metrics", e))?;
+        }
+        bar.finish_and_clear();
+        Ok(state.history)
     }
-    bar.finish_and_clear();
-    Ok(history)
+
+    /// One optimizer step; fails before touching the weights if the loss or the gradient is not
+    /// finite, so the last checkpoint stays the last good one.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        opt: &mut AdamW,
+        x: &Tensor,
+        y: &Tensor,
+        classes: i64,
+        lr: f64,
+        sim: Simulate,
+        epoch: u64,
+        step: u64,
+    ) -> Result<StepOutcome> {
+        let config = self.config;
+        let device = self.vs.device();
+        let x = x.f_to_device(device)?;
+        let y = y.f_to_device(device)?;
+        let targets = smooth_one_hot(&y, classes, config.label_smoothing)?;
+        let x = random_shift(&x, config.augment.shift)?;
+        let (x, targets) = mix(&x, &targets, &config.augment)?;
+
+        let mut ctx = Ctx::train()
+            .with_simulation(sim)
+            .with_drop_path(config.drop_path);
+        let logits = tch::autocast(config.amp, || self.model.forward(&x, &mut ctx))?
+            .f_to_kind(Kind::Float)?;
+        let base = soft_cross_entropy(&logits, &targets)?;
+        let teacher_logits = match (config.distill.mode, self.teacher) {
+            (DistillMode::None, _) | (_, None) => None,
+            (_, Some(t)) => Some(tch::autocast(config.amp, || t.logits(&x))?),
+        };
+        let loss = distillation_loss(&config.distill, &base, &logits, teacher_logits.as_ref())?;
+        let value = loss.f_double_value(&[])?;
+        if !value.is_finite() {
+            return Err(Error::NonFinite {
+                what: "loss",
+                value,
+                epoch,
+                step,
+            });
+        }
+        opt.zero_grad()?;
+        loss.f_backward()?;
+        let norm = match config.clip_grad {
+            Some(max) => opt.clip_grad_norm(max)?,
+            None => opt.grad_norm()?,
+        };
+        if !norm.is_finite() {
+            return Err(Error::NonFinite {
+                what: "gradient norm",
+                value: norm,
+                epoch,
+                step,
+            });
+        }
+        opt.step(lr)?;
+        let hits = logits
+            .f_argmax(1, false)?
+            .f_eq_tensor(&targets.f_argmax(1, false)?)?
+            .f_sum(Kind::Float)?
+            .f_double_value(&[])?;
+        Ok(StepOutcome { value, hits })
+    }
+
+    /// Checkpoint first, then the metrics and the plot, all atomically: whatever a crash
+    /// interrupts, the state file is complete and the metrics never list an unsaved epoch.
+    fn save_run(&self, dir: &Path, opt: &AdamW, state: &Progress) -> Result<()> {
+        checkpoint::save(dir, self.vs, opt, state)?;
+        let mut lines = String::new();
+        for m in &state.history {
+            lines.push_str(&serde_json::to_string(m)?);
+            lines.push('\n');
+        }
+        write_atomic(&dir.join(METRICS_FILE), lines.as_bytes())?;
+        plot::training_curves(&state.history, &dir.join(PLOT_FILE))
+    }
+}
+
+struct StepOutcome {
+    value: f64,
+    hits: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_streams_differ_and_repeat() {
+        assert_eq!(
+            stream_seed(1, STEP_STREAM, 5),
+            stream_seed(1, STEP_STREAM, 5)
+        );
+        assert_ne!(
+            stream_seed(1, STEP_STREAM, 5),
+            stream_seed(1, STEP_STREAM, 6)
+        );
+        assert_ne!(
+            stream_seed(1, STEP_STREAM, 5),
+            stream_seed(1, EPOCH_STREAM, 5)
+        );
+        assert_ne!(
+            stream_seed(1, STEP_STREAM, 5),
+            stream_seed(2, STEP_STREAM, 5)
+        );
+    }
 }

@@ -103,21 +103,10 @@ pub fn load_weights(vs: &VarStore, path: &Path) -> Result<()> {
     load_tensors(vs, tensors, path)
 }
 
-/// Saves every variable and buffer of `vs` under its official name.
+/// Saves every variable and buffer of `vs` under its official name, atomically.
 pub fn save_safetensors(vs: &VarStore, path: &Path) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .map(|(name, t)| -> Result<(String, Tensor)> {
-            Ok((
-                name,
-                t.detach().f_to_device(tch::Device::Cpu)?.f_contiguous()?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&named, path)?;
-    Ok(())
+    let named = crate::checkpoint::named_variables(vs);
+    crate::checkpoint::write_atomic(path, &crate::checkpoint::encode(&named, None)?)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use sdt_train::data::{load_digits, load_golden_test, Split};
-use sdt_train::eval::{evaluate, top1_agreement};
+use sdt_train::eval::{evaluate, top1_agreement, Simulate};
 use sdt_train::golden::block_check;
 use sdt_train::weights::{load_safetensors, load_weights, save_safetensors};
 use sdt_train::{Ctx, Sdt, SdtConfig};
@@ -43,7 +43,7 @@ fn digits32_eval_logits_match_official() {
     let (data, official) =
         load_golden_test(&golden_file("sdt_digits32_seed1_test.safetensors")).expect("test set");
     assert_eq!(data.len(), 360);
-    let report = evaluate(&model, &data, 120, None, Device::Cpu).expect("eval");
+    let report = evaluate(&model, &data, 120, Simulate::default(), Device::Cpu).expect("eval");
     let agreement = top1_agreement(&report.logits, &official.argmax(1, false)).expect("agree");
     let max_abs = (&report.logits - &official).abs().max().double_value(&[]);
     println!(
