@@ -137,6 +137,23 @@ enum Command {
     /// Train a model (SFA spikes; optionally quantization-aware and distilled), checkpointing
     /// every epoch into a run directory, then pack it into a blob and check it on the runtime.
     Train(TrainArgs),
+    /// Pack trained weights into a blob and compare it with the trained model on a test set
+    /// (libtorch with fake-quantized weights and input vs the integer runtime).
+    Deploy {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Test data (digits set or golden test batch).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        weight_bits: u8,
+        /// Input range the blob quantizes to i8 (|x| ≤ absmax).
+        #[arg(long, default_value_t = 1.0)]
+        input_absmax: f64,
+        /// Where to write the blob.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Teacher-forced block-by-block comparison with a golden blocks file.
     Blockcheck {
         #[command(flatten)]
@@ -177,6 +194,23 @@ fn run(cli: Cli) -> Result<()> {
             println!("{line}");
         }
         Command::Train(args) => run_training(args)?,
+        Command::Deploy {
+            model,
+            data,
+            weight_bits,
+            input_absmax,
+            out,
+        } => {
+            let (vs, net) = model.build()?;
+            let test = load_any(&data, Split::Test, net.config().image_size)?;
+            let blob = deploy::pack(&vs, &net, weight_bits, input_absmax, Some(&out))?;
+            let sim = Simulate {
+                weight_quant: Some(WeightQuant::new(weight_bits)?),
+                input_absmax: Some(input_absmax),
+            };
+            let report = deploy::compare(&net, &blob, weight_bits, &test, sim, true)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
         Command::Blockcheck { model, blocks } => {
             let (_vs, net) = model.build()?;
             for r in block_check(&net, &blocks)? {
