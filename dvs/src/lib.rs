@@ -7,4 +7,5 @@ pub mod aedat4;
 pub mod classify;
 pub mod info;
 pub mod render;
+pub mod sim;
 pub mod source;
