@@ -402,9 +402,12 @@ def cmd_bench(args):
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    logits_dtype = []
+
     def step():
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = model(x)
+        logits_dtype[:] = [str(logits.dtype).removeprefix("torch.")]
         loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
         opt.zero_grad(set_to_none=False)
         loss.backward()
@@ -432,7 +435,8 @@ def cmd_bench(args):
         "iter_s": times,
         "images_per_s": args.batch * len(times) / sum(times),
         "peak_rss_mib": peak_rss_mib(),
-        "loss": float(loss),
+        "loss": float(loss.detach()),
+        "logits_dtype": logits_dtype[0],
         "torch": torch.__version__,
     }
     if device.type == "cuda":
