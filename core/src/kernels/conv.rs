@@ -58,11 +58,33 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
     #[cfg(feature = "helium")]
     let mut columns = super::helium::Columns::new();
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    let mut lists = super::columns::Columns::new();
+    // The column-list kernel takes `i8` weights (its sums are `i16` lanes).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    let narrow_weights = match bytemuck::try_cast_slice::<W, i8>(a.weights) {
+        Ok(weights) if core::mem::size_of::<W>() == 1 && kernel == Kernel::SpikeDriven => {
+            Some(ConvArgs {
+                geom: a.geom,
+                in_h: a.in_h,
+                in_w: a.in_w,
+                out_w: a.out_w,
+                weights,
+            })
+        }
+        _ => None,
+    };
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
                 super::helium::spike_pixel(&mut columns, a, input, oy, ox, active, acc);
+                sink.store(r * a.out_w + ox, acc);
+                continue;
+            }
+            #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+            if let (Some(a8), false) = (&narrow_weights, a.geom.depthwise) {
+                super::columns::spike_pixel(&mut lists, a8, input, oy, ox, active, acc);
                 sink.store(r * a.out_w + ox, acc);
                 continue;
             }

@@ -4,6 +4,8 @@
 //! arithmetic wraps so that they agree even on inputs outside the proven bounds.
 
 pub mod attention;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod columns;
 pub mod conv;
 #[cfg(feature = "helium")]
 mod helium;

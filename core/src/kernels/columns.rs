@@ -1,0 +1,227 @@
+//! Spike convolution for cores with wide vector units (x86-64, AArch64), `i8` weights.
+//!
+//! An output pixel first lists the weight columns its input spikes reach (a count `s` lists
+//! its column `s` times: still one addition per binary spike), then sweeps that list once per
+//! tile of output channels with the tile's running sums in vector registers as `i16` lanes
+//! (twice the lanes of `i32`, and no widening of the weights beyond one step). At most
+//! [`CHUNK`] columns are summed before the sums widen into the `i32` accumulators:
+//! `|sum| ≤ 256 · 128 = 2^15` (and `+127 · 256 < 2^15`), so no `i16` lane can wrap and the
+//! result equals the scalar `i32` sums.
+
+use super::conv::{list_active, ConvArgs};
+
+/// Columns summed in `i16` lanes before they are widened.
+pub const CHUNK: usize = 256;
+
+/// Counts up to this many are listed without a data-dependent loop (one branch mispredicted
+/// per spike otherwise); larger counts take the loop.
+const UNROLLED: usize = 4;
+
+/// Column offsets (in weights) of the chunk being listed.
+pub(super) struct Columns {
+    offsets: [u32; CHUNK],
+    len: usize,
+}
+
+impl Columns {
+    pub fn new() -> Self {
+        Columns {
+            offsets: [0; CHUNK],
+            len: 0,
+        }
+    }
+}
+
+/// One output pixel of a (non-depthwise) spike convolution with `i8` weights into `acc`
+/// (`out_c` values). `active` holds at least `in_c` entries.
+#[inline(always)]
+pub(super) fn spike_pixel(
+    cols: &mut Columns,
+    a: &ConvArgs<'_, i8>,
+    input: &[u8],
+    oy: usize,
+    ox: usize,
+    active: &mut [u16],
+    acc: &mut [i32],
+) {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let k = a.geom.kernel as usize;
+    acc.fill(0);
+    cols.len = 0;
+    // Every listed column `(tap·in_c + i)·out_c` (tap < k², i < in_c) then lies inside the
+    // weights, which the vector tiles rely on.
+    if acc.len() != out_c || a.weights.len() < k * k * in_c * out_c {
+        return;
+    }
+    for (pixel, tap) in a.taps(oy, ox) {
+        let px = &input[pixel * in_c..(pixel + 1) * in_c];
+        let n = list_active(px, active);
+        let base = tap * in_c;
+        for &i in &active[..n] {
+            let i = i as usize;
+            let col = ((base + i) * out_c) as u32;
+            let s = px[i] as usize;
+            if cols.len + UNROLLED > CHUNK {
+                add_columns(a.weights, &cols.offsets[..cols.len], acc);
+                cols.len = 0;
+            }
+            if s <= UNROLLED {
+                // Writes all UNROLLED slots, keeps `s` of them.
+                let slots = &mut cols.offsets[cols.len..cols.len + UNROLLED];
+                slots.fill(col);
+                cols.len += s;
+            } else {
+                for _ in 0..s {
+                    if cols.len == CHUNK {
+                        add_columns(a.weights, &cols.offsets[..cols.len], acc);
+                        cols.len = 0;
+                    }
+                    cols.offsets[cols.len] = col;
+                    cols.len += 1;
+                }
+            }
+        }
+    }
+    add_columns(a.weights, &cols.offsets[..cols.len], acc);
+}
+
+/// `acc += Σ w[col..col + acc.len()]` over the listed columns (at most [`CHUNK`]). Every
+/// column lies inside the weights: `col + acc.len() ≤ w.len()` (checked by [`spike_pixel`]).
+#[inline(always)]
+fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) {
+    let out_c = acc.len();
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    let c = avx2::add_columns(w, cols, acc);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+    let c = {
+        let mut c = 0;
+        while c + 64 <= out_c {
+            tile::<64>(w, cols, c, &mut acc[c..c + 64]);
+            c += 64;
+        }
+        for t in [32, 16, 8] {
+            if c + t <= out_c {
+                match t {
+                    32 => tile::<32>(w, cols, c, &mut acc[c..c + 32]),
+                    16 => tile::<16>(w, cols, c, &mut acc[c..c + 16]),
+                    _ => tile::<8>(w, cols, c, &mut acc[c..c + 8]),
+                }
+                c += t;
+            }
+        }
+        c
+    };
+    if c < out_c {
+        for &col in cols {
+            let col = col as usize;
+            let Some(src) = w.get(col + c..col + out_c) else {
+                continue;
+            };
+            for (a, &v) in acc[c..].iter_mut().zip(src) {
+                *a = a.wrapping_add(v as i32);
+            }
+        }
+    }
+}
+
+/// Channels `c..c + T` of the listed columns, summed in `T` `i16` lanes that the compiler
+/// keeps in vector registers (for `T` a power of two).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+#[inline(always)]
+fn tile<const T: usize>(w: &[i8], cols: &[u32], c: usize, acc: &mut [i32]) {
+    let mut sums = [0i16; T];
+    for &col in cols {
+        let start = col as usize + c;
+        let Some(Ok(v)) = w.get(start..start + T).map(<&[i8; T]>::try_from) else {
+            continue;
+        };
+        for (x, &y) in sums.iter_mut().zip(v) {
+            *x = x.wrapping_add(y as i16);
+        }
+    }
+    for (a, &s) in acc.iter_mut().zip(&sums) {
+        *a = a.wrapping_add(s as i32);
+    }
+}
+
+/// The tiles written with AVX2 intrinsics: the compiler does not keep every tile width's
+/// sums in registers on its own (odd widths such as 24 or 48 channels spill).
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+mod avx2 {
+    use core::arch::x86_64::*;
+
+    /// Sweeps the columns in tiles of up to 128 channels, the last one of any multiple of 8;
+    /// returns the number of channels done (the rest, below 8, is the caller's).
+    #[inline(always)]
+    pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) -> usize {
+        let out_c = acc.len();
+        let mut c = 0;
+        while c + 128 <= out_c {
+            tile::<8, false>(w, cols, c, &mut acc[c..c + 128]);
+            c += 128;
+        }
+        let rest = (out_c - c) / 8 * 8;
+        let a = &mut acc[c..c + rest];
+        match rest / 8 {
+            1 => tile::<0, true>(w, cols, c, a),
+            2 => tile::<1, false>(w, cols, c, a),
+            3 => tile::<1, true>(w, cols, c, a),
+            4 => tile::<2, false>(w, cols, c, a),
+            5 => tile::<2, true>(w, cols, c, a),
+            6 => tile::<3, false>(w, cols, c, a),
+            7 => tile::<3, true>(w, cols, c, a),
+            8 => tile::<4, false>(w, cols, c, a),
+            9 => tile::<4, true>(w, cols, c, a),
+            10 => tile::<5, false>(w, cols, c, a),
+            11 => tile::<5, true>(w, cols, c, a),
+            12 => tile::<6, false>(w, cols, c, a),
+            13 => tile::<6, true>(w, cols, c, a),
+            14 => tile::<7, false>(w, cols, c, a),
+            15 => tile::<7, true>(w, cols, c, a),
+            _ => {}
+        }
+        c + rest
+    }
+
+    /// Channels `c..c + 16·R (+ 8 if H)` of every listed column, summed in `R` registers of
+    /// 16 `i16` lanes (and one of 8), then widened into `acc` (exactly that many values).
+    #[inline(always)]
+    fn tile<const R: usize, const H: bool>(w: &[i8], cols: &[u32], c: usize, acc: &mut [i32]) {
+        let width = 16 * R + if H { 8 } else { 0 };
+        if acc.len() != width {
+            return;
+        }
+        let base = w.as_ptr();
+        // SAFETY: AVX2 is enabled at compile time (this module's cfg). Every load reads
+        // `w[col + c .. col + c + width]`: the caller lists only columns with
+        // `col + out_c ≤ w.len()` and `c + width ≤ out_c`, so each load is inside `w`.
+        unsafe {
+            let mut s = [_mm256_setzero_si256(); R];
+            let mut h = _mm_setzero_si128();
+            for &col in cols {
+                let p = base.add(col as usize + c);
+                for (r, x) in s.iter_mut().enumerate() {
+                    let v = _mm_loadu_si128(p.add(16 * r) as *const __m128i);
+                    *x = _mm256_add_epi16(*x, _mm256_cvtepi8_epi16(v));
+                }
+                if H {
+                    let v = _mm_loadl_epi64(p.add(16 * R) as *const __m128i);
+                    h = _mm_add_epi16(h, _mm_cvtepi8_epi16(v));
+                }
+            }
+            let mut lanes = [0i16; 16];
+            for (r, x) in s.iter().enumerate() {
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, *x);
+                for (a, &l) in acc[16 * r..16 * r + 16].iter_mut().zip(&lanes) {
+                    *a = a.wrapping_add(l as i32);
+                }
+            }
+            if H {
+                _mm_storeu_si128(lanes.as_mut_ptr() as *mut __m128i, h);
+                for (a, &l) in acc[16 * R..].iter_mut().zip(&lanes) {
+                    *a = a.wrapping_add(l as i32);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The spike-driven convolution equals the dense reference and an `i64` direct convolution at
+//! the shapes of full-size models: wide channel counts (every tile width and remainder), long
+//! column lists (more spikes per output pixel than one `i16` chunk holds), weights at the `i8`
+//! extremes (so partial sums reach the chunk bound) and large counts.
+
+mod common;
+
+use common::Rng;
+use proptest::prelude::*;
+use sdt_core::graph::ConvGeom;
+use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
+use sdt_core::kernels::output::Sink;
+use sdt_core::kernels::Weight;
+use sdt_core::Kernel;
+
+#[derive(Clone, Debug)]
+struct Case {
+    kernel: u8,
+    stride: u8,
+    in_c: u16,
+    out_c: u16,
+    hw: u16,
+    d: u8,
+    density: u32,
+    /// 0: uniform weights, 1: all −128, 2: all +127, 3: ±extremes.
+    weights: u8,
+    depthwise: bool,
+    seed: u64,
+}
+
+prop_compose! {
+    fn case()(
+        kernel in prop::sample::select(vec![1u8, 3, 7]),
+        stride in 1u8..=2,
+        in_c in prop_oneof![1u16..=40, 90u16..=400],
+        out_c in prop_oneof![1u16..=72, 90u16..=260],
+        hw in 3u16..=7,
+        d in prop_oneof![Just(4u8), 1u8..=15],
+        density in prop_oneof![Just(100u32), 0u32..=100],
+        weights in 0u8..4,
+        depthwise in prop::bool::weighted(0.15),
+        seed in any::<u64>(),
+    ) -> Case {
+        let out_c = if depthwise { in_c } else { out_c };
+        Case { kernel, stride, in_c, out_c, hw, d, density, weights, depthwise, seed }
+    }
+}
+
+struct Record<'a> {
+    acc: &'a mut [i32],
+    c: usize,
+}
+
+impl Sink for Record<'_> {
+    fn store(&mut self, pixel: usize, acc: &[i32]) {
+        self.acc[pixel * self.c..(pixel + 1) * self.c].copy_from_slice(acc);
+    }
+}
+
+fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: usize) -> Vec<i32> {
+    let c = a.geom.out_c as usize;
+    let mut all = vec![0i32; oh * a.out_w * c];
+    // Dirty scratch: kernels must not rely on it being cleared.
+    let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
+    let mut sink = Record { acc: &mut all, c };
+    conv_rows(kernel, a, x, 0..oh, &mut scratch, &mut sink);
+    all
+}
+
+fn check(p: &Case) {
+    let mut rng = Rng::new(p.seed);
+    let (k, s) = (p.kernel as usize, p.stride as usize);
+    let pad = k / 2;
+    let (h, w) = (p.hw as usize, p.hw as usize);
+    let (ic, oc) = (p.in_c as usize, p.out_c as usize);
+    let geom = ConvGeom {
+        kernel: p.kernel,
+        stride: p.stride,
+        pad: pad as u8,
+        in_c: p.in_c,
+        out_c: p.out_c,
+        depthwise: p.depthwise,
+    };
+    let n_w = if p.depthwise {
+        k * k * oc
+    } else {
+        k * k * ic * oc
+    };
+    let weights: Vec<i8> = (0..n_w)
+        .map(|_| match p.weights {
+            0 => rng.range(-128, 127) as i8,
+            1 => -128,
+            2 => 127,
+            _ => [-128i8, 127][rng.below(2) as usize],
+        })
+        .collect();
+    let counts: Vec<u8> = (0..h * w * ic)
+        .map(|_| {
+            if rng.chance(p.density) {
+                rng.range(1, p.d as i64) as u8
+            } else {
+                0
+            }
+        })
+        .collect();
+    let (oh, ow) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
+    let args = ConvArgs {
+        geom,
+        in_h: h,
+        in_w: w,
+        out_w: ow,
+        weights: &weights[..],
+    };
+    let spike = accumulators(Kernel::SpikeDriven, &args, &counts, oh);
+    let dense = accumulators(Kernel::Dense, &args, &counts, oh);
+    assert_eq!(spike, dense, "spike-driven vs dense");
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for o in 0..oc {
+                let mut acc = 0i64;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let iy = (oy * s + ky) as isize - pad as isize;
+                        let ix = (ox * s + kx) as isize - pad as isize;
+                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                            continue;
+                        }
+                        let px = (iy as usize * w + ix as usize) * ic;
+                        let tap = ky * k + kx;
+                        if p.depthwise {
+                            acc += counts[px + o] as i64 * weights[tap * oc + o] as i64;
+                        } else {
+                            for i in 0..ic {
+                                acc +=
+                                    counts[px + i] as i64 * weights[(tap * ic + i) * oc + o] as i64;
+                            }
+                        }
+                    }
+                }
+                // The accumulators wrap like i32 (the proven bounds keep real models inside).
+                assert_eq!(
+                    spike[(oy * ow + ox) * oc + o],
+                    acc as i32,
+                    "({oy},{ox},{o})"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn wide_convolutions_equal(p in case()) {
+        check(&p);
+    }
+}
+
+/// One output pixel with far more binary spikes than an `i16` chunk, all of weight −128 or
+/// +127: a kernel that summed them in `i16` without widening would wrap.
+#[test]
+fn long_extreme_lists_do_not_wrap() {
+    for (weights, seed) in [(1u8, 1u64), (2, 2), (3, 3)] {
+        check(&Case {
+            kernel: 3,
+            stride: 1,
+            in_c: 384,
+            out_c: 240,
+            hw: 3,
+            d: 4,
+            density: 100,
+            weights,
+            depthwise: false,
+            seed,
+        });
+    }
+}
