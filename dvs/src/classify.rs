@@ -6,7 +6,7 @@ use std::time::Instant;
 use sdt_core::events::stream::{
     Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
 };
-use sdt_core::events::{FramerConfig, Geometry, Window};
+use sdt_core::events::{Event, FramerConfig, Geometry, Window};
 use sdt_core::stats::{E_AC_FJ, E_MAC_FJ};
 use sdt_core::{Kernel, Model, Sequential, Session, Stats};
 
@@ -117,11 +117,43 @@ pub fn classify(
     source: &mut EventSource,
     model: &Model<'_>,
     opts: &ClassifyOptions,
-    mut on_window: impl FnMut(&WindowResult),
+    on_window: impl FnMut(&WindowResult),
     mut progress: impl FnMut(u64),
 ) -> Result<Summary, ClassifyError> {
-    let input = model.tensor(model.graph().input);
     let g = source.geometry();
+    let next = |chunk: &mut Vec<Event>| {
+        let more = source.next_chunk(chunk)?;
+        progress(source.bytes_read());
+        Ok(more)
+    };
+    classify_chunks(g, next, model, opts, on_window)
+}
+
+/// Classifies events already in memory (time-ordered) from a `geometry` sensor.
+pub fn classify_events(
+    events: &[Event],
+    geometry: Geometry,
+    model: &Model<'_>,
+    opts: &ClassifyOptions,
+    on_window: impl FnMut(&WindowResult),
+) -> Result<Summary, ClassifyError> {
+    let mut rest = Some(events);
+    let next = |chunk: &mut Vec<Event>| {
+        chunk.extend_from_slice(rest.take().unwrap_or(&[]));
+        Ok(false)
+    };
+    classify_chunks(geometry, next, model, opts, on_window)
+}
+
+/// The classification loop over chunks from `next` (which returns whether more follow).
+fn classify_chunks(
+    g: Geometry,
+    mut next: impl FnMut(&mut Vec<Event>) -> Result<bool, SourceError>,
+    model: &Model<'_>,
+    opts: &ClassifyOptions,
+    mut on_window: impl FnMut(&WindowResult),
+) -> Result<Summary, ClassifyError> {
+    let input = model.tensor(model.graph().input);
     let downsample = match opts.downsample {
         Some(f) => f,
         None => fit_downsample(g, input.w, input.h).ok_or(ClassifyError::Geometry {
@@ -199,7 +231,7 @@ pub fn classify(
     };
     loop {
         chunk.clear();
-        let more = source.next_chunk(&mut chunk)?;
+        let more = next(&mut chunk)?;
         summary.events += chunk.len() as u64;
         for &e in &chunk {
             let t0 = Instant::now();
@@ -218,7 +250,6 @@ pub fn classify(
                 report(&mut done, &mut pending_s, &stats);
             }
         }
-        progress(source.bytes_read());
         if !more {
             break;
         }

@@ -5,6 +5,7 @@
 
 pub mod aedat4;
 pub mod classify;
+pub mod dvs128;
 pub mod info;
 pub mod render;
 pub mod sim;
