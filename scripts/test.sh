@@ -34,7 +34,9 @@ step "trainer on libtorch (creates .venv with pip torch 2.11.0 on first use)"
 torch_env=$(bash scripts/torch-env.sh)
 eval "$torch_env"
 cargo clippy -p sdt-train --all-targets -- -D warnings
-cargo test --release -p sdt-train
+# libtorch's OpenMP threads spin while waiting; when test threads share the two cores that
+# spinning slows training by an order of magnitude, so they wait passively.
+OMP_WAIT_POLICY=PASSIVE cargo test --release -p sdt-train
 
 step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core (boards/)"
 if ! command -v qemu-system-arm >/dev/null; then
