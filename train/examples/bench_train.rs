@@ -120,10 +120,10 @@ fn device(args: &Args) -> Result<Device, BoxError> {
         "cpu" => Ok(Device::Cpu),
         "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
         "cuda" => Err(
-            "libtorch sees no CUDA device: is libtorch_cuda.so loaded? (the linker \
-                       drops it as unneeded; run with LD_PRELOAD=<torch>/lib/libtorch_cuda.so, \
-                       which this command does for its workers when it finds the library on \
-                       LD_LIBRARY_PATH)"
+            "libtorch sees no CUDA device: no GPU or driver here, or libtorch_cuda.so is not \
+             loaded (the linker drops it as unneeded; run with \
+             LD_PRELOAD=<torch>/lib/libtorch_cuda.so, which this command does for its workers \
+             when it finds the library on LD_LIBRARY_PATH)"
                 .into(),
         ),
         other => Err(format!("unknown device `{other}` (cpu or cuda)").into()),
