@@ -20,6 +20,8 @@ struct Case {
     in_c: u16,
     out_c: u16,
     hw: u16,
+    /// Width (0: `hw`).
+    w: u16,
     d: u8,
     density: u32,
     /// 0: uniform weights, 1: all −128, 2: all +127, 3: ±extremes.
@@ -42,7 +44,7 @@ prop_compose! {
         seed in any::<u64>(),
     ) -> Case {
         let out_c = if depthwise { in_c } else { out_c };
-        Case { kernel, stride, in_c, out_c, hw, d, density, weights, depthwise, seed }
+        Case { kernel, stride, in_c, out_c, hw, w: 0, d, density, weights, depthwise, seed }
     }
 }
 
@@ -71,7 +73,7 @@ fn check(p: &Case) {
     let mut rng = Rng::new(p.seed);
     let (k, s) = (p.kernel as usize, p.stride as usize);
     let pad = k / 2;
-    let (h, w) = (p.hw as usize, p.hw as usize);
+    let (h, w) = (p.hw as usize, if p.w == 0 { p.hw } else { p.w } as usize);
     let (ic, oc) = (p.in_c as usize, p.out_c as usize);
     let geom = ConvGeom {
         kernel: p.kernel,
@@ -168,11 +170,39 @@ fn long_extreme_lists_do_not_wrap() {
             in_c: 384,
             out_c: 240,
             hw: 3,
+            w: 0,
             d: 4,
             density: 100,
             weights,
             depthwise: false,
             seed,
         });
+    }
+}
+
+/// Depthwise rows wider than one segment of the vector kernel (which holds up to 8192
+/// accumulators), every stride, kernel and count range.
+#[test]
+fn wide_depthwise_rows() {
+    let mut seed = 10;
+    for (c, w) in [(48, 120), (300, 61), (480, 40), (17, 70)] {
+        for (kernel, stride) in [(7, 1), (3, 1), (3, 2), (5, 2), (1, 1)] {
+            for d in [1, 4, 9] {
+                seed += 1;
+                check(&Case {
+                    kernel,
+                    stride,
+                    in_c: c,
+                    out_c: c,
+                    hw: 4,
+                    w,
+                    d,
+                    density: 40,
+                    weights: (seed % 4) as u8,
+                    depthwise: true,
+                    seed,
+                });
+            }
+        }
     }
 }

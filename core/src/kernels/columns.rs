@@ -32,6 +32,14 @@ impl Columns {
     }
 }
 
+/// Whether the column offsets of `a` fit in `u32` and lie inside its weights.
+pub(super) fn fits(a: &ConvArgs<'_, i8>) -> bool {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let k = a.geom.kernel as usize;
+    let columns = k * k * in_c * out_c;
+    a.weights.len() >= columns && columns <= u32::MAX as usize
+}
+
 /// One output pixel of a (non-depthwise) spike convolution with `i8` weights into `acc`
 /// (`out_c` values). `active` holds at least `in_c` entries.
 #[inline(always)]
@@ -45,44 +53,83 @@ pub(super) fn spike_pixel(
     acc: &mut [i32],
 ) {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
-    let k = a.geom.kernel as usize;
     acc.fill(0);
     cols.len = 0;
     // Every listed column `(tap·in_c + i)·out_c` (tap < k², i < in_c) then lies inside the
     // weights, which the vector tiles rely on.
-    if acc.len() != out_c || a.weights.len() < k * k * in_c * out_c {
+    if !fits(a) || acc.len() != out_c {
         return;
     }
     for (pixel, tap) in a.taps(oy, ox) {
         let px = &input[pixel * in_c..(pixel + 1) * in_c];
-        let n = list_active(px, active);
-        let base = tap * in_c;
-        for &i in &active[..n] {
-            let i = i as usize;
-            let col = ((base + i) * out_c) as u32;
-            let s = px[i] as usize;
-            if cols.len + UNROLLED > CHUNK {
-                add_columns(a.weights, &cols.offsets[..cols.len], acc);
-                cols.len = 0;
-            }
-            if s <= UNROLLED {
-                // Writes all UNROLLED slots, keeps `s` of them.
-                let slots = &mut cols.offsets[cols.len..cols.len + UNROLLED];
-                slots.fill(col);
-                cols.len += s;
-            } else {
-                for _ in 0..s {
-                    if cols.len == CHUNK {
-                        add_columns(a.weights, &cols.offsets[..cols.len], acc);
-                        cols.len = 0;
-                    }
-                    cols.offsets[cols.len] = col;
-                    cols.len += 1;
+        let base = tap * in_c * out_c;
+        let mut flush = |c: &[u32]| add_columns(a.weights, c, acc);
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl"
+        ))]
+        {
+            let _ = &active; // The scalar listing's buffer.
+            avx512::list_tap(cols, px, base, out_c, &mut flush);
+        }
+        #[cfg(not(all(
+            target_arch = "x86_64",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl"
+        )))]
+        list_tap(cols, px, base, out_c, active, &mut flush);
+    }
+    add_columns(a.weights, &cols.offsets[..cols.len], acc);
+}
+
+/// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`, handing
+/// full chunks to `flush`. `active` holds at least `px.len()` entries.
+#[cfg_attr(
+    all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn list_tap(
+    cols: &mut Columns,
+    px: &[u8],
+    base: usize,
+    out_c: usize,
+    active: &mut [u16],
+    flush: &mut impl FnMut(&[u32]),
+) {
+    let n = list_active(px, active);
+    for &i in &active[..n] {
+        let i = i as usize;
+        let col = (base + i * out_c) as u32;
+        let s = px[i] as usize;
+        if cols.len + UNROLLED > CHUNK {
+            flush(&cols.offsets[..cols.len]);
+            cols.len = 0;
+        }
+        if s <= UNROLLED {
+            // Writes all UNROLLED slots, keeps `s` of them.
+            let slots = &mut cols.offsets[cols.len..cols.len + UNROLLED];
+            slots.fill(col);
+            cols.len += s;
+        } else {
+            for _ in 0..s {
+                if cols.len == CHUNK {
+                    flush(&cols.offsets[..cols.len]);
+                    cols.len = 0;
                 }
+                cols.offsets[cols.len] = col;
+                cols.len += 1;
             }
         }
     }
-    add_columns(a.weights, &cols.offsets[..cols.len], acc);
 }
 
 /// `acc += Σ w[col..col + acc.len()]` over the listed columns (at most [`CHUNK`]). Every
@@ -221,6 +268,83 @@ mod avx2 {
                 for (a, &l) in acc[16 * R..].iter_mut().zip(&lanes) {
                     *a = a.wrapping_add(l as i32);
                 }
+            }
+        }
+    }
+}
+
+/// Listing with AVX-512: per 16 input channels, one compare per binary-spike plane gives a
+/// mask and one compress packs the column offsets of the channels it selects (no branch per
+/// channel or per spike, which would mispredict on irregular spikes).
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+))]
+mod avx512 {
+    use super::{Columns, CHUNK};
+    use core::arch::x86_64::*;
+
+    /// Bytes `16·g ..` of an `n`-byte row that exist, as a load mask.
+    #[inline(always)]
+    fn lanes(g: usize, n: usize) -> __mmask16 {
+        let rest = n - 16 * g;
+        if rest >= 16 {
+            0xffff
+        } else {
+            ((1u32 << rest) - 1) as __mmask16
+        }
+    }
+
+    /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`
+    /// (`s` times for a count `s`), handing full chunks to `flush`.
+    #[inline(always)]
+    pub(super) fn list_tap(
+        cols: &mut Columns,
+        px: &[u8],
+        base: usize,
+        out_c: usize,
+        flush: &mut impl FnMut(&[u32]),
+    ) {
+        let n = px.len();
+        let groups = n.div_ceil(16);
+        let src = px.as_ptr();
+        // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this module's cfg). Loads
+        // read bytes `16·g + j` of `px` only for lanes `j` set in `lanes(g, n)`, i.e. below
+        // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `cols.len` with
+        // `cols.len + 16 ≤ CHUNK` (flushed before), inside `cols.offsets`.
+        unsafe {
+            let mut top = _mm_setzero_si128();
+            for g in 0..groups {
+                let v = _mm_maskz_loadu_epi8(lanes(g, n), src.add(16 * g) as *const i8);
+                top = _mm_max_epu8(top, v);
+            }
+            top = _mm_max_epu8(top, _mm_srli_si128(top, 8));
+            top = _mm_max_epu8(top, _mm_srli_si128(top, 4));
+            top = _mm_max_epu8(top, _mm_srli_si128(top, 2));
+            top = _mm_max_epu8(top, _mm_srli_si128(top, 1));
+            let planes = (_mm_cvtsi128_si32(top) & 0xff) as u8;
+            let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+            let mut offs = _mm512_add_epi32(
+                _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32)),
+                _mm512_set1_epi32(base as i32),
+            );
+            let step = _mm512_set1_epi32((16 * out_c) as i32);
+            for g in 0..groups {
+                let m = lanes(g, n);
+                let v = _mm_maskz_loadu_epi8(m, src.add(16 * g) as *const i8);
+                for t in 0..planes {
+                    let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
+                    if cols.len + 16 > CHUNK {
+                        flush(&cols.offsets[..cols.len]);
+                        cols.len = 0;
+                    }
+                    let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                    _mm512_storeu_si512(cols.offsets.as_mut_ptr().add(cols.len) as *mut _, packed);
+                    cols.len += spikes.count_ones() as usize;
+                }
+                offs = _mm512_add_epi32(offs, step);
             }
         }
     }

@@ -60,20 +60,23 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     let mut columns = super::helium::Columns::new();
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     let mut lists = super::columns::Columns::new();
-    // The column-list kernel takes `i8` weights (its sums are `i16` lanes).
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    let narrow_weights = match bytemuck::try_cast_slice::<W, i8>(a.weights) {
-        Ok(weights) if core::mem::size_of::<W>() == 1 && kernel == Kernel::SpikeDriven => {
-            Some(ConvArgs {
-                geom: a.geom,
-                in_h: a.in_h,
-                in_w: a.in_w,
-                out_w: a.out_w,
-                weights,
-            })
-        }
-        _ => None,
-    };
+    let narrow_weights =
+        spike_i8(kernel, a).filter(|a8| !a8.geom.depthwise && super::columns::fits(a8));
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))]
+    if let Some(a8) =
+        spike_i8(kernel, a).filter(|a8| a8.geom.depthwise && super::depthwise::takes(a8))
+    {
+        let planes = super::depthwise::planes(input);
+        let mut store = |pixel: usize, acc: &[i32]| sink.store(pixel, acc);
+        super::depthwise::spike_rows(&a8, input, planes, rows, &mut store);
+        return;
+    }
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
             #[cfg(feature = "helium")]
@@ -83,7 +86,7 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
                 continue;
             }
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-            if let (Some(a8), false) = (&narrow_weights, a.geom.depthwise) {
+            if let Some(a8) = &narrow_weights {
                 super::columns::spike_pixel(&mut lists, a8, input, oy, ox, active, acc);
                 sink.store(r * a.out_w + ox, acc);
                 continue;
@@ -118,6 +121,23 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
             sink.store(r * a.out_w + ox, acc);
         }
     }
+}
+
+/// `a` with its weights as `i8`, for the spike-driven vector kernels (which take `i8`
+/// weights only: the column lists sum `i16` lanes).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn spike_i8<'a, W: Weight>(kernel: Kernel, a: &ConvArgs<'a, W>) -> Option<ConvArgs<'a, i8>> {
+    if kernel != Kernel::SpikeDriven || core::mem::size_of::<W>() != 1 {
+        return None;
+    }
+    let weights = bytemuck::try_cast_slice::<W, i8>(a.weights).ok()?;
+    Some(ConvArgs {
+        geom: a.geom,
+        in_h: a.in_h,
+        in_w: a.in_w,
+        out_w: a.out_w,
+        weights,
+    })
 }
 
 /// One output pixel of a spike convolution with exactly `L` output channels: the running

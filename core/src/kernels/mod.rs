@@ -7,6 +7,13 @@ pub mod attention;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod columns;
 pub mod conv;
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+))]
+mod depthwise;
 #[cfg(feature = "helium")]
 mod helium;
 #[cfg(feature = "helium")]
