@@ -16,6 +16,7 @@ pub mod deploy;
 pub mod distill;
 pub mod error;
 pub mod eval;
+pub mod events;
 pub mod golden;
 pub mod images;
 pub mod layers;

@@ -1,0 +1,321 @@
+//! Trains the DVS gesture model on simulated event clips, packs it as an int8 blob and
+//! evaluates held-out clips (new people, backgrounds, sensors) through the core's streaming
+//! classifier, window by window.
+//!
+//! ```sh
+//! eval "$(bash scripts/torch-env.sh)"
+//! cargo run --release -p sdt-train --bin train_gesture -- --out runs/gesture
+//! ```
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use sdt_core::events::{Geometry, Window};
+use sdt_core::Kernel;
+use sdt_dvs::classify::{classify_events, ClassifyOptions};
+use sdt_dvs::sim::{clip, Gesture, SimOptions};
+use sdt_train::config::TrainConfig;
+use sdt_train::deploy;
+use sdt_train::eval::Simulate;
+use sdt_train::events::{Clip, EventFrames, Framing, INPUT_ABSMAX};
+use sdt_train::train::Trainer;
+use sdt_train::{Error, Result, Sdt, SdtConfig};
+use serde::Serialize;
+use tch::nn::VarStore;
+use tch::Device;
+
+/// Seeds of training clips start here, held-out clips at `TEST_SEEDS`: disjoint people.
+const TRAIN_SEEDS: u64 = 1_000_000;
+const TEST_SEEDS: u64 = 2_000_000;
+/// The DVS128 sensor.
+const SENSOR: u16 = 128;
+
+#[derive(Parser)]
+#[command(about = "Train the DVS gesture model on simulated events")]
+struct Args {
+    /// Run directory: checkpoint, metrics, gesture_int8.blob, report.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Hyper-parameters (TOML).
+    #[arg(long, default_value = "train/configs/gesture.toml")]
+    config: PathBuf,
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Training clips per class.
+    #[arg(long, default_value_t = 40)]
+    train_per_class: u64,
+    /// Held-out clips per class.
+    #[arg(long, default_value_t = 10)]
+    test_per_class: u64,
+    /// Clip length (ms).
+    #[arg(long, default_value_t = 1500)]
+    clip_ms: u64,
+    /// Model input side (the 128×128 sensor is downsampled by 128 / size).
+    #[arg(long, default_value_t = 32)]
+    size: u16,
+    /// Bin length (ms): one model run per bin.
+    #[arg(long, default_value_t = 50)]
+    bin_ms: u64,
+    /// Bins per window (T).
+    #[arg(long, default_value_t = 8)]
+    bins: u16,
+    /// A new window every `hop` bins.
+    #[arg(long, default_value_t = 4)]
+    hop: u16,
+    /// embed_dim (four widths; the last two multiples of 8).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,48,64")]
+    dims: Vec<i64>,
+    /// Torch threads (one is fastest on a busy two-core machine: spinning threads collide).
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    train_clips: usize,
+    test_clips: usize,
+    train_samples: i64,
+    test_samples: i64,
+    seconds_simulating: f64,
+    seconds_training: f64,
+    params: i64,
+    blob_bytes: usize,
+    /// Per bin, libtorch with the training's simulation and the blob on the core.
+    bin_accuracy_trained: f64,
+    bin_accuracy_blob: f64,
+    bin_top1_agreement: f64,
+    /// Through the core's streaming classifier: windows of `bins` bins, every `hop` bins.
+    window_accuracy: f64,
+    /// Majority of a clip's windows.
+    clip_accuracy: f64,
+    per_class_clip_accuracy: Vec<(String, f64)>,
+    windows: u64,
+    bins_run: u64,
+    sops_per_window: f64,
+    energy_uj_per_window: f64,
+    latency_ms_per_window: f64,
+}
+
+fn simulate(gestures: &[(Gesture, u64)], clip_us: u64, threads: usize) -> Result<Vec<Clip>> {
+    let opts = SimOptions::default();
+    let parts: Vec<Result<Vec<Clip>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                s.spawn(move || {
+                    gestures
+                        .iter()
+                        .skip(k)
+                        .step_by(threads)
+                        .map(|&(g, seed)| {
+                            let events = clip(g, clip_us, &opts, seed)
+                                .map_err(|e| Error::Data(format!("simulator: {e}")))?;
+                            Ok(Clip {
+                                events,
+                                label: g.index() as i64,
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Data("simulator thread panicked".into())))
+            })
+            .collect()
+    });
+    // Undo the striping so clip i is gestures[i].
+    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(gestures.len());
+    let mut iters: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
+    for i in 0..gestures.len() {
+        if let Some(c) = iters.get_mut(i % threads).and_then(Iterator::next) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+fn plan(per_class: u64, base: u64) -> Vec<(Gesture, u64)> {
+    (0..per_class)
+        .flat_map(|k| {
+            Gesture::ALL
+                .iter()
+                .map(move |&g| (g, base + k * 100 + g.index() as u64))
+        })
+        .collect()
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    tch::set_num_threads(args.threads);
+    let mut config = TrainConfig::from_file(&args.config)?;
+    if let Some(e) = args.epochs {
+        config.epochs = e;
+    }
+    config.input_absmax = Some(INPUT_ABSMAX);
+    let weight_bits = config.weight_bits.unwrap_or(8);
+    let dims: [i64; 4] = args
+        .dims
+        .clone()
+        .try_into()
+        .map_err(|_| Error::Config("--dims takes four widths".into()))?;
+    if args.size == 0 || !SENSOR.is_multiple_of(args.size) {
+        return Err(Error::Config(format!("--size must divide {SENSOR}")));
+    }
+    let model_cfg = SdtConfig {
+        embed_dims: dims,
+        in_channels: 2,
+        image_size: i64::from(args.size),
+        num_classes: Gesture::ALL.len() as i64,
+        num_heads: 8,
+        spike_max: 4,
+    };
+    let framing = Framing {
+        geometry: Geometry::new(SENSOR, SENSOR),
+        bin_us: args.bin_ms * 1000,
+        downsample: SENSOR / args.size,
+        clip: model_cfg.spike_max,
+        min_events: 20,
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let clip_us = args.clip_ms * 1000;
+    let train_clips = simulate(&plan(args.train_per_class, TRAIN_SEEDS), clip_us, threads)?;
+    let test_clips = simulate(&plan(args.test_per_class, TEST_SEEDS), clip_us, threads)?;
+    let train = EventFrames::new(&train_clips, &framing)?;
+    let test = EventFrames::new(&test_clips, &framing)?;
+    let seconds_simulating = started.elapsed().as_secs_f64();
+    eprintln!(
+        "simulated {} + {} clips ({} + {} bins) in {seconds_simulating:.0} s",
+        train_clips.len(),
+        test_clips.len(),
+        train.len_samples(),
+        test.len_samples()
+    );
+
+    tch::manual_seed(config.seed);
+    let vs = VarStore::new(Device::Cpu);
+    let model = Sdt::new(&vs.root(), model_cfg)?;
+    let params: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    let quick_test = test.subsample(4)?;
+    let started = Instant::now();
+    let trainer = Trainer {
+        vs: &vs,
+        model: &model,
+        config: &config,
+        teacher: None,
+        run_dir: Some(&args.out),
+        resume: false,
+        stop_after: None,
+        progress: !args.quiet,
+    };
+    let mut stdout = std::io::stdout();
+    trainer.run(&train, &quick_test, &mut stdout)?;
+    let seconds_training = started.elapsed().as_secs_f64();
+
+    let blob_path = args.out.join("gesture_int8.blob");
+    let blob = deploy::pack(&vs, &model, weight_bits, INPUT_ABSMAX, Some(&blob_path))?;
+    let sim = Simulate::from_config(&config)?;
+    let test_set = test.to_dataset()?;
+    let per_bin = deploy::compare(&model, &blob, weight_bits, &test_set, sim, false)?;
+
+    let core_model = blob
+        .model()
+        .map_err(|e| Error::Data(format!("blob: {e}")))?;
+    let opts = ClassifyOptions {
+        bin: Window::Time { us: framing.bin_us },
+        bins: args.bins,
+        hop: args.hop,
+        average: 1,
+        downsample: Some(framing.downsample),
+        clip: None,
+        kernel: Kernel::SpikeDriven,
+    };
+    let classes = Gesture::ALL.len();
+    let (mut hits, mut windows, mut clip_hits) = (0u64, 0u64, 0u64);
+    let mut per_class = vec![(0u64, 0u64); classes];
+    let (mut sops, mut energy, mut compute_ms, mut runs) = (0u64, 0.0, 0.0, 0u64);
+    for c in &test_clips {
+        let mut votes = vec![0u32; classes];
+        let summary = classify_events(&c.events, framing.geometry, &core_model, &opts, |w| {
+            if let Some(v) = votes.get_mut(w.label) {
+                *v += 1;
+            }
+        })
+        .map_err(|e| Error::Data(format!("stream: {e}")))?;
+        let label = c.label as usize;
+        hits += u64::from(votes.get(label).copied().unwrap_or(0));
+        windows += summary.windows;
+        sops += summary.sops;
+        energy += summary.energy_uj;
+        compute_ms += summary.compute_ms;
+        runs += summary.runs;
+        // Majority vote, the first class on ties.
+        let best = (0..classes).max_by_key(|&k| (votes[k], std::cmp::Reverse(k)));
+        let ok = best == Some(label);
+        clip_hits += u64::from(ok);
+        if let Some(pc) = per_class.get_mut(label) {
+            pc.0 += u64::from(ok);
+            pc.1 += 1;
+        }
+    }
+    let w = windows.max(1) as f64;
+    let report = Report {
+        train_clips: train_clips.len(),
+        test_clips: test_clips.len(),
+        train_samples: train.len_samples(),
+        test_samples: test.len_samples(),
+        seconds_simulating,
+        seconds_training,
+        params,
+        blob_bytes: blob.bytes().len(),
+        bin_accuracy_trained: per_bin.trained_accuracy,
+        bin_accuracy_blob: per_bin.blob_accuracy,
+        bin_top1_agreement: per_bin.top1_agreement,
+        window_accuracy: hits as f64 / w,
+        clip_accuracy: clip_hits as f64 / test_clips.len().max(1) as f64,
+        per_class_clip_accuracy: Gesture::ALL
+            .iter()
+            .zip(&per_class)
+            .map(|(g, &(h, n))| (g.name().to_owned(), h as f64 / n.max(1) as f64))
+            .collect(),
+        windows,
+        bins_run: runs,
+        sops_per_window: sops as f64 / w,
+        energy_uj_per_window: energy / w,
+        latency_ms_per_window: compute_ms / w,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    let path = args.out.join("report.json");
+    File::create(&path)
+        .and_then(|mut f| f.write_all(json.as_bytes()))
+        .map_err(|e| Error::io(&path, e))?;
+    eprintln!("wrote {} and {}", blob_path.display(), path.display());
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Event clips as training data: each labelled clip of events is cut into time bins and
+//! framed into `2 × H' × W'` counts by the core's [`Framer`], exactly as the device's
+//! streaming classifier frames a live stream (bins of `bin_us` starting at the clip's first
+//! event, spatial downsampling, counts clipped to `D`). Every bin is one sample with the
+//! clip's label: the device runs the model once per bin and sums the logits over the `T` bins
+//! of a window, so a model trained per bin is the model it runs.
+//!
+//! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
+//! step 1: train and pack with [`INPUT_ABSMAX`].
+
+use sdt_core::events::{Event, Framer, FramerConfig, Geometry, Push, Window};
+use tch::{Kind, Tensor};
+
+use crate::data::{Dataset, Source};
+use crate::error::{Error, Result};
+
+/// `input_absmax` giving the `i8` input grid step `absmax / 127 = 1`: count `c` is `i8` `c`.
+pub const INPUT_ABSMAX: f64 = 127.0;
+
+/// A labelled clip of time-ordered events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Zero-based class.
+    pub label: i64,
+}
+
+/// How clips are framed (the streaming classifier's framing of one bin).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Framing {
+    /// Sensor resolution.
+    pub geometry: Geometry,
+    /// Bin length (µs).
+    pub bin_us: u64,
+    /// Spatial downsampling factor.
+    pub downsample: u16,
+    /// Largest count per cell (the model's `D`).
+    pub clip: u8,
+    /// Bins with fewer events are not used as samples.
+    pub min_events: u64,
+}
+
+impl Framing {
+    /// The core framer configuration of one bin.
+    pub fn framer(&self) -> FramerConfig {
+        FramerConfig {
+            geometry: self.geometry,
+            bins: 1,
+            window: Window::Time { us: self.bin_us },
+            downsample: self.downsample,
+            clip: self.clip,
+        }
+    }
+}
+
+/// Framed bins of many clips: `[N, 2, H', W']` counts and a label per bin.
+#[derive(Debug)]
+pub struct EventFrames {
+    frames: Tensor,
+    labels: Tensor,
+    /// Clip index of every sample.
+    clip_of: Vec<usize>,
+}
+
+/// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
+/// stream would complete it with later events), each with its event count.
+pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u64)>> {
+    let mut framer = Framer::new(framing.framer())
+        .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
+    let mut frame = vec![0u8; framer.frame_len()];
+    let mut out = Vec::new();
+    let mut binned = 0u64;
+    for &e in events {
+        loop {
+            match framer.push(e, &mut frame) {
+                Push::Binned => binned += 1,
+                Push::Dropped => {}
+                Push::Full => {
+                    out.push((frame.clone(), binned));
+                    binned = 0;
+                    framer.next_window(&mut frame);
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+    Ok(out)
+}
+
+impl EventFrames {
+    /// Frames every clip.
+    pub fn new(clips: &[Clip], framing: &Framing) -> Result<Self> {
+        let framer = Framer::new(framing.framer())
+            .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
+        let (_, c, h, w) = framer.shape();
+        let mut data = Vec::new();
+        let (mut labels, mut clip_of) = (Vec::new(), Vec::new());
+        for (i, clip) in clips.iter().enumerate() {
+            for (frame, n) in frame_clip(&clip.events, framing)? {
+                if n >= framing.min_events.max(1) {
+                    data.extend_from_slice(&frame);
+                    labels.push(clip.label);
+                    clip_of.push(i);
+                }
+            }
+        }
+        if labels.is_empty() {
+            return Err(Error::Data("no event clip gave a usable bin".into()));
+        }
+        let n = labels.len() as i64;
+        Ok(Self {
+            frames: Tensor::from_slice(&data).f_reshape([n, c as i64, h as i64, w as i64])?,
+            labels: Tensor::from_slice(&labels),
+            clip_of,
+        })
+    }
+
+    /// Number of samples.
+    pub fn len_samples(&self) -> i64 {
+        Source::len(self)
+    }
+
+    /// Clip index of every sample.
+    pub fn clip_of(&self) -> &[usize] {
+        &self.clip_of
+    }
+
+    /// All samples as an in-memory data set (f32 counts).
+    pub fn to_dataset(&self) -> Result<Dataset> {
+        Dataset::new(
+            self.frames.f_to_kind(Kind::Float)?,
+            self.labels.shallow_clone(),
+        )
+    }
+
+    /// Every `step`-th sample as a data set (a quick per-epoch test set).
+    pub fn subsample(&self, step: i64) -> Result<Dataset> {
+        let idx = Tensor::f_arange_start_step(
+            0,
+            self.len(),
+            step.max(1),
+            (Kind::Int64, tch::Device::Cpu),
+        )?;
+        Dataset::new(
+            self.frames
+                .f_index_select(0, &idx)?
+                .f_to_kind(Kind::Float)?,
+            self.labels.f_index_select(0, &idx)?,
+        )
+    }
+}
+
+impl Source for EventFrames {
+    fn len(&self) -> i64 {
+        self.labels.size().first().copied().unwrap_or(0)
+    }
+
+    fn batches<'a>(
+        &'a self,
+        order: Vec<i64>,
+        batch_size: i64,
+        _seed: u64,
+    ) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a> {
+        let chunks: Vec<Vec<i64>> = order
+            .chunks(batch_size.max(1) as usize)
+            .map(<[i64]>::to_vec)
+            .collect();
+        Box::new(chunks.into_iter().map(move |idx| {
+            let idx = Tensor::from_slice(&idx);
+            Ok((
+                self.frames
+                    .f_index_select(0, &idx)?
+                    .f_to_kind(Kind::Float)?,
+                self.labels.f_index_select(0, &idx)?,
+            ))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t: u64, x: u16, y: u16, p: u8) -> Event {
+        Event { t, x, y, p }
+    }
+
+    #[test]
+    fn bins_are_framed_like_the_stream_and_labelled_by_clip() {
+        let framing = Framing {
+            geometry: Geometry::new(8, 8),
+            bin_us: 100,
+            downsample: 2,
+            clip: 4,
+            min_events: 2,
+        };
+        // Clip 0: bin [10, 110) has 7 events at cell (1, 0) ON (clipped to 4) and one OFF;
+        // bin [110, 210) has one event (dropped: below min_events); the trailing partial bin
+        // [210, 310) is left out.
+        let mut a: Vec<Event> = (0..7).map(|k| ev(10 + k, 2, 1, 1)).collect();
+        a.push(ev(50, 7, 7, 0));
+        a.push(ev(150, 0, 0, 1));
+        a.push(ev(220, 0, 0, 1));
+        a.push(ev(230, 0, 0, 1));
+        let b = vec![ev(0, 0, 0, 0), ev(10, 0, 0, 0), ev(500, 1, 1, 1)];
+        let clips = [
+            Clip {
+                events: a,
+                label: 3,
+            },
+            Clip {
+                events: b,
+                label: 5,
+            },
+        ];
+        let f = EventFrames::new(&clips, &framing).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.clip_of(), &[0, 1]);
+        let d = f.to_dataset().unwrap();
+        assert_eq!(d.images.size(), [2, 2, 4, 4]);
+        let labels: Vec<i64> = Vec::try_from(&d.labels).unwrap();
+        assert_eq!(labels, [3, 5]);
+        let first: Vec<f32> = Vec::try_from(&d.images.get(0).flatten(0, -1)).unwrap();
+        // [OFF plane, ON plane], row-major 4×4.
+        assert_eq!(first[15], 1.0);
+        assert_eq!(first[16 + 1], 4.0);
+        assert_eq!(first.iter().sum::<f32>(), 5.0);
+        let second: Vec<f32> = Vec::try_from(&d.images.get(1).flatten(0, -1)).unwrap();
+        assert_eq!(second[0], 2.0);
+        let (x, y) = f.batches(vec![1, 0], 2, 0).next().unwrap().unwrap();
+        assert_eq!(x.size(), [2, 2, 4, 4]);
+        assert_eq!(Vec::<i64>::try_from(&y).unwrap(), [5, 3]);
+    }
+
+    #[test]
+    fn a_set_without_usable_bins_is_an_error() {
+        let framing = Framing {
+            geometry: Geometry::new(8, 8),
+            bin_us: 100,
+            downsample: 1,
+            clip: 4,
+            min_events: 1,
+        };
+        let clips = [Clip {
+            events: vec![ev(0, 0, 0, 0)],
+            label: 0,
+        }];
+        assert!(EventFrames::new(&clips, &framing).is_err());
+    }
+}
