@@ -6,6 +6,7 @@
 pub mod error;
 pub mod firmware;
 pub mod footprint;
+pub mod gesture;
 pub mod job;
 pub mod models;
 pub mod qemu;

@@ -1,0 +1,112 @@
+//! The bundled DVS gesture model on the bundled event stream: the bins of the stream framed
+//! exactly as the core's streaming classifier frames them (AEDAT 3.1 decoder, 50 ms time
+//! bins, 128×128 → 32×32, counts clipped to D, CHW counts fed as HWC `i8`), one job input per
+//! bin. The settings are those of the demo (`examples/src/gesture.rs`).
+
+use std::path::PathBuf;
+
+use sdt_convert::AlignedBlob;
+use sdt_core::events::aedat31::Aedat31Decoder;
+use sdt_core::events::{Decoder, Event, Framer, FramerConfig, Geometry, Push, Window};
+
+use crate::error::{io, HarnessError, Result};
+use crate::models::Workload;
+
+/// One model run per 50 ms bin.
+pub const BIN_US: u64 = 50_000;
+/// Bins per window.
+pub const BINS: usize = 8;
+/// A new window every `HOP` bins.
+pub const HOP: usize = 4;
+/// 128×128 → 32×32.
+pub const DOWNSAMPLE: u16 = 4;
+/// The DVS128 sensor.
+pub const SENSOR: Geometry = Geometry::new(128, 128);
+
+fn data_dir() -> PathBuf {
+    crate::firmware::boards_dir()
+        .parent()
+        .map(|p| p.join("examples/data"))
+        .unwrap_or_else(|| PathBuf::from("../../examples/data"))
+}
+
+/// The bundled stream's events.
+pub fn stream_events() -> Result<Vec<Event>> {
+    let path = data_dir().join("dvs_gesture_stream.aedat");
+    let bytes = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
+    let mut dec = Aedat31Decoder::new(SENSOR);
+    let mut events = Vec::new();
+    dec.feed(&bytes, |e| events.push(e));
+    let c = dec.finish();
+    if c.malformed + c.out_of_range + c.truncated_bytes > 0 {
+        return Err(HarnessError::Model(format!(
+            "{}: damaged stream {c:?}",
+            path.display()
+        )));
+    }
+    Ok(events)
+}
+
+/// The streaming classifier's framing of one bin for a model with spike limit `d`.
+pub fn framing(d: u8) -> FramerConfig {
+    FramerConfig {
+        geometry: SENSOR,
+        bins: 1,
+        window: Window::Time { us: BIN_US },
+        downsample: DOWNSAMPLE,
+        clip: d,
+    }
+}
+
+/// The first `n` bins of `events` as model inputs (HWC `i8` bytes), empty bins included.
+pub fn bins(events: &[Event], d: u8, n: usize) -> Result<Vec<Vec<u8>>> {
+    let mut framer =
+        Framer::new(framing(d)).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
+    let (_, c, h, w) = framer.shape();
+    let plane = h * w;
+    let mut frame = vec![0u8; framer.frame_len()];
+    let mut out = Vec::new();
+    // CHW (OFF plane, ON plane) → HWC, as the streaming classifier feeds the model.
+    let hwc = |frame: &[u8]| -> Vec<u8> {
+        (0..c * plane)
+            .map(|i| {
+                frame
+                    .get((i % c) * plane + i / c)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(127)
+            })
+            .collect()
+    };
+    for &e in events {
+        if out.len() >= n {
+            break;
+        }
+        while framer.push(e, &mut frame) == Push::Full {
+            out.push(hwc(&frame));
+            framer.next_window(&mut frame);
+            if out.len() >= n {
+                break;
+            }
+        }
+    }
+    if out.len() < n {
+        return Err(HarnessError::Model(format!(
+            "the stream has only {} complete bins, {n} wanted",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The bundled gesture blob on the first `n` bins of the bundled stream.
+pub fn workload(n: usize) -> Result<Workload> {
+    let path = data_dir().join("dvs_gesture_int8.blob");
+    let bytes = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
+    let d = AlignedBlob::from_bytes(&bytes).model()?.d();
+    Ok(Workload {
+        name: "DVS gesture int8 32x32".into(),
+        inputs: bins(&stream_events()?, d, n)?,
+        blob: bytes,
+    })
+}

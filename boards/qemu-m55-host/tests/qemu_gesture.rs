@@ -1,0 +1,111 @@
+//! The bundled DVS gesture model on the emulated Cortex-M55, on the bins of the first windows
+//! of the bundled event stream: logits and per-node statistics equal the host core's bit for
+//! bit, and the windows summed from the device's logits give the host streaming classifier's
+//! labels. Prints instructions per bin and per window. Needs `qemu-system-arm` and the
+//! `thumbv8m.main-none-eabihf` target (scripts/test.sh installs both).
+
+use std::time::Duration;
+
+use sdt_convert::AlignedBlob;
+use sdt_core::events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
+use sdt_core::{Kernel, Sequential, Session};
+use sdt_qemu_m55_host::gesture::{self, BINS, HOP};
+use sdt_qemu_m55_host::{qemu, run_checked, Variant};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// Windows checked: their bins are the job's inputs.
+const WINDOWS: usize = 3;
+
+/// Labels of the first `windows` windows from the host's streaming classifier.
+fn host_stream_labels(blob: &[u8], windows: usize) -> Vec<usize> {
+    let blob = AlignedBlob::from_bytes(blob);
+    let model = blob.model().unwrap();
+    let cfg = StreamConfig {
+        framer: sdt_core::events::FramerConfig {
+            bins: BINS as u16,
+            ..gesture::framing(model.d())
+        },
+        hop: HOP as u16,
+        average: 1,
+    };
+    let sizes = StreamClassifier::sizes(&cfg, &model).unwrap();
+    let (mut f, mut l, mut s) = (
+        vec![0u8; sizes.frames],
+        vec![0i32; sizes.logits],
+        vec![0i64; sizes.scores],
+    );
+    let bufs = StreamBuffers {
+        frames: &mut f,
+        logits: &mut l,
+        scores: &mut s,
+    };
+    let mut classifier = StreamClassifier::new(cfg, &model, bufs).unwrap();
+    let mut arena = vec![0u8; sdt_core::arena_bytes(&model, 1).unwrap()];
+    let mut session = Session::new(&model, &mut arena, 1).unwrap();
+    let mut run = Run {
+        kernel: Kernel::SpikeDriven,
+        exec: &Sequential,
+        stats: None,
+    };
+    let mut labels = Vec::new();
+    for e in gesture::stream_events().unwrap() {
+        classifier
+            .push(e, &mut session, &mut run, |p| labels.push(p.label))
+            .unwrap();
+        if labels.len() >= windows {
+            break;
+        }
+    }
+    labels.truncate(windows);
+    labels
+}
+
+#[test]
+fn gesture_model_on_stream_windows_is_bit_exact() {
+    let n = BINS + (WINDOWS - 1) * HOP;
+    let w = gesture::workload(n).expect("gesture workload");
+    let want = host_stream_labels(&w.blob, WINDOWS);
+    assert_eq!(want.len(), WINDOWS);
+    for v in [Variant::Scalar, Variant::Helium] {
+        let c = run_checked(v, &w, Kernel::SpikeDriven, TIMEOUT)
+            .unwrap_or_else(|e| panic!("gesture on {}: {e}", v.name()));
+        let r = &c.device.report;
+        assert_eq!(c.device.status, Some(0), "stdout:\n{}", c.device.stdout);
+        assert_eq!(r.inferences.len(), n);
+        assert!(
+            c.differences.is_empty(),
+            "gesture on {} differs from the host:\n{}",
+            v.name(),
+            c.differences.join("\n")
+        );
+        // Window k sums the logits of bins 4k..4k+8; its arg-max (first on ties) is the label.
+        let got: Vec<usize> = (0..WINDOWS)
+            .map(|k| {
+                let classes = r.inferences[0].logits.len();
+                let score = |c: usize| -> i64 {
+                    r.inferences[k * HOP..k * HOP + BINS]
+                        .iter()
+                        .map(|i| i64::from(i.logits[c]))
+                        .sum()
+                };
+                (0..classes)
+                    .max_by_key(|&c| (score(c), std::cmp::Reverse(c)))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(got, want, "window labels from device logits vs host stream");
+        let insns: Vec<f64> = r
+            .inferences
+            .iter()
+            .map(|i| i.total_ticks as f64 * qemu::INSNS_PER_TICK)
+            .collect();
+        let per_bin = insns.iter().sum::<f64>() / n as f64;
+        println!(
+            "DVS gesture on {}: {n} bins bit-exact, window labels {got:?}; {per_bin:.3e} \
+             instructions/bin, {:.3e} instructions/window (a new window runs {HOP} new bins; \
+             the first runs {BINS})",
+            v.name(),
+            per_bin * HOP as f64
+        );
+    }
+}
