@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sdt_core::events::aedat31::Aedat31Decoder;
-use sdt_core::events::{Counters, Decoder, Event, Geometry};
+use sdt_core::events::aedat31::{Aedat31Decoder, Aedat31Encoder};
+use sdt_core::events::{Counters, Decoder, EncodeError, Encoder, Event, Geometry};
 
 /// The sensor of the dataset.
 pub const GEOMETRY: Geometry = Geometry::new(128, 128);
@@ -61,6 +61,9 @@ pub enum Dvs128Error {
         /// What is wrong.
         why: String,
     },
+    /// An event cannot be written (coordinates, polarity or time order).
+    #[error("cannot encode an event: {0:?}")]
+    Encode(EncodeError),
     /// A recording has no `_labels.csv` next to it.
     #[error("{0}: no labels file (expected {1})")]
     MissingLabels(PathBuf, PathBuf),
@@ -205,4 +208,19 @@ pub fn load_dir(
         clips.extend(load_recording(&r)?);
     }
     Ok(clips)
+}
+
+/// Writes a recording in the dataset's layout: `path` (AEDAT 3.1) and its labels CSV.
+pub fn write_recording(path: &Path, events: &[Event], labels: &[Label]) -> Result<(), Dvs128Error> {
+    let mut bytes = Vec::new();
+    Aedat31Encoder::new()
+        .encode(events, &mut |b: &[u8]| bytes.extend_from_slice(b))
+        .map_err(Dvs128Error::Encode)?;
+    std::fs::write(path, &bytes).map_err(io(path))?;
+    let mut csv = String::from("class,startTime_usec,endTime_usec\n");
+    for l in labels {
+        csv.push_str(&format!("{},{},{}\n", l.class + 1, l.start_us, l.end_us));
+    }
+    let csv_path = labels_path(path);
+    std::fs::write(&csv_path, csv).map_err(io(&csv_path))
 }
