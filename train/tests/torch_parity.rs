@@ -166,3 +166,42 @@ fn rust_weights_give_the_same_logits_and_gradients_in_pytorch() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The benchmark command end to end on a small model: both sides run, from the same weights,
+/// and their results are printed side by side.
+#[test]
+fn training_benchmark_prints_both_sides() {
+    let python = python();
+    // Tests run from target/<profile>/deps; cargo builds examples next to them.
+    let exe = std::env::current_exe().expect("test binary path");
+    let bench = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("examples").join("bench_train"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the bench_train example is not built next to this test: run \
+                 `cargo test -p sdt-train` (which builds examples) or \
+                 `cargo build -p sdt-train --example bench_train` with the same profile"
+            )
+        });
+    let out = Command::new(&bench)
+        .args(["--preset", "digits32", "--size", "32", "--batch", "4"])
+        .args(["--warmup", "0", "--iters", "1", "--threads", "1"])
+        .args(["--python", &python, "--script"])
+        .arg(script())
+        .output()
+        .expect("run bench_train");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench_train failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(text.contains("sdt-train (tch, Rust)"), "{text}");
+    assert!(text.contains("PyTorch eager (Python)"), "{text}");
+    assert!(text.contains("1 thread(s), images/s: sdt-train"), "{text}");
+}
