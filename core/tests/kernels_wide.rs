@@ -1,14 +1,15 @@
 //! The spike-driven convolution equals the dense reference and an `i64` direct convolution at
 //! the shapes of full-size models: wide channel counts (every tile width and remainder), long
 //! column lists (more spikes per output pixel than one `i16` chunk holds), weights at the `i8`
-//! extremes (so partial sums reach the chunk bound) and large counts.
+//! extremes (so partial sums reach the chunk bound) and large counts. The encoding layer
+//! (pixels × weights) against an `i64` direct convolution.
 
 mod common;
 
 use common::Rng;
 use proptest::prelude::*;
 use sdt_core::graph::ConvGeom;
-use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
+use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use sdt_core::kernels::output::Sink;
 use sdt_core::kernels::Weight;
 use sdt_core::Kernel;
@@ -204,5 +205,131 @@ fn wide_depthwise_rows() {
                 });
             }
         }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct EncodeCase {
+    kernel: u8,
+    stride: u8,
+    pad: u8,
+    in_c: u16,
+    out_c: u16,
+    h: u16,
+    w: u16,
+    wide: bool,
+    max_abs: i32,
+    zp: i16,
+    seed: u64,
+}
+
+prop_compose! {
+    fn encode_case()(
+        kernel in prop::sample::select(vec![1u8, 3, 7]),
+        stride in 1u8..=2,
+        pad_raw in 0u8..=3,
+        in_c in 1u16..=5,
+        out_c in 1u16..=70,
+        (h, w) in (1u16..=20, 1u16..=40),
+        wide in any::<bool>(),
+        max_abs in prop_oneof![Just(127), 0i32..=127, 1000i32..=32767],
+        zp in prop_oneof![Just(0i16), -300i16..=300, any::<i16>()],
+        seed in any::<u64>(),
+    ) -> EncodeCase {
+        let pad = pad_raw.min(kernel / 2);
+        let min = (kernel - 2 * pad) as u16;
+        EncodeCase { kernel, stride, pad, in_c, out_c, h: h.max(min), w: w.max(min), wide,
+                     max_abs, zp, seed }
+    }
+}
+
+fn encode_check<X: Copy + Into<i32>>(p: &EncodeCase, input: &[X], weights: &[i8], zps: &[i16]) {
+    let (k, s, pad) = (p.kernel as usize, p.stride as usize, p.pad as usize);
+    let (h, w, ic, oc) = (
+        p.h as usize,
+        p.w as usize,
+        p.in_c as usize,
+        p.out_c as usize,
+    );
+    let (oh, ow) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
+    let geom = ConvGeom {
+        kernel: p.kernel,
+        stride: p.stride,
+        pad: p.pad,
+        in_c: p.in_c,
+        out_c: p.out_c,
+        depthwise: false,
+    };
+    let args = ConvArgs {
+        geom,
+        in_h: h,
+        in_w: w,
+        out_w: ow,
+        weights,
+    };
+    let mut got = vec![0i32; oh * ow * oc];
+    let mut acc = vec![0x5a5a_5a5a; oc];
+    // Two row chunks: the kernel must start anywhere.
+    let split = oh / 2;
+    let (top, bottom) = got.split_at_mut(split * ow * oc);
+    for (rows, out) in [(0..split, top), (split..oh, bottom)] {
+        let mut sink = Record { acc: out, c: oc };
+        encode_rows(&args, input, zps, p.max_abs, rows, &mut acc, &mut sink);
+    }
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for o in 0..oc {
+                let mut want = 0i64;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let iy = (oy * s + ky) as isize - pad as isize;
+                        let ix = (ox * s + kx) as isize - pad as isize;
+                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                            continue;
+                        }
+                        for i in 0..ic {
+                            let x = input[(iy as usize * w + ix as usize) * ic + i].into();
+                            let x = x.clamp(-p.max_abs, p.max_abs) as i64 - zps[i] as i64;
+                            want += x * weights[((ky * k + kx) * ic + i) * oc + o] as i64;
+                        }
+                    }
+                }
+                assert_eq!(got[(oy * ow + ox) * oc + o], want as i32, "({oy},{ox},{o})");
+            }
+        }
+    }
+}
+
+fn encode(p: &EncodeCase) {
+    let mut rng = Rng::new(p.seed);
+    let (k, ic, oc) = (p.kernel as usize, p.in_c as usize, p.out_c as usize);
+    let weights: Vec<i8> = (0..k * k * ic * oc)
+        .map(|_| rng.range(-128, 127) as i8)
+        .collect();
+    let zps: Vec<i16> = (0..ic)
+        .map(|i| {
+            if i == 0 {
+                p.zp
+            } else {
+                rng.range(-200, 200) as i16
+            }
+        })
+        .collect();
+    let n = p.h as usize * p.w as usize * ic;
+    if p.wide {
+        let x: Vec<i16> = (0..n).map(|_| rng.range(-32768, 32767) as i16).collect();
+        encode_check(p, &x, &weights, &zps);
+    } else {
+        let x: Vec<i8> = (0..n).map(|_| rng.range(-128, 127) as i8).collect();
+        encode_check(p, &x, &weights, &zps);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn encoding_layer_matches_direct(p in encode_case()) {
+        encode(&p);
     }
 }

@@ -250,6 +250,14 @@ pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     acc: &mut [i32],
     sink: &mut S,
 ) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw"
+    ))]
+    if super::encode::encode_rows(a, input, zero_points, max_abs, rows.clone(), acc, sink) {
+        return;
+    }
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     let acc = &mut acc[..out_c];
     for (r, oy) in rows.enumerate() {

@@ -14,6 +14,12 @@ pub mod conv;
     target_feature = "avx512vl"
 ))]
 mod depthwise;
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw"
+))]
+mod encode;
 #[cfg(feature = "helium")]
 mod helium;
 #[cfg(feature = "helium")]
