@@ -98,10 +98,10 @@ impl TrainConfig {
         if matches!(self.weight_bits, Some(b) if !(2..=16).contains(&b)) {
             return bad("weight_bits must be in 2..=16".into());
         }
-        if matches!(self.input_absmax, Some(a) if !(a > 0.0)) {
+        if matches!(self.input_absmax, Some(a) if a.is_nan() || a <= 0.0) {
             return bad("input_absmax must be positive".into());
         }
-        if matches!(self.clip_grad, Some(c) if !(c > 0.0)) {
+        if matches!(self.clip_grad, Some(c) if c.is_nan() || c <= 0.0) {
             return bad("clip_grad must be positive".into());
         }
         Ok(())

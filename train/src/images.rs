@@ -182,12 +182,14 @@ fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
     image::imageops::crop_imm(&resized, (rw - size) / 2, (rh - size) / 2, size, size).to_image()
 }
 
-type Decoded = (usize, Result<(Vec<f32>, Vec<i64>)>);
+/// One decoded batch: pixels (CHW per sample, concatenated) and labels.
+type Pixels = Result<(Vec<f32>, Vec<i64>)>;
+type Decoded = (usize, Pixels);
 
 /// Batches in order, reassembled from the workers' out-of-order results.
 struct Prefetch {
     rx: Receiver<Decoded>,
-    pending: BTreeMap<usize, Result<(Vec<f32>, Vec<i64>)>>,
+    pending: BTreeMap<usize, Pixels>,
     next: usize,
     total: usize,
     size: i64,
@@ -271,7 +273,7 @@ fn decode_batch(
     size: u32,
     train: bool,
     seed: u64,
-) -> Result<(Vec<f32>, Vec<i64>)> {
+) -> Pixels {
     let mut x = Vec::with_capacity(chunk.len() * 3 * (size * size) as usize);
     let mut y = Vec::with_capacity(chunk.len());
     for &index in chunk {
