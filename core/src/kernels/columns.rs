@@ -137,7 +137,23 @@ fn list_tap(
 #[inline(always)]
 fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) {
     let out_c = acc.len();
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))]
+    let c = avx512::add_columns(w, cols, acc);
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        not(all(
+            target_arch = "x86_64",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl"
+        ))
+    ))]
     let c = avx2::add_columns(w, cols, acc);
     #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
     let c = {
@@ -193,7 +209,16 @@ fn tile<const T: usize>(w: &[i8], cols: &[u32], c: usize, acc: &mut [i32]) {
 
 /// The tiles written with AVX2 intrinsics: the compiler does not keep every tile width's
 /// sums in registers on its own (odd widths such as 24 or 48 channels spill).
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))
+))]
 mod avx2 {
     use core::arch::x86_64::*;
 
@@ -286,6 +311,76 @@ mod avx512 {
     use super::{Columns, CHUNK};
     use core::arch::x86_64::*;
 
+    /// Sweeps the columns in tiles of up to 128 channels (4 registers of 32 `i16` lanes), the
+    /// last one masked to the channels left; returns the number of channels done (all).
+    #[inline(always)]
+    pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) -> usize {
+        let out_c = acc.len();
+        let mut c = 0;
+        while c + 128 <= out_c {
+            tile::<4, false>(w, cols, c, &mut acc[c..c + 128]);
+            c += 128;
+        }
+        let a = &mut acc[c..];
+        match a.len().div_ceil(32) {
+            1 => tile::<0, true>(w, cols, c, a),
+            2 => tile::<1, true>(w, cols, c, a),
+            3 => tile::<2, true>(w, cols, c, a),
+            4 => tile::<3, true>(w, cols, c, a),
+            _ => {}
+        }
+        out_c
+    }
+
+    /// Channels `c..c + acc.len()` of every listed column, summed in `R` registers of 32
+    /// `i16` lanes and, if `T`, one more masked to the channels left (`acc.len() − 32·R`,
+    /// 1 to 32), then widened into `acc`.
+    #[inline(always)]
+    fn tile<const R: usize, const T: bool>(w: &[i8], cols: &[u32], c: usize, acc: &mut [i32]) {
+        let tail = acc.len().wrapping_sub(32 * R);
+        if (T && !(1..=32).contains(&tail)) || (!T && tail != 0) {
+            return;
+        }
+        let m: __mmask32 = if tail >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << tail) - 1
+        };
+        let base = w.as_ptr();
+        // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Every
+        // full load reads `w[col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`, and the
+        // masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not
+        // accessed); the caller lists only columns with `col + out_c ≤ w.len()`.
+        unsafe {
+            let mut s = [_mm512_setzero_si512(); R];
+            let mut t = _mm512_setzero_si512();
+            for &col in cols {
+                let p = base.add(col as usize + c);
+                for (r, x) in s.iter_mut().enumerate() {
+                    let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
+                    *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
+                }
+                if T {
+                    let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
+                    t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
+                }
+            }
+            let mut lanes = [0i16; 32];
+            for (r, x) in s.iter().enumerate() {
+                _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, *x);
+                for (a, &l) in acc[32 * r..32 * r + 32].iter_mut().zip(&lanes) {
+                    *a = a.wrapping_add(l as i32);
+                }
+            }
+            if T {
+                _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, t);
+                for (a, &l) in acc[32 * R..].iter_mut().zip(&lanes) {
+                    *a = a.wrapping_add(l as i32);
+                }
+            }
+        }
+    }
+
     /// Bytes `16·g ..` of an `n`-byte row that exist, as a load mask.
     #[inline(always)]
     fn lanes(g: usize, n: usize) -> __mmask16 {
@@ -313,7 +408,8 @@ mod avx512 {
         // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this module's cfg). Loads
         // read bytes `16·g + j` of `px` only for lanes `j` set in `lanes(g, n)`, i.e. below
         // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `cols.len` with
-        // `cols.len + 16 ≤ CHUNK` (flushed before), inside `cols.offsets`.
+        // `cols.len + 16 ≤ CHUNK` (flushed before: for 16, or for 64 ahead of four planes),
+        // inside `cols.offsets`.
         unsafe {
             let mut top = _mm_setzero_si128();
             for g in 0..groups {
@@ -334,6 +430,22 @@ mod avx512 {
             for g in 0..groups {
                 let m = lanes(g, n);
                 let v = _mm_maskz_loadu_epi8(m, src.add(16 * g) as *const i8);
+                if planes <= 4 {
+                    // Four planes without a loop (empty above `planes`).
+                    if cols.len + 64 > CHUNK {
+                        flush(&cols.offsets[..cols.len]);
+                        cols.len = 0;
+                    }
+                    for t in 0..4 {
+                        let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t));
+                        let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                        let dst = cols.offsets.as_mut_ptr().add(cols.len);
+                        _mm512_storeu_si512(dst as *mut _, packed);
+                        cols.len += spikes.count_ones() as usize;
+                    }
+                    offs = _mm512_add_epi32(offs, step);
+                    continue;
+                }
                 for t in 0..planes {
                     let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
                     if cols.len + 16 > CHUNK {
