@@ -130,41 +130,6 @@ fn device(args: &Args) -> Result<Device, BoxError> {
     }
 }
 
-/// libtorch's CUDA autocast type. `tch::autocast` switches CUDA autocast on with libtorch's
-/// default type (fp16); the type itself is a separate libtorch setting that tch does not wrap,
-/// so it is set here through its C++ symbol.
-mod autocast_type {
-    /// `c10::DeviceType::CUDA` (an `int8_t` enum).
-    const CUDA: i8 = 1;
-    /// `c10::ScalarType::Half` and `BFloat16` (an `int8_t` enum).
-    pub const HALF: i8 = 5;
-    pub const BFLOAT16: i8 = 15;
-
-    #[link(name = "torch_cpu")]
-    extern "C" {
-        #[link_name = "_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE"]
-        fn set_autocast_dtype(device: i8, dtype: i8);
-        #[link_name = "_ZN2at8autocast18get_autocast_dtypeEN3c1010DeviceTypeE"]
-        fn get_autocast_dtype(device: i8) -> i8;
-    }
-
-    /// Sets the CUDA autocast type of the calling thread and checks it took.
-    pub fn set_cuda(dtype: i8) -> Result<(), String> {
-        // SAFETY: both are plain non-member C++ functions of libtorch (linked by torch-sys)
-        // taking and returning `int8_t`-based enums, which the x86-64/AArch64 C ABIs pass like
-        // `i8`; they only read and write libtorch's thread-local autocast settings.
-        let got = unsafe {
-            set_autocast_dtype(CUDA, dtype);
-            get_autocast_dtype(CUDA)
-        };
-        if got == dtype {
-            Ok(())
-        } else {
-            Err(format!("CUDA autocast type is {got} after setting {dtype}"))
-        }
-    }
-}
-
 fn peak_rss_mib() -> Result<f64, BoxError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let kib = status
@@ -195,8 +160,8 @@ fn run_worker(args: &Args, weights_path: &Path) -> Result<(), BoxError> {
     let amp = args.amp != Amp::None;
     match args.amp {
         Amp::None => {}
-        Amp::Bf16 => autocast_type::set_cuda(autocast_type::BFLOAT16)?,
-        Amp::Fp16 => autocast_type::set_cuda(autocast_type::HALF)?,
+        Amp::Bf16 => sdt_train::amp::Amp::Bf16.apply()?,
+        Amp::Fp16 => sdt_train::amp::Amp::Fp16.apply()?,
     }
     let sync = || {
         if let Device::Cuda(i) = device {

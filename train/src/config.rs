@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::amp::Amp;
 use crate::augment::AugmentConfig;
 use crate::distill::DistillConfig;
 use crate::error::{Error, Result};
@@ -35,8 +36,8 @@ pub struct TrainConfig {
     pub weight_bits: Option<u8>,
     /// Round inputs to the runtime's `i8` grid for this input range (`|x| ≤ absmax`).
     pub input_absmax: Option<f64>,
-    /// bf16/fp16 autocast on CUDA (libtorch's CUDA autocast type); ignored on CPU.
-    pub amp: bool,
+    /// Autocast on CUDA: `off`, `bf16` (the official recipe) or `fp16`; ignored on CPU.
+    pub amp: Amp,
     pub seed: i64,
     pub augment: AugmentConfig,
     pub distill: DistillConfig,
@@ -57,7 +58,7 @@ impl Default for TrainConfig {
             clip_grad: None,
             weight_bits: None,
             input_absmax: None,
-            amp: false,
+            amp: Amp::Off,
             seed: 1,
             augment: AugmentConfig::default(),
             distill: DistillConfig::default(),
@@ -122,10 +123,11 @@ mod tests {
     #[test]
     fn a_file_names_only_what_it_changes() {
         let c = parse(
-            "epochs = 5\nbatch_size = 128\n[augment]\nshift = 2\n[distill]\nmode = \"soft\"\ntau = 3.0\n",
+            "epochs = 5\nbatch_size = 128\namp = \"bf16\"\n[augment]\nshift = 2\n[distill]\nmode = \"soft\"\ntau = 3.0\n",
         )
         .unwrap();
         assert_eq!(c.epochs, 5);
+        assert_eq!(c.amp, Amp::Bf16);
         assert_eq!(c.augment.shift, 2);
         assert_eq!(c.distill.mode, DistillMode::Soft);
         assert_eq!(c.distill.alpha, 0.5);

@@ -6,6 +6,7 @@
 //! into the official code. Spike layers implement Spike Firing Approximation exactly:
 //! `round(clamp(x, 0, D)) / D` forward, straight-through inside `[0, D]` backward.
 
+pub mod amp;
 pub mod augment;
 pub mod blocks;
 pub mod checkpoint;

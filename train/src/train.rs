@@ -107,6 +107,10 @@ impl Trainer<'_> {
         }
         let device = self.vs.device();
         let sim = Simulate::from_config(config)?;
+        let amp = config.amp.enabled() && device.is_cuda();
+        if amp {
+            config.amp.apply()?;
+        }
         let mut opt = AdamW::new(
             self.vs,
             AdamWConfig {
@@ -164,7 +168,7 @@ impl Trainer<'_> {
                 let (x, y) = batch?;
                 tch::manual_seed(stream_seed(config.seed, STEP_STREAM, state.step));
                 let lr = schedule.at(state.step);
-                let loss = self.step(&mut opt, &x, &y, classes, lr, sim, epoch, state.step)?;
+                let loss = self.step(&mut opt, &x, &y, classes, lr, sim, amp, epoch, state.step)?;
                 let len = y.size()[0];
                 loss_sum += loss.value * len as f64;
                 hits += loss.hits;
@@ -209,6 +213,7 @@ impl Trainer<'_> {
         classes: i64,
         lr: f64,
         sim: Simulate,
+        amp: bool,
         epoch: u64,
         step: u64,
     ) -> Result<StepOutcome> {
@@ -223,12 +228,12 @@ impl Trainer<'_> {
         let mut ctx = Ctx::train()
             .with_simulation(sim)
             .with_drop_path(config.drop_path);
-        let logits = tch::autocast(config.amp, || self.model.forward(&x, &mut ctx))?
-            .f_to_kind(Kind::Float)?;
+        let logits =
+            tch::autocast(amp, || self.model.forward(&x, &mut ctx))?.f_to_kind(Kind::Float)?;
         let base = soft_cross_entropy(&logits, &targets)?;
         let teacher_logits = match (config.distill.mode, self.teacher) {
             (DistillMode::None, _) | (_, None) => None,
-            (_, Some(t)) => Some(tch::autocast(config.amp, || t.logits(&x))?),
+            (_, Some(t)) => Some(tch::autocast(amp, || t.logits(&x))?),
         };
         let loss = distillation_loss(&config.distill, &base, &logits, teacher_logits.as_ref())?;
         let value = loss.f_double_value(&[])?;
