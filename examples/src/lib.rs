@@ -1,5 +1,6 @@
 //! Shared helpers of the examples: finding the golden data and timing runs.
 
+pub mod gesture;
 pub mod sdt10m;
 
 use std::path::PathBuf;
