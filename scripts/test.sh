@@ -90,7 +90,8 @@ step "STM32H747I-DISCO firmware: host tests, Cortex-M7 builds for the digits mod
   $footprint --elf "$fw" ../examples/data/digits32_int8.blob "$sdt10m"
 )
 
-step "main job runs"
+step "main job runs (DVS gesture demo; the digits example too)"
+cargo run --release -q -p sdt-examples --bin dvs_gesture >/dev/null
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 
 step "fuzzing (short runs)"
