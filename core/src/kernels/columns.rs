@@ -10,6 +10,14 @@
 
 use super::conv::{list_active, ConvArgs};
 
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+))]
+pub(super) use avx512::{spike_pixel_3x3, Cache};
+
 /// Columns summed in `i16` lanes before they are widened.
 pub const CHUNK: usize = 256;
 
@@ -459,5 +467,133 @@ mod avx512 {
                 offs = _mm512_add_epi32(offs, step);
             }
         }
+    }
+
+    /// Input pixels whose spike lists [`Cache`] holds: a 3×3 window (by row and column
+    /// modulo 3), so that a pixel is listed once per output row instead of once per tap.
+    const SLOTS: usize = 9;
+    /// Entries of one pixel's list (`in_c · planes`, plus a vector of slack).
+    const SLOT: usize = 1024;
+
+    /// Spike lists of recently read input pixels: the offsets `i·out_c` of the channels `i`
+    /// that spike, once per binary spike. Valid for one convolution call.
+    pub(in crate::kernels) struct Cache {
+        tags: [usize; SLOTS],
+        lens: [usize; SLOTS],
+        entries: [[u32; SLOT]; SLOTS],
+    }
+
+    impl Cache {
+        pub fn new() -> Self {
+            Cache {
+                tags: [usize::MAX; SLOTS],
+                lens: [0; SLOTS],
+                entries: [[0; SLOT]; SLOTS],
+            }
+        }
+
+        /// Whether [`spike_pixel_3x3`] takes `a` with inputs of at most `planes` spikes.
+        pub fn takes(a: &super::ConvArgs<'_, i8>, planes: u8) -> bool {
+            a.geom.kernel == 3 && a.geom.in_c as usize * planes as usize + 16 <= SLOT
+        }
+
+        /// The list of pixel `pixel` (`px`, its counts) in slot `slot`.
+        #[inline(always)]
+        fn list(&mut self, slot: usize, pixel: usize, px: &[u8], out_c: usize, planes: u8) {
+            if self.tags[slot] == pixel {
+                return;
+            }
+            let n = px.len();
+            let dst = &mut self.entries[slot];
+            let mut len = 0;
+            // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Loads
+            // read lanes of `lanes(g, n)` only (below `n`). A store writes 16 entries at `len`
+            // with `len ≤ in_c · planes` (each plane adds at most `in_c`) and
+            // `in_c · planes + 16 ≤ SLOT` (`takes`), inside `dst`.
+            unsafe {
+                let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+                let mut offs = _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32));
+                let step = _mm512_set1_epi32((16 * out_c) as i32);
+                for g in 0..n.div_ceil(16) {
+                    let m = lanes(g, n);
+                    let v = _mm_maskz_loadu_epi8(m, px.as_ptr().add(16 * g) as *const i8);
+                    for t in 0..planes {
+                        let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
+                        let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                        _mm512_storeu_si512(dst.as_mut_ptr().add(len) as *mut _, packed);
+                        len += spikes.count_ones() as usize;
+                    }
+                    offs = _mm512_add_epi32(offs, step);
+                }
+            }
+            self.tags[slot] = pixel;
+            self.lens[slot] = len;
+        }
+    }
+
+    /// [`super::spike_pixel`] for a 3×3 kernel, with the input pixels' lists from `cache`
+    /// (listed when missing). `input` has no count above `planes` and `Cache::takes(a)`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(in crate::kernels) fn spike_pixel_3x3(
+        cols: &mut Columns,
+        cache: &mut Cache,
+        a: &super::ConvArgs<'_, i8>,
+        input: &[u8],
+        planes: u8,
+        oy: usize,
+        ox: usize,
+        acc: &mut [i32],
+    ) {
+        let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+        let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
+        acc.fill(0);
+        cols.len = 0;
+        if !super::fits(a) || acc.len() != out_c || !Cache::takes(a, planes) {
+            return;
+        }
+        let mut flush = |c: &[u32]| super::add_columns(a.weights, c, acc);
+        for ky in 0..3 {
+            let Some(iy) = (oy * st + ky).checked_sub(pad).filter(|&y| y < a.in_h) else {
+                continue;
+            };
+            for kx in 0..3 {
+                let Some(ix) = (ox * st + kx).checked_sub(pad).filter(|&x| x < a.in_w) else {
+                    continue;
+                };
+                let pixel = iy * a.in_w + ix;
+                let slot = (iy % 3) * 3 + ix % 3;
+                cache.list(
+                    slot,
+                    pixel,
+                    &input[pixel * in_c..(pixel + 1) * in_c],
+                    out_c,
+                    planes,
+                );
+                let base = ((ky * 3 + kx) * in_c * out_c) as i32;
+                let (list, len) = (&cache.entries[slot], cache.lens[slot]);
+                let mut done = 0;
+                while done < len {
+                    if cols.len + 16 > CHUNK {
+                        flush(&cols.offsets[..cols.len]);
+                        cols.len = 0;
+                    }
+                    // SAFETY: AVX-512 F is enabled at compile time. The load reads entries
+                    // `done .. done + 16` of the slot, `done < len ≤ SLOT − 16`; the store
+                    // writes 16 offsets at `cols.len + 16 ≤ CHUNK`. Entries past `len` are
+                    // stored but not counted (overwritten or ignored).
+                    unsafe {
+                        let e = _mm512_loadu_si512(list.as_ptr().add(done) as *const _);
+                        let dst = cols.offsets.as_mut_ptr().add(cols.len);
+                        let e = _mm512_add_epi32(e, _mm512_set1_epi32(base));
+                        _mm512_storeu_si512(dst as *mut _, e);
+                    }
+                    let n = (len - done).min(16);
+                    cols.len += n;
+                    done += n;
+                }
+            }
+        }
+        flush(&cols.offsets[..cols.len]);
     }
 }

@@ -77,6 +77,28 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
         super::depthwise::spike_rows(&a8, input, planes, rows, &mut store);
         return;
     }
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))]
+    if let Some(a8) = &narrow_weights {
+        let planes = super::depthwise::planes(input);
+        if super::columns::Cache::takes(a8, planes) {
+            // 3×3: each input pixel listed once per output row, not once per tap.
+            let mut cache = super::columns::Cache::new();
+            for (r, oy) in rows.enumerate() {
+                for ox in 0..a.out_w {
+                    super::columns::spike_pixel_3x3(
+                        &mut lists, &mut cache, a8, input, planes, oy, ox, acc,
+                    );
+                    sink.store(r * a.out_w + ox, acc);
+                }
+            }
+            return;
+        }
+    }
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
             #[cfg(feature = "helium")]
