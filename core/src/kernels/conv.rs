@@ -107,6 +107,14 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
                 sink.store(r * a.out_w + ox, acc);
                 continue;
             }
+            #[cfg(feature = "helium")]
+            if kernel == Kernel::SpikeDriven
+                && a.geom.depthwise
+                && super::helium::depthwise_pixel(&mut columns, a, input, oy, ox, acc)
+            {
+                sink.store(r * a.out_w + ox, acc);
+                continue;
+            }
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             if let Some(a8) = &narrow_weights {
                 super::columns::spike_pixel(&mut lists, a8, input, oy, ox, active, acc);
@@ -278,6 +286,10 @@ pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
         target_feature = "avx512bw"
     ))]
     if super::encode::encode_rows(a, input, zero_points, max_abs, rows.clone(), acc, sink) {
+        return;
+    }
+    #[cfg(feature = "helium")]
+    if super::helium::encode_rows(a, input, zero_points, max_abs, rows.clone(), acc, sink) {
         return;
     }
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);

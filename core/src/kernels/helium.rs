@@ -8,12 +8,18 @@
 //!   `i32`): at most [`CHUNK`] columns are summed before widening into the `i32` accumulators,
 //!   so `|sum| ≤ 255·128 < 2^15` never wraps and the result equals the scalar `i32` sums.
 
+use core::ops::Range;
+
 use super::conv::ConvArgs;
 use super::helium_asm as asm;
+use super::output::Sink;
 use super::Weight;
 
 /// Columns summed in `i16` lanes before they are widened (`255 · 128 < 2^15`).
 pub const CHUNK: usize = 255;
+
+/// Counts up to this many are listed without a loop per spike.
+const UNROLLED: usize = 4;
 
 /// Column offsets of one chunk, reused across pixels (so it is not cleared per pixel).
 pub(super) struct Columns([u32; CHUNK]);
@@ -46,22 +52,45 @@ pub(super) fn spike_pixel<W: Weight>(
     let size = core::mem::size_of::<W>();
     let cols = &mut cols.0;
     let mut n = 0;
-    for (pixel, tap) in a.taps(oy, ox) {
+    let _ = active; // The scalar listing's buffer: the vector compare lists instead.
+    let stride = out_c * size;
+    for_taps(a, oy, ox, |pixel, tap| {
         let px = &input[pixel * in_c..(pixel + 1) * in_c];
-        let count = super::conv::list_active(px, active);
-        for &i in &active[..count] {
-            let col = ((tap * in_c + i as usize) * out_c * size) as u32;
-            for _ in 0..px[i as usize] {
-                if n == CHUNK {
+        let base = tap * in_c * stride;
+        let mut g = 0;
+        while g < in_c {
+            let len = (in_c - g).min(16);
+            // SAFETY: `g + len ≤ px.len()`; the load is predicated to those `len` bytes.
+            let mut mask = unsafe { asm::nonzero16(px.as_ptr().add(g), len) } & ((1 << len) - 1);
+            while mask != 0 {
+                let i = g + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                let s = px.get(i).copied().unwrap_or(0) as usize;
+                let col = (base + i * stride) as u32;
+                if n + UNROLLED > CHUNK {
                     // SAFETY: checked above (columns inside the weights, `acc` of `out_c`).
                     unsafe { add_columns(a.weights, &cols[..n], acc) };
                     n = 0;
                 }
-                cols[n] = col;
-                n += 1;
+                if s <= UNROLLED {
+                    // Writes all UNROLLED slots, keeps `s` of them (no loop per spike).
+                    cols[n..n + UNROLLED].fill(col);
+                    n += s;
+                } else {
+                    for _ in 0..s {
+                        if n == CHUNK {
+                            // SAFETY: as above.
+                            unsafe { add_columns(a.weights, &cols[..n], acc) };
+                            n = 0;
+                        }
+                        cols[n] = col;
+                        n += 1;
+                    }
+                }
             }
+            g += 16;
         }
-    }
+    });
     if n > 0 {
         // SAFETY: as above.
         unsafe { add_columns(a.weights, &cols[..n], acc) };
@@ -111,6 +140,9 @@ unsafe fn add_columns<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
             }
         }
     }
+    if c == out_c {
+        return;
+    }
     let size = core::mem::size_of::<W>();
     for &col in cols {
         let col = col as usize / size;
@@ -118,4 +150,177 @@ unsafe fn add_columns<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
             *a = a.wrapping_add(v.into());
         }
     }
+}
+
+/// Calls `f(input pixel, kernel tap)` for the taps of output pixel (oy, ox) that fall inside
+/// the input, in tap order (the pairs of `ConvArgs::taps`): the window is clipped once per
+/// pixel instead of testing every tap.
+#[inline(always)]
+fn for_taps<W>(a: &ConvArgs<'_, W>, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
+    let g = &a.geom;
+    let (k, s, p) = (g.kernel as isize, g.stride as isize, g.pad as isize);
+    let (y0, x0) = (oy as isize * s - p, ox as isize * s - p);
+    let (in_h, in_w) = (a.in_h as isize, a.in_w as isize);
+    let (ky0, ky1) = ((-y0).clamp(0, k), (in_h - y0).clamp(0, k));
+    let (kx0, kx1) = ((-x0).clamp(0, k), (in_w - x0).clamp(0, k));
+    for ky in ky0..ky1 {
+        let row = (y0 + ky) * in_w + x0;
+        for kx in kx0..kx1 {
+            f((row + kx) as usize, (ky * k + kx) as usize);
+        }
+    }
+}
+
+/// Most terms (`k²·in_c`) of an encoding-layer output pixel the listed path takes.
+const ENCODE_TERMS: usize = 256;
+
+/// Most kernel taps of a depthwise convolution the vector path lists (`k ≤ 8`).
+const MAX_TAPS: usize = 64;
+
+/// One output pixel of a spike-driven depthwise convolution into `acc` (`out_c` values):
+/// binary spike planes as predicated vector adds over 16 channels at a time (see
+/// [`asm::depthwise16_i8`]). Returns `false` (doing nothing) unless the weights are `i8`,
+/// the channels a multiple of 16 and the kernel at most 8×8.
+#[inline(always)]
+pub(super) fn depthwise_pixel<W: Weight>(
+    cols: &mut Columns,
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    oy: usize,
+    ox: usize,
+    acc: &mut [i32],
+) -> bool {
+    let c = a.geom.out_c as usize;
+    let k = a.geom.kernel as usize;
+    if core::mem::size_of::<W>() != 1
+        || !c.is_multiple_of(16)
+        || k * k > MAX_TAPS
+        || acc.len() != c
+        || a.weights.len() < k * k * c
+        || input.len() < a.in_h * a.in_w * c
+    {
+        return false;
+    }
+    acc.fill(0);
+    // The tap list reuses the column buffer (`2 · MAX_TAPS ≤ CHUNK`), so nothing is cleared
+    // per pixel.
+    let list: &mut [[u32; 2]] = bytemuck::cast_slice_mut(&mut cols.0[..2 * MAX_TAPS]);
+    let mut n = 0;
+    let (inp, w) = (input.as_ptr(), a.weights.as_ptr() as *const u8);
+    for_taps(a, oy, ox, |pixel, tap| {
+        // Addresses on a 32-bit target; every pixel and tap is inside `input` and the
+        // weights (checked above), and there are at most `k² ≤ MAX_TAPS` taps.
+        if let Some(slot) = list.get_mut(n) {
+            *slot = [
+                inp.wrapping_add(pixel * c) as u32,
+                w.wrapping_add(tap * c) as u32,
+            ];
+            n += 1;
+        }
+    });
+    let mut g = 0;
+    while g < c && n > 0 {
+        let mut done = 0;
+        while done < n {
+            // SAFETY: `list[done..n]` holds `n - done ≥ 1` pairs of pixel and tap addresses
+            // with `c` channels each, `g + 16 ≤ c`, and `acc` has `c` values.
+            let left = unsafe {
+                asm::depthwise16_i8(list[done..].as_ptr(), n - done, g, acc.as_mut_ptr().add(g))
+            };
+            done = n - left;
+        }
+        g += 16;
+    }
+    true
+}
+
+/// Encoding-layer rows like `conv::encode_rows`, with the multiply-accumulate of each input
+/// value into its weight column in vector registers (4 channels per instruction). Returns
+/// `false` (doing nothing) unless the output channels are a multiple of 4.
+pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    a: &ConvArgs<'_, W>,
+    input: &[X],
+    zero_points: &[i16],
+    max_abs: i32,
+    rows: Range<usize>,
+    acc: &mut [i32],
+    sink: &mut S,
+) -> bool {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let k = a.geom.kernel as usize;
+    if out_c == 0
+        || !out_c.is_multiple_of(4)
+        || acc.len() < out_c
+        || zero_points.len() < in_c
+        || a.weights.len() < k * k * in_c * out_c
+    {
+        return false;
+    }
+    let acc = &mut acc[..out_c];
+    let groups = out_c / 4;
+    let size = core::mem::size_of::<W>();
+    // Terms of one output pixel as `[x, weight column address]`, swept once per 8 channels
+    // with the sums in registers; cleared once per call, not per pixel.
+    let listed = out_c.is_multiple_of(8) && k * k * in_c <= ENCODE_TERMS;
+    let mut list = [[0u32; 2]; ENCODE_TERMS];
+    let w0 = a.weights.as_ptr() as usize;
+    for (r, oy) in rows.enumerate() {
+        for ox in 0..a.out_w {
+            if listed {
+                let mut n = 0;
+                for_taps(a, oy, ox, |pixel, tap| {
+                    let px = &input[pixel * in_c..(pixel + 1) * in_c];
+                    let col0 = w0 + tap * in_c * out_c * size;
+                    for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
+                        let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
+                        // Addresses on a 32-bit target (columns inside the weights, checked
+                        // above); at most `k²·in_c ≤ ENCODE_TERMS` terms.
+                        if let Some(slot) = list.get_mut(n) {
+                            *slot = [x as u32, (col0 + i * out_c * size) as u32];
+                            n += 1;
+                        }
+                    }
+                });
+                if n == 0 {
+                    acc.fill(0);
+                }
+                let mut c = 0;
+                while n > 0 && c < out_c {
+                    // SAFETY: `list[..n]` holds columns of `out_c` weights inside the weights,
+                    // `c + 8 ≤ out_c` and `acc` has `out_c` values.
+                    unsafe {
+                        let dst = acc.as_mut_ptr().add(c);
+                        if size == 1 {
+                            asm::mac_list8_i8(list.as_ptr(), n, c, dst);
+                        } else {
+                            asm::mac_list8_i16(list.as_ptr(), n, c * size, dst);
+                        }
+                    }
+                    c += 8;
+                }
+                sink.store(r * a.out_w + ox, acc);
+                continue;
+            }
+            acc.fill(0);
+            for_taps(a, oy, ox, |pixel, tap| {
+                let px = &input[pixel * in_c..(pixel + 1) * in_c];
+                let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
+                for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
+                    let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
+                    let col = w[i * out_c..].as_ptr();
+                    // SAFETY: column `i` of this tap has `out_c = 4·groups` weights inside
+                    // `w`, and `acc` has `out_c` values.
+                    unsafe {
+                        if core::mem::size_of::<W>() == 1 {
+                            asm::mla_i8(col as *const i8, x, acc.as_mut_ptr(), groups);
+                        } else {
+                            asm::mla_i16(col as *const i16, x, acc.as_mut_ptr(), groups);
+                        }
+                    }
+                }
+            });
+            sink.store(r * a.out_w + ox, acc);
+        }
+    }
+    true
 }

@@ -487,3 +487,330 @@ pub(super) unsafe fn tile4_i16(w: *const i16, cols: *const u32, n: usize, acc: *
         );
     }
 }
+
+/// `acc[0..4n] += x · w[0..4n]` (wrapping `i32`), `i8` weights: the encoding layer's
+/// multiply-accumulate of one input value into its weight column.
+///
+/// # Safety
+/// `n ≥ 1`; `w` points at `4n` readable weights and `acc` at `4n` writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn mla_i8(w: *const i8, x: i32, acc: *mut i32, n: usize) {
+    // SAFETY: the caller guarantees what the loads and stores touch; q0, q1 and the loop
+    // counter (lr) are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "dls lr, {n}",
+            "2:",
+            "vldrw.u32 q0, [{acc}]",
+            "vldrb.s32 q1, [r2], #4",
+            "vmla.i32 q0, q1, {x}",
+            "vstrw.32 q0, [{acc}], #16",
+            "le lr, 2b",
+            n = in(reg) n,
+            x = in(reg) x,
+            acc = inout(reg) acc => _,
+            inout("r2") w => _,
+            out("lr") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            options(nostack),
+        );
+    }
+}
+
+/// As [`mla_i8`] for `i16` weights.
+///
+/// # Safety
+/// `n ≥ 1`; `w` points at `4n` readable weights and `acc` at `4n` writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn mla_i16(w: *const i16, x: i32, acc: *mut i32, n: usize) {
+    // SAFETY: as `mla_i8`.
+    unsafe {
+        core::arch::asm!(
+            "dls lr, {n}",
+            "2:",
+            "vldrw.u32 q0, [{acc}]",
+            "vldrh.s32 q1, [r2], #8",
+            "vmla.i32 q0, q1, {x}",
+            "vstrw.32 q0, [{acc}], #16",
+            "le lr, 2b",
+            n = in(reg) n,
+            x = in(reg) x,
+            acc = inout(reg) acc => _,
+            inout("r2") w => _,
+            out("lr") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Depthwise spike-driven taps of one output pixel for 16 channels, `i8` weights: for each
+/// listed tap (`[pixel, weights]` addresses, `c` bytes added to both), binary spike plane `t`
+/// of every channel with count `> t` adds its weight (predicated adds), summed in `i16`
+/// lanes. Planes are counted: before a tap would take the count past 255 (`255 · 128 <
+/// 2^15`, so no lane can wrap) the sums are added to `acc` as `i32` and the call returns the
+/// number of taps left (0 when all were done).
+///
+/// # Safety
+/// `n ≥ 1`; `list` points at `n` address pairs, each `pixel + c` at 16 readable counts and
+/// `weights + c` at 16 readable weights; `acc` points at 16 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn depthwise16_i8(
+    list: *const [u32; 2],
+    n: usize,
+    c: usize,
+    acc: *mut i32,
+) -> usize {
+    // Written whole by the asm before it reads it back.
+    let mut tmp = core::mem::MaybeUninit::<[i16; 16]>::uninit();
+    let left: usize;
+    // SAFETY: the caller guarantees what the loads and stores touch; the vector registers
+    // used are declared clobbered (q0-q6 = s0-s27).
+    unsafe {
+        core::arch::asm!(
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "movs {cnt}, #0",
+            "2:",
+            "ldr r2, [{list}]",
+            "ldr r3, [{list}, #4]",
+            "add r2, {c}",
+            "add r3, {c}",
+            "vldrb.u16 q2, [r2]",
+            "vldrb.u16 q3, [r2, #8]",
+            "vmax.u16 q6, q2, q3",
+            "movs {m}, #0",
+            "vmaxv.u16 {m}, q6",
+            "adds {t}, {cnt}, {m}",
+            "cmp {t}, #255",
+            "bhi 5f",
+            "mov {cnt}, {t}",
+            "cmp {m}, #0",
+            "beq 4f",
+            "vldrb.s16 q4, [r3]",
+            "vldrb.s16 q5, [r3, #8]",
+            "movs {t}, #0",
+            "3:",
+            "vpt.u16 hi, q2, {t}",
+            "vaddt.i16 q0, q0, q4",
+            "vpt.u16 hi, q3, {t}",
+            "vaddt.i16 q1, q1, q5",
+            "adds {t}, #1",
+            "cmp {t}, {m}",
+            "blo 3b",
+            "4:",
+            "adds {list}, #8",
+            "subs {n}, #1",
+            "bne 2b",
+            "5:",
+            "mov r2, {tmp}",
+            "vstrh.16 q0, [r2, #0]",
+            "vstrh.16 q1, [r2, #16]",
+            "vldrh.s32 q4, [r2, #0]",
+            "vldrw.u32 q5, [{acc}, #0]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #0]",
+            "vldrh.s32 q4, [r2, #8]",
+            "vldrw.u32 q5, [{acc}, #16]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #16]",
+            "vldrh.s32 q4, [r2, #16]",
+            "vldrw.u32 q5, [{acc}, #32]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #32]",
+            "vldrh.s32 q4, [r2, #24]",
+            "vldrw.u32 q5, [{acc}, #48]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #48]",
+            list = inout(reg) list => _,
+            n = inout(reg) n => left,
+            c = in(reg) c,
+            acc = in(reg) acc,
+            tmp = in(reg) tmp.as_mut_ptr() as *mut i16,
+            cnt = out(reg) _,
+            m = out(reg) _,
+            t = out(reg) _,
+            out("r2") _,
+            out("r3") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            out("s8") _,
+            out("s9") _,
+            out("s10") _,
+            out("s11") _,
+            out("s12") _,
+            out("s13") _,
+            out("s14") _,
+            out("s15") _,
+            out("s16") _,
+            out("s17") _,
+            out("s18") _,
+            out("s19") _,
+            out("s20") _,
+            out("s21") _,
+            out("s22") _,
+            out("s23") _,
+            out("s24") _,
+            out("s25") _,
+            out("s26") _,
+            out("s27") _,
+            options(nostack),
+        );
+    }
+    left
+}
+
+/// Bit `i` set for each of the first `len` (1..=16) counts at `px` that is not zero: one
+/// vector compare whose predicate register holds one bit per byte lane. Bits at and above
+/// `len` are unspecified.
+///
+/// # Safety
+/// `px` points at `len` readable bytes (the load is predicated to them).
+#[inline(always)]
+pub(super) unsafe fn nonzero16(px: *const u8, len: usize) -> u32 {
+    let mask: u32;
+    // SAFETY: the load reads only the `len` predicated lanes; q0 is declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vctp.8 {len}",
+            "vpst",
+            "vldrbt.u8 q0, [{px}]",
+            "vcmp.i8 ne, q0, zr",
+            "vmrs {mask}, p0",
+            px = in(reg) px,
+            len = in(reg) len,
+            mask = out(reg) mask,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            options(nostack, readonly),
+        );
+    }
+    mask
+}
+
+/// `acc[0..8] = Σ x · w[0..8]` over a list of `[x, weights address]` pairs (`c` bytes added
+/// to each address), `i8` weights, wrapping `i32` sums held in q0-q1 for the whole list: the
+/// encoding layer's multiply-accumulate of one output pixel for 8 channels.
+///
+/// # Safety
+/// `n ≥ 1`; `list` points at `n` pairs whose `address + c` each point at 8 readable weights;
+/// `acc` points at 8 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn mac_list8_i8(list: *const [u32; 2], n: usize, c: usize, acc: *mut i32) {
+    // SAFETY: the caller guarantees what the loads and stores touch; q0-q3 and the loop
+    // counter (lr) are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "dls lr, {n}",
+            "2:",
+            "ldrd r2, r3, [{list}], #8",
+            "add r3, {c}",
+            "vldrb.s32 q2, [r3]",
+            "vldrb.s32 q3, [r3, #4]",
+            "vmla.i32 q0, q2, r2",
+            "vmla.i32 q1, q3, r2",
+            "le lr, 2b",
+            "vstrw.32 q0, [{acc}]",
+            "vstrw.32 q1, [{acc}, #16]",
+            list = inout(reg) list => _,
+            n = in(reg) n,
+            c = in(reg) c,
+            acc = in(reg) acc,
+            out("r2") _,
+            out("r3") _,
+            out("lr") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            out("s8") _,
+            out("s9") _,
+            out("s10") _,
+            out("s11") _,
+            out("s12") _,
+            out("s13") _,
+            out("s14") _,
+            out("s15") _,
+            options(nostack),
+        );
+    }
+}
+
+/// As [`mac_list8_i8`] for `i16` weights.
+///
+/// # Safety
+/// `n ≥ 1`; `list` points at `n` pairs whose `address + c` each point at 8 readable weights;
+/// `acc` points at 8 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn mac_list8_i16(list: *const [u32; 2], n: usize, c: usize, acc: *mut i32) {
+    // SAFETY: as `mac_list8_i8`.
+    unsafe {
+        core::arch::asm!(
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "dls lr, {n}",
+            "2:",
+            "ldrd r2, r3, [{list}], #8",
+            "add r3, {c}",
+            "vldrh.s32 q2, [r3]",
+            "vldrh.s32 q3, [r3, #8]",
+            "vmla.i32 q0, q2, r2",
+            "vmla.i32 q1, q3, r2",
+            "le lr, 2b",
+            "vstrw.32 q0, [{acc}]",
+            "vstrw.32 q1, [{acc}, #16]",
+            list = inout(reg) list => _,
+            n = in(reg) n,
+            c = in(reg) c,
+            acc = in(reg) acc,
+            out("r2") _,
+            out("r3") _,
+            out("lr") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            out("s8") _,
+            out("s9") _,
+            out("s10") _,
+            out("s11") _,
+            out("s12") _,
+            out("s13") _,
+            out("s14") _,
+            out("s15") _,
+            options(nostack),
+        );
+    }
+}

@@ -24,6 +24,8 @@ mod encode;
 mod helium;
 #[cfg(feature = "helium")]
 mod helium_asm;
+#[cfg(feature = "helium")]
+mod helium_sink;
 pub mod output;
 
 use bytemuck::Pod;

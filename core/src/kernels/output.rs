@@ -21,6 +21,10 @@ impl Sink for SpikeSink<'_> {
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
+        #[cfg(feature = "helium")]
+        if super::helium_sink::spikes(out, acc, self.affine, self.frac, self.d) {
+            return;
+        }
         for ((o, &a), p) in out.iter_mut().zip(acc).zip(self.affine) {
             *o = spike_of(a, p, self.frac, self.d);
         }
@@ -55,6 +59,9 @@ impl Sink for FixedSink<'_> {
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
+        #[cfg(feature = "helium")]
+        super::helium_sink::fixed(out, acc, self.affine, self.accumulate);
+        #[cfg(not(feature = "helium"))]
         for ((o, &a), p) in out.iter_mut().zip(acc).zip(self.affine) {
             // The bound proven at load keeps `y` in i32; saturation only guards
             // residual values a host wrote by hand.

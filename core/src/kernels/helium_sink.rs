@@ -1,0 +1,90 @@
+//! Requantization for Armv8.1-M with MVE (`helium` feature): the affine map's 64-bit rounding
+//! shifts done by the scalar long-shift instructions (`sqrshrl`: one instruction for
+//! `(p + 2^(s-1)) >> s` on a 64-bit register pair) instead of generic 64-bit shift sequences.
+//! Same integers as `output.rs`; anything outside the fast path's conditions returns `false`
+//! and the caller runs the generic code.
+
+use crate::fixed::{Affine, MAX_SHIFT};
+
+/// `(v + 2^(s-1)) >> s` for `s ≤ 62` (exact, no overflow for `|v| < 2^62`), or `v` when
+/// `s == 0`. `sqrshrl` shifts right by its register operand, rounding; saturation to 64 bits
+/// only acts on left shifts.
+#[inline(always)]
+fn round_shift(v: i64, s: u32) -> i64 {
+    let (mut lo, mut hi) = (v as u32, (v >> 32) as u32);
+    // SAFETY: register-only arithmetic; `sqrshrl` takes an even/odd register pair (r0, r1)
+    // and a shift register different from both.
+    unsafe {
+        core::arch::asm!(
+            "sqrshrl r0, r1, #64, {s}",
+            inout("r0") lo,
+            inout("r1") hi,
+            s = in(reg) s,
+            options(pure, nomem, nostack),
+        );
+    }
+    ((hi as u64) << 32 | lo as u64) as i64
+}
+
+/// `p.apply(acc)` with wrapping addition of the bias, for `p.shift ≤ MAX_SHIFT`.
+#[inline(always)]
+fn apply(acc: i32, p: &Affine) -> i64 {
+    let product = acc as i64 * p.multiplier as i64;
+    round_shift(product, p.shift as u32).wrapping_add(p.bias as i64)
+}
+
+/// Spike counts of one pixel (`spike_of` of `output.rs` for every channel). Returns `false`
+/// (with `out` partly written) when a shift or `frac` is outside the fast path.
+#[inline(always)]
+pub(super) fn spikes(out: &mut [u8], acc: &[i32], affine: &[Affine], frac: u8, d: u8) -> bool {
+    match frac {
+        1..=32 => spikes_with::<true>(out, acc, affine, frac as u32, d),
+        33..=MAX_SHIFT => spikes_with::<false>(out, acc, affine, frac as u32, d),
+        _ => false,
+    }
+}
+
+/// [`spikes`] for `1 ≤ f ≤ 62`; `LOW` when `f ≤ 32`, so that the remainder of the division
+/// by `2^f` lies in the low word.
+#[inline(always)]
+fn spikes_with<const LOW: bool>(
+    out: &mut [u8],
+    acc: &[i32],
+    affine: &[Affine],
+    f: u32,
+    d: u8,
+) -> bool {
+    let mask = (1i64 << f) - 1;
+    let half = 1i64 << (f - 1);
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
+        if p.shift > MAX_SHIFT {
+            return false;
+        }
+        let v = apply(a, p);
+        // Rounded half up, then one less at an exact tie that went up to an odd value:
+        // round half to even. A tie is a remainder of exactly `2^(f-1)`.
+        let up = round_shift(v, f);
+        let tie = if LOW {
+            (v as u32) << (32 - f) == 1 << 31
+        } else {
+            (v & mask) == half
+        };
+        let r = up - (tie & (up & 1 == 1)) as i64;
+        *o = r.clamp(0, d as i64) as u8;
+    }
+    true
+}
+
+/// Fixed-point outputs of one pixel (`FixedSink::store` of `output.rs`).
+#[inline(always)]
+pub(super) fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
+        let v = if p.shift > MAX_SHIFT {
+            p.apply(a)
+        } else {
+            apply(a, p)
+        };
+        let y = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        *o = if accumulate { o.saturating_add(y) } else { y };
+    }
+}
