@@ -50,6 +50,30 @@ pub(super) fn spike_pixel<W: Weight>(
         return;
     }
     let size = core::mem::size_of::<W>();
+    if size == 1 && (out_c == 8 || out_c == 16) {
+        // Narrow outputs: every spike adds straight into `acc` (no column list).
+        let w0 = a.weights.as_ptr() as *const i8;
+        let out = acc.as_mut_ptr();
+        for_taps(a, oy, ox, |pixel, tap| {
+            let px = &input[pixel * in_c..(pixel + 1) * in_c];
+            let mut g = 0;
+            while g < in_c {
+                let len = (in_c - g).min(16);
+                // SAFETY: `len` counts at `px + g`; columns `g..g + len` of this tap are
+                // inside the weights (checked above); `acc` has `out_c` values.
+                unsafe {
+                    let (p, w) = (px.as_ptr().add(g), w0.add((tap * in_c + g) * out_c));
+                    if out_c == 8 {
+                        asm::tap_mask8_i8(p, len, w, out);
+                    } else {
+                        asm::tap_mask16_i8(p, len, w, out);
+                    }
+                }
+                g += 16;
+            }
+        });
+        return;
+    }
     let cols = &mut cols.0;
     let mut n = 0;
     let _ = active; // The scalar listing's buffer: the vector compare lists instead.

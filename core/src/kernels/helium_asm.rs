@@ -814,3 +814,170 @@ pub(super) unsafe fn mac_list8_i16(list: *const [u32; 2], n: usize, c: usize, ac
         );
     }
 }
+
+/// One kernel tap and up to 16 input channels of a spike convolution with 8 output channels
+/// and `i8` weights, adding into `acc` directly (`i32` lanes, wrapping like the scalar
+/// kernel, so no count of columns is needed): a predicated load and compare give the mask
+/// of non-zero counts, and each set bit (found with `clz`) adds its weight column once per
+/// binary spike. No column list is written.
+///
+/// # Safety
+/// `px` points at `len` (1..=16) readable counts; `w` at `len` columns of 8 readable
+/// weights (8 bytes apart); `acc` at 8 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn tap_mask8_i8(px: *const u8, len: usize, w: *const i8, acc: *mut i32) {
+    // SAFETY: the caller guarantees what the loads and stores touch (the count load is
+    // predicated to `len` lanes); q0-q3 are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vctp.8 {len}",
+            "vpstt",
+            "vldrbt.u8 q2, [{px}]",
+            "vcmpt.i8 ne, q2, zr",
+            "vmrs {m}, p0",
+            "cmp {m}, #0",
+            "beq 4f",
+            "vldrw.u32 q0, [{acc}]",
+            "vldrw.u32 q1, [{acc}, #16]",
+            "mov {top}, #0x80000000",
+            "2:",
+            "clz {i}, {m}",
+            "lsr {s}, {top}, {i}",
+            "eor {m}, {m}, {s}",
+            "rsb {i}, {i}, #31",
+            "ldrb {s}, [{px}, {i}]",
+            "add r3, {w}, {i}, lsl #3",
+            "vldrb.s32 q2, [r3]",
+            "vldrb.s32 q3, [r3, #4]",
+            "3:",
+            "vadd.i32 q0, q0, q2",
+            "vadd.i32 q1, q1, q3",
+            "subs {s}, #1",
+            "bne 3b",
+            "cmp {m}, #0",
+            "bne 2b",
+            "vstrw.32 q0, [{acc}]",
+            "vstrw.32 q1, [{acc}, #16]",
+            "4:",
+            px = in(reg) px,
+            len = in(reg) len,
+            w = in(reg) w,
+            acc = in(reg) acc,
+            m = out(reg) _,
+            top = out(reg) _,
+            i = out(reg) _,
+            s = out(reg) _,
+            out("r3") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            out("s8") _,
+            out("s9") _,
+            out("s10") _,
+            out("s11") _,
+            out("s12") _,
+            out("s13") _,
+            out("s14") _,
+            out("s15") _,
+            options(nostack),
+        );
+    }
+}
+
+/// As [`tap_mask8_i8`] for 16 output channels (columns 16 bytes apart).
+///
+/// # Safety
+/// `px` points at `len` (1..=16) readable counts; `w` at `len` columns of 16 readable
+/// weights; `acc` at 16 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn tap_mask16_i8(px: *const u8, len: usize, w: *const i8, acc: *mut i32) {
+    // SAFETY: as `tap_mask8_i8`; q0-q7 are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vctp.8 {len}",
+            "vpstt",
+            "vldrbt.u8 q4, [{px}]",
+            "vcmpt.i8 ne, q4, zr",
+            "vmrs {m}, p0",
+            "cmp {m}, #0",
+            "beq 4f",
+            "vldrw.u32 q0, [{acc}]",
+            "vldrw.u32 q1, [{acc}, #16]",
+            "vldrw.u32 q2, [{acc}, #32]",
+            "vldrw.u32 q3, [{acc}, #48]",
+            "mov {top}, #0x80000000",
+            "2:",
+            "clz {i}, {m}",
+            "lsr {s}, {top}, {i}",
+            "eor {m}, {m}, {s}",
+            "rsb {i}, {i}, #31",
+            "ldrb {s}, [{px}, {i}]",
+            "add r3, {w}, {i}, lsl #4",
+            "vldrb.s32 q4, [r3]",
+            "vldrb.s32 q5, [r3, #4]",
+            "vldrb.s32 q6, [r3, #8]",
+            "vldrb.s32 q7, [r3, #12]",
+            "3:",
+            "vadd.i32 q0, q0, q4",
+            "vadd.i32 q1, q1, q5",
+            "vadd.i32 q2, q2, q6",
+            "vadd.i32 q3, q3, q7",
+            "subs {s}, #1",
+            "bne 3b",
+            "cmp {m}, #0",
+            "bne 2b",
+            "vstrw.32 q0, [{acc}]",
+            "vstrw.32 q1, [{acc}, #16]",
+            "vstrw.32 q2, [{acc}, #32]",
+            "vstrw.32 q3, [{acc}, #48]",
+            "4:",
+            px = in(reg) px,
+            len = in(reg) len,
+            w = in(reg) w,
+            acc = in(reg) acc,
+            m = out(reg) _,
+            top = out(reg) _,
+            i = out(reg) _,
+            s = out(reg) _,
+            out("r3") _,
+            out("s0") _,
+            out("s1") _,
+            out("s2") _,
+            out("s3") _,
+            out("s4") _,
+            out("s5") _,
+            out("s6") _,
+            out("s7") _,
+            out("s8") _,
+            out("s9") _,
+            out("s10") _,
+            out("s11") _,
+            out("s12") _,
+            out("s13") _,
+            out("s14") _,
+            out("s15") _,
+            out("s16") _,
+            out("s17") _,
+            out("s18") _,
+            out("s19") _,
+            out("s20") _,
+            out("s21") _,
+            out("s22") _,
+            out("s23") _,
+            out("s24") _,
+            out("s25") _,
+            out("s26") _,
+            out("s27") _,
+            out("s28") _,
+            out("s29") _,
+            out("s30") _,
+            out("s31") _,
+            options(nostack),
+        );
+    }
+}
