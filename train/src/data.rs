@@ -82,18 +82,31 @@ impl Source for Dataset {
         batch_size: i64,
         _seed: u64,
     ) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a> {
-        let chunks: Vec<Vec<i64>> = order
-            .chunks(batch_size.max(1) as usize)
-            .map(<[i64]>::to_vec)
-            .collect();
-        Box::new(chunks.into_iter().map(move |idx| {
-            let idx = Tensor::from_slice(&idx);
+        gather_batches(order, batch_size, move |idx| {
             Ok((
-                self.images.f_index_select(0, &idx)?,
-                self.labels.f_index_select(0, &idx)?,
+                self.images.f_index_select(0, idx)?,
+                self.labels.f_index_select(0, idx)?,
             ))
-        }))
+        })
     }
+}
+
+/// Batches of an in-memory set: `order` cut into runs of `batch_size` indices, each turned into
+/// a batch by `gather` (given the indices as an `i64` tensor).
+pub fn gather_batches<'a>(
+    order: Vec<i64>,
+    batch_size: i64,
+    gather: impl Fn(&Tensor) -> Result<(Tensor, Tensor)> + 'a,
+) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a> {
+    let chunks: Vec<Vec<i64>> = order
+        .chunks(batch_size.max(1) as usize)
+        .map(<[i64]>::to_vec)
+        .collect();
+    Box::new(
+        chunks
+            .into_iter()
+            .map(move |idx| gather(&Tensor::from_slice(&idx))),
+    )
 }
 
 /// Which part of the digits file.

@@ -11,7 +11,7 @@
 use sdt_core::events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 use tch::{Kind, Tensor};
 
-use crate::data::{Dataset, Source};
+use crate::data::{gather_batches, Dataset, Source};
 use crate::error::{Error, Result};
 
 /// `input_absmax` giving the `i8` input grid step `absmax / 127 = 1`: count `c` is `i8` `c`.
@@ -163,19 +163,12 @@ impl Source for EventFrames {
         batch_size: i64,
         _seed: u64,
     ) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + 'a> {
-        let chunks: Vec<Vec<i64>> = order
-            .chunks(batch_size.max(1) as usize)
-            .map(<[i64]>::to_vec)
-            .collect();
-        Box::new(chunks.into_iter().map(move |idx| {
-            let idx = Tensor::from_slice(&idx);
+        gather_batches(order, batch_size, move |idx| {
             Ok((
-                self.frames
-                    .f_index_select(0, &idx)?
-                    .f_to_kind(Kind::Float)?,
-                self.labels.f_index_select(0, &idx)?,
+                self.frames.f_index_select(0, idx)?.f_to_kind(Kind::Float)?,
+                self.labels.f_index_select(0, idx)?,
             ))
-        }))
+        })
     }
 }
 
