@@ -323,28 +323,48 @@ mod avx512 {
     /// last one masked to the channels left; returns the number of channels done (all).
     #[inline(always)]
     pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) -> usize {
+        add_taps(w, &[TapList { base: 0, cols }], acc);
+        acc.len()
+    }
+
+    /// Columns listed for one kernel tap: offsets relative to `base` (in weights).
+    #[derive(Clone, Copy)]
+    pub(in crate::kernels) struct TapList<'l> {
+        pub base: usize,
+        pub cols: &'l [u32],
+    }
+
+    /// `acc += Σ w[base + col ..][..acc.len()]` over every listed column of every tap (any
+    /// number: the `i16` sums widen every [`CHUNK`] columns). Every column lies inside the
+    /// weights: `base + col + acc.len() ≤ w.len()`.
+    #[inline(always)]
+    pub(in crate::kernels) fn add_taps(w: &[i8], taps: &[TapList<'_>], acc: &mut [i32]) {
         let out_c = acc.len();
         let mut c = 0;
         while c + 128 <= out_c {
-            tile::<4, false>(w, cols, c, &mut acc[c..c + 128]);
+            tile::<4, false>(w, taps, c, &mut acc[c..c + 128]);
             c += 128;
         }
         let a = &mut acc[c..];
         match a.len().div_ceil(32) {
-            1 => tile::<0, true>(w, cols, c, a),
-            2 => tile::<1, true>(w, cols, c, a),
-            3 => tile::<2, true>(w, cols, c, a),
-            4 => tile::<3, true>(w, cols, c, a),
+            1 => tile::<0, true>(w, taps, c, a),
+            2 => tile::<1, true>(w, taps, c, a),
+            3 => tile::<2, true>(w, taps, c, a),
+            4 => tile::<3, true>(w, taps, c, a),
             _ => {}
         }
-        out_c
     }
 
     /// Channels `c..c + acc.len()` of every listed column, summed in `R` registers of 32
     /// `i16` lanes and, if `T`, one more masked to the channels left (`acc.len() − 32·R`,
-    /// 1 to 32), then widened into `acc`.
+    /// 1 to 32), widened into `acc` every [`CHUNK`] columns and at the end.
     #[inline(always)]
-    fn tile<const R: usize, const T: bool>(w: &[i8], cols: &[u32], c: usize, acc: &mut [i32]) {
+    fn tile<const R: usize, const T: bool>(
+        w: &[i8],
+        taps: &[TapList<'_>],
+        c: usize,
+        acc: &mut [i32],
+    ) {
         let tail = acc.len().wrapping_sub(32 * R);
         if (T && !(1..=32).contains(&tail)) || (!T && tail != 0) {
             return;
@@ -354,38 +374,92 @@ mod avx512 {
         } else {
             (1u32 << tail) - 1
         };
-        let base = w.as_ptr();
         // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Every
-        // full load reads `w[col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`, and the
-        // masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not
-        // accessed); the caller lists only columns with `col + out_c ≤ w.len()`.
+        // full load reads `w[base + col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`,
+        // and the masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not
+        // accessed); the caller lists only columns with `base + col + out_c ≤ w.len()`.
+        // `widen` touches `acc[..32·R + tail]` only, through masked accesses for the tail.
         unsafe {
             let mut s = [_mm512_setzero_si512(); R];
             let mut t = _mm512_setzero_si512();
-            for &col in cols {
-                let p = base.add(col as usize + c);
-                for (r, x) in s.iter_mut().enumerate() {
-                    let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
-                    *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
-                }
-                if T {
-                    let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
-                    t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
+            let mut room = CHUNK;
+            for tap in taps {
+                let p0 = w.as_ptr().add(tap.base + c);
+                let mut rest = tap.cols;
+                while !rest.is_empty() {
+                    if room == 0 {
+                        widen::<R, T>(&mut s, &mut t, acc, tail);
+                        room = CHUNK;
+                    }
+                    let (now, later) = rest.split_at(room.min(rest.len()));
+                    for &col in now {
+                        let p = p0.add(col as usize);
+                        for (r, x) in s.iter_mut().enumerate() {
+                            let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
+                            *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
+                        }
+                        if T {
+                            let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
+                            t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
+                        }
+                    }
+                    room -= now.len();
+                    rest = later;
                 }
             }
-            let mut lanes = [0i16; 32];
-            for (r, x) in s.iter().enumerate() {
-                _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, *x);
-                for (a, &l) in acc[32 * r..32 * r + 32].iter_mut().zip(&lanes) {
-                    *a = a.wrapping_add(l as i32);
-                }
-            }
-            if T {
-                _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, t);
-                for (a, &l) in acc[32 * R..].iter_mut().zip(&lanes) {
-                    *a = a.wrapping_add(l as i32);
-                }
-            }
+            widen::<R, T>(&mut s, &mut t, acc, tail);
+        }
+    }
+
+    /// `acc += s` (then `s = 0`): `R` registers of 32 `i16` lanes and, if `T`, `tail` more.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW enabled; `acc` holds at least `32·R + tail` values (`tail ≤ 32`, only
+    /// read if `T`).
+    #[inline(always)]
+    unsafe fn widen<const R: usize, const T: bool>(
+        s: &mut [__m512i; R],
+        t: &mut __m512i,
+        acc: &mut [i32],
+        tail: usize,
+    ) {
+        let a = acc.as_mut_ptr();
+        for (r, x) in s.iter_mut().enumerate() {
+            let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*x));
+            let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*x));
+            let p = a.add(32 * r);
+            _mm512_storeu_si512(
+                p as *mut _,
+                _mm512_add_epi32(_mm512_loadu_si512(p as *const _), lo),
+            );
+            let p = p.add(16);
+            _mm512_storeu_si512(
+                p as *mut _,
+                _mm512_add_epi32(_mm512_loadu_si512(p as *const _), hi),
+            );
+            *x = _mm512_setzero_si512();
+        }
+        if T {
+            let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*t));
+            let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*t));
+            let p = a.add(32 * R);
+            let m_lo = lane_mask(tail.min(16));
+            let m_hi = lane_mask(tail.saturating_sub(16));
+            let v = _mm512_maskz_loadu_epi32(m_lo, p);
+            _mm512_mask_storeu_epi32(p, m_lo, _mm512_add_epi32(v, lo));
+            let v = _mm512_maskz_loadu_epi32(m_hi, p.add(16));
+            _mm512_mask_storeu_epi32(p.add(16), m_hi, _mm512_add_epi32(v, hi));
+            *t = _mm512_setzero_si512();
+        }
+    }
+
+    /// The first `n` (≤ 16) lanes.
+    #[inline(always)]
+    fn lane_mask(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
         }
     }
 
@@ -473,7 +547,7 @@ mod avx512 {
     /// modulo 3), so that a pixel is listed once per output row instead of once per tap.
     const SLOTS: usize = 9;
     /// Entries of one pixel's list (`in_c · planes`, plus a vector of slack).
-    const SLOT: usize = 1024;
+    const SLOT: usize = 2048;
 
     /// Spike lists of recently read input pixels: the offsets `i·out_c` of the channels `i`
     /// that spike, once per binary spike. Valid for one convolution call.
@@ -536,7 +610,6 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(in crate::kernels) fn spike_pixel_3x3(
-        cols: &mut Columns,
         cache: &mut Cache,
         a: &super::ConvArgs<'_, i8>,
         input: &[u8],
@@ -548,11 +621,12 @@ mod avx512 {
         let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
         let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
         acc.fill(0);
-        cols.len = 0;
         if !super::fits(a) || acc.len() != out_c || !Cache::takes(a, planes) {
             return;
         }
-        let mut flush = |c: &[u32]| super::add_columns(a.weights, c, acc);
+        // Which slot, and at what weight offset, each tap reads.
+        let mut reads = [(0usize, 0usize); 9];
+        let mut n = 0;
         for ky in 0..3 {
             let Some(iy) = (oy * st + ky).checked_sub(pad).filter(|&y| y < a.in_h) else {
                 continue;
@@ -570,30 +644,15 @@ mod avx512 {
                     out_c,
                     planes,
                 );
-                let base = ((ky * 3 + kx) * in_c * out_c) as i32;
-                let (list, len) = (&cache.entries[slot], cache.lens[slot]);
-                let mut done = 0;
-                while done < len {
-                    if cols.len + 16 > CHUNK {
-                        flush(&cols.offsets[..cols.len]);
-                        cols.len = 0;
-                    }
-                    // SAFETY: AVX-512 F is enabled at compile time. The load reads entries
-                    // `done .. done + 16` of the slot, `done < len ≤ SLOT − 16`; the store
-                    // writes 16 offsets at `cols.len + 16 ≤ CHUNK`. Entries past `len` are
-                    // stored but not counted (overwritten or ignored).
-                    unsafe {
-                        let e = _mm512_loadu_si512(list.as_ptr().add(done) as *const _);
-                        let dst = cols.offsets.as_mut_ptr().add(cols.len);
-                        let e = _mm512_add_epi32(e, _mm512_set1_epi32(base));
-                        _mm512_storeu_si512(dst as *mut _, e);
-                    }
-                    let n = (len - done).min(16);
-                    cols.len += n;
-                    done += n;
-                }
+                reads[n] = (slot, (ky * 3 + kx) * in_c * out_c);
+                n += 1;
             }
         }
-        flush(&cols.offsets[..cols.len]);
+        let mut taps = [TapList { base: 0, cols: &[] }; 9];
+        for (tap, &(slot, base)) in taps.iter_mut().zip(&reads[..n]) {
+            let cols = &cache.entries[slot][..cache.lens[slot]];
+            *tap = TapList { base, cols };
+        }
+        add_taps(a.weights, &taps[..n], acc);
     }
 }

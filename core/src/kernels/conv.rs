@@ -90,9 +90,7 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
             let mut cache = super::columns::Cache::new();
             for (r, oy) in rows.enumerate() {
                 for ox in 0..a.out_w {
-                    super::columns::spike_pixel_3x3(
-                        &mut lists, &mut cache, a8, input, planes, oy, ox, acc,
-                    );
+                    super::columns::spike_pixel_3x3(&mut cache, a8, input, planes, oy, ox, acc);
                     sink.store(r * a.out_w + ox, acc);
                 }
             }

@@ -27,6 +27,7 @@ mod helium_asm;
 #[cfg(feature = "helium")]
 mod helium_sink;
 pub mod output;
+pub mod threshold;
 
 use bytemuck::Pod;
 

@@ -1,5 +1,6 @@
 //! What happens to a finished accumulator vector: requantize, then spike, add or write.
 
+use super::threshold::Thresholds;
 use crate::fixed::Affine;
 
 /// Destination of one output pixel's channels.
@@ -14,6 +15,8 @@ pub struct SpikeSink<'a> {
     pub affine: &'a [Affine],
     pub frac: u8,
     pub d: u8,
+    /// The same map as thresholds (see [`Thresholds`]), where the caller built them.
+    pub levels: Option<&'a Thresholds>,
 }
 
 impl Sink for SpikeSink<'_> {
@@ -21,6 +24,9 @@ impl Sink for SpikeSink<'_> {
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
+        if let Some(levels) = self.levels.filter(|l| l.channels() == c) {
+            return levels.spikes(acc, out);
+        }
         #[cfg(feature = "helium")]
         if super::helium_sink::spikes(out, acc, self.affine, self.frac, self.d) {
             return;

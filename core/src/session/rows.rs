@@ -4,7 +4,7 @@ use core::ops::Range;
 
 use super::NodeCtx;
 use crate::error::{Error, Result};
-use crate::plan::{ALIGN, MAX_WORKERS};
+use crate::plan::{worker_stride, MAX_WORKERS};
 
 /// Splits `rows` output rows (of `row_len` values each) into one job per worker, each with its
 /// own `scratch_len` values of scratch, and runs them on the node's executor.
@@ -21,7 +21,7 @@ where
     F: Fn(Range<usize>, &mut [T], &mut [i32]) + Sync,
 {
     let workers = ctx.workers.clamp(1, MAX_WORKERS).min(rows.max(1));
-    let per_worker = scratch_len.next_multiple_of(ALIGN / 4);
+    let per_worker = worker_stride(scratch_len * 4, workers) / 4;
     let scratch = scratch
         .get_mut(..per_worker * workers)
         .ok_or(Error::ArenaTooSmall {

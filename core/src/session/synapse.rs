@@ -10,6 +10,8 @@ use crate::fixed::Affine;
 use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, Sink, SpikeSink};
+use crate::kernels::threshold::Thresholds;
+use crate::kernels::Kernel;
 use crate::kernels::Weight;
 use crate::model::{elements, tensor_bytes, Model};
 use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats};
@@ -152,6 +154,7 @@ impl<'b> Synapse<'b> {
                 affine,
                 frac,
                 d: ctx.d,
+                levels: None,
             })?,
             ConvOutput::Accumulate | ConvOutput::Write => run(&mut FixedSink {
                 out: cast_i32(y, n_out)?,
@@ -192,6 +195,15 @@ impl<'b> Synapse<'b> {
         match self.mode {
             ConvOutput::Spikes { frac } => {
                 let d = ctx.d;
+                // Hosts with room on the stack compare accumulators with thresholds; the dense
+                // reference keeps the affine map, so that the two kernels check each other.
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                let mut table = Thresholds::empty();
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                let levels = (kernel == Kernel::SpikeDriven && table.fill(affine, frac, d))
+                    .then_some(&table);
+                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                let levels = None;
                 let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {
                     compute(
                         rows,
@@ -201,6 +213,7 @@ impl<'b> Synapse<'b> {
                             affine,
                             frac,
                             d,
+                            levels,
                         },
                     );
                 };
