@@ -59,6 +59,9 @@ pub(super) fn spike_rows(
     if !takes(a) || input.len() < a.in_h * a.in_w * c {
         return;
     }
+    if narrow::rows(a, input, planes, rows.clone(), store) {
+        return;
+    }
     let groups = c.div_ceil(16);
     let cp = groups * 16;
     let seg = (SEGMENT / cp).clamp(1, 64);
@@ -156,4 +159,144 @@ pub(super) fn planes(input: &[u8]) -> u8 {
         top = top.max(b);
     }
     top
+}
+
+/// Stride-1 depthwise convolutions whose sums fit `i16` lanes: 32 channels per register, and
+/// the `K` outputs an input pixel reaches in one kernel row held in registers as a ring.
+///
+/// For one output row, channel group and kernel row, the input pixels of the (padded) input
+/// row are visited left to right. Pixel `v` (padded coordinate) reaches outputs `v − K + 1 ..=
+/// v`, one per kernel column; those live in a ring of `K` registers (output `o` in slot
+/// `o mod K`), each receiving the tap's weights once per spike plane through a masked add.
+/// After pixel `v`, output `v − K + 1` has all of this kernel row and leaves the ring for the
+/// row buffer (one `i16` add per output and kernel row, instead of one per tap). The loop is
+/// unrolled `K` times so that every ring slot is a fixed register.
+mod narrow {
+    use core::arch::x86_64::*;
+
+    use super::ConvArgs;
+
+    /// `i16` values of the row buffer (one output row, all channel groups).
+    const ROW: usize = 16384;
+    /// Most channels (the widened values of one pixel).
+    const MAX_C: usize = 2048;
+    /// Spike planes added without a loop.
+    const PLANES: usize = 4;
+
+    /// Computes `rows` if this path takes the convolution; returns whether it did.
+    pub(super) fn rows(
+        a: &ConvArgs<'_, i8>,
+        input: &[u8],
+        planes: u8,
+        rows: core::ops::Range<usize>,
+        store: &mut impl FnMut(usize, &[i32]),
+    ) -> bool {
+        match a.geom.kernel {
+            3 => rows_k::<3>(a, input, planes, rows, store),
+            5 => rows_k::<5>(a, input, planes, rows, store),
+            7 => rows_k::<7>(a, input, planes, rows, store),
+            _ => false,
+        }
+    }
+
+    fn rows_k<const K: usize>(
+        a: &ConvArgs<'_, i8>,
+        input: &[u8],
+        planes: u8,
+        rows: core::ops::Range<usize>,
+        store: &mut impl FnMut(usize, &[i32]),
+    ) -> bool {
+        let c = a.geom.out_c as usize;
+        let pad = a.geom.pad as usize;
+        let groups = c.div_ceil(32);
+        let cp = groups * 32;
+        // |sum| ≤ K² · planes · 128 must fit i16; one stride-1 geometry with pad < K.
+        let fits_i16 = K * K * planes as usize * 128 <= i16::MAX as usize;
+        let geometry = a.geom.stride == 1
+            && pad < K
+            && a.in_w + 2 * pad + 1 == a.out_w + K
+            && a.weights.len() >= K * K * c
+            && input.len() >= a.in_h * a.in_w * c;
+        if !fits_i16 || !geometry || planes as usize > PLANES || a.out_w * cp > ROW || c > MAX_C {
+            return false;
+        }
+        let mut row = [0i16; ROW];
+        let mut wide = [0i32; MAX_C];
+        // Padded positions visited per kernel row: a whole number of K-step rounds.
+        let steps = (a.out_w + K - 1).next_multiple_of(K);
+        for (r, oy) in rows.enumerate() {
+            row[..a.out_w * cp].fill(0);
+            for ky in 0..K {
+                let Some(iy) = (oy + ky).checked_sub(pad).filter(|&y| y < a.in_h) else {
+                    continue;
+                };
+                for g in 0..groups {
+                    let rest = c - 32 * g;
+                    let m: __mmask32 = if rest >= 32 {
+                        u32::MAX
+                    } else {
+                        (1u32 << rest) - 1
+                    };
+                    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's
+                    // cfg). Weights are read at `(ky·K + kx)·c + 32·g + j` for lanes `j` set
+                    // in `m` (channel below `c`), inside `K·K·c ≤ weights.len()`; counts at
+                    // `(iy·in_w + ix)·c + 32·g + j` with `iy < in_h`, `ix < in_w`, inside
+                    // `input`; the row buffer at `o·cp + 32·g .. + 32` with `o < out_w`,
+                    // `out_w · cp ≤ ROW`. Masked-off lanes are not accessed.
+                    unsafe {
+                        let mut w = [_mm512_setzero_si512(); K];
+                        for (kx, x) in w.iter_mut().enumerate() {
+                            let p = a.weights.as_ptr().add((ky * K + kx) * c + 32 * g);
+                            *x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+                        }
+                        let src = input.as_ptr().add(iy * a.in_w * c + 32 * g);
+                        let dst = row.as_mut_ptr().add(32 * g);
+                        let mut ring = [_mm512_setzero_si512(); K];
+                        let mut v0 = 0;
+                        while v0 < steps {
+                            for phase in 0..K {
+                                let v = v0 + phase;
+                                if let Some(ix) = v.checked_sub(pad).filter(|&x| x < a.in_w) {
+                                    let s =
+                                        _mm256_maskz_loadu_epi8(m, src.add(ix * c) as *const i8);
+                                    let mut k = [0 as __mmask32; PLANES];
+                                    for (t, kt) in k.iter_mut().enumerate() {
+                                        *kt = _mm256_cmpgt_epu8_mask(s, _mm256_set1_epi8(t as i8));
+                                    }
+                                    // Output v − kx sits in slot (v − kx) mod K.
+                                    for (kx, &wk) in w.iter().enumerate() {
+                                        let slot = (phase + K - kx) % K;
+                                        let mut x = ring[slot];
+                                        for &kt in &k {
+                                            x = _mm512_mask_add_epi16(x, kt, x, wk);
+                                        }
+                                        ring[slot] = x;
+                                    }
+                                }
+                                // Output v − K + 1 is complete for this kernel row.
+                                let slot = (phase + 1) % K;
+                                if let Some(o) = (v + 1).checked_sub(K).filter(|&o| o < a.out_w) {
+                                    let p = dst.add(o * cp) as *mut __m512i;
+                                    let sum = _mm512_add_epi16(
+                                        _mm512_loadu_si512(p as *const _),
+                                        ring[slot],
+                                    );
+                                    _mm512_storeu_si512(p, sum);
+                                }
+                                ring[slot] = _mm512_setzero_si512();
+                            }
+                            v0 += K;
+                        }
+                    }
+                }
+            }
+            for o in 0..a.out_w {
+                for (x, &y) in wide[..c].iter_mut().zip(&row[o * cp..o * cp + c]) {
+                    *x = y as i32;
+                }
+                store(r * a.out_w + o, &wide[..c]);
+            }
+        }
+        true
+    }
 }

@@ -10,9 +10,9 @@ use crate::fixed::Affine;
 use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, Sink, SpikeSink};
+use crate::kernels::Weight;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use crate::kernels::{threshold::Thresholds, Kernel};
-use crate::kernels::Weight;
 use crate::model::{elements, tensor_bytes, Model};
 use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats};
 
