@@ -124,16 +124,34 @@ impl Thresholds {
     ))]
     #[inline(always)]
     fn spikes_avx512(&self, acc: &[i32], out: &mut [u8]) {
+        // Four levels (the models' D) unrolled; others loop.
+        match self.d {
+            4 => self.spikes_levels::<4>(acc, out),
+            _ => self.spikes_levels::<0>(acc, out),
+        }
+    }
+
+    /// [`Thresholds::spikes`] with `L` levels unrolled (`L = 0`: `self.d` levels in a loop).
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw"
+    ))]
+    #[inline(always)]
+    fn spikes_levels<const L: usize>(&self, acc: &[i32], out: &mut [u8]) {
         use core::arch::x86_64::*;
         let n = acc.len();
-        let block = (self.d + 1) * 16;
+        let levels = if L == 0 { self.d } else { L };
+        if levels != self.d {
+            return;
+        }
+        let block = (levels + 1) * 16;
         let table = self.values.as_ptr();
         // SAFETY: AVX-512 F/BW are enabled at compile time (this function's cfg). `acc` and
         // `out` hold `n = self.channels` values (the caller slices them); lanes of group `g`
         // at or above `n` are masked off and not accessed. Table reads stay below
-        // `groups · block ≤ CAPACITY` (checked by `fill`).
+        // `groups · block ≤ CAPACITY` (checked by `fill`, `levels == self.d`).
         unsafe {
-            let one = _mm512_set1_epi32(1);
             for g in 0..n.div_ceil(16) {
                 let rest = n - 16 * g;
                 let m: __mmask16 = if rest >= 16 {
@@ -146,14 +164,74 @@ impl Thresholds {
                 let s = _mm512_loadu_si512(row as *const _);
                 let x = _mm512_sub_epi32(_mm512_xor_si512(a, s), s);
                 let mut count = _mm512_setzero_si512();
-                for t in 1..=self.d {
+                for t in 1..=levels {
                     let th = _mm512_loadu_si512(row.add(16 * t) as *const _);
+                    // A passed threshold compares to −1: subtracting it counts one.
                     let k = _mm512_cmpgt_epi32_mask(x, th);
-                    count = _mm512_mask_add_epi32(count, k, count, one);
+                    count = _mm512_sub_epi32(count, _mm512_movm_epi32(k));
                 }
                 _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(16 * g) as *mut _, m, count);
             }
         }
+    }
+}
+
+/// Spike counts of fixed-point values (`frac` fractional bits, `d` levels), as
+/// `round_half_even(clamp(v / 2^frac, 0, d))`: with AVX-512, one compare per level with
+/// thresholds; elsewhere the reference map.
+pub fn spike_values(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
+    let n = values.len().min(out.len());
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw"
+    )))]
+    for (o, &v) in out[..n].iter_mut().zip(values) {
+        *o = crate::fixed::spike_count(v as i64, frac, d);
+    }
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw"
+    ))]
+    spike_values_avx512(&values[..n], frac, d, &mut out[..n]);
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw"
+))]
+fn spike_values_avx512(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
+    let n = values.len().min(out.len());
+    let mut levels = [i32::MAX; MAX_D as usize];
+    let d = d.min(MAX_D);
+    for (t, l) in levels.iter_mut().enumerate().take(d as usize) {
+        *l = value_level(frac, t as u8 + 1);
+    }
+    let mut done = 0;
+    {
+        use core::arch::x86_64::*;
+        // SAFETY: AVX-512 F/BW are enabled at compile time. Each step reads 16 values at
+        // `done + 16 ≤ n ≤ values.len()` and writes 16 bytes at `done + 16 ≤ n ≤ out.len()`.
+        unsafe {
+            while done + 16 <= n {
+                let v = _mm512_loadu_si512(values.as_ptr().add(done) as *const _);
+                let mut count = _mm512_setzero_si512();
+                for &l in &levels[..d as usize] {
+                    let k = _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(l));
+                    count = _mm512_sub_epi32(count, _mm512_movm_epi32(k));
+                }
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(done) as *mut _,
+                    _mm512_cvtepi32_epi8(count),
+                );
+                done += 16;
+            }
+        }
+    }
+    for (o, &v) in out[done..n].iter_mut().zip(&values[done..n]) {
+        *o = levels[..d as usize].iter().map(|&l| (v > l) as u8).sum();
     }
 }
 
@@ -317,6 +395,32 @@ mod tests {
                         passed,
                         spike_count(v as i64, frac, 15) >= t,
                         "frac {frac} t {t} v {v}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spike_values_match_spike_count() {
+        let mut next = xorshift(0x5555_aaaa_1234_9876);
+        for frac in [0u8, 3, 8, 16, 30] {
+            for d in [1u8, 4, 15] {
+                let n = 16 * 5 + (next() % 16) as usize;
+                let values: std::vec::Vec<i32> = (0..n)
+                    .map(|i| match i % 7 {
+                        0 => i32::MAX,
+                        1 => i32::MIN,
+                        _ => (next() as i32) >> (next() % 32),
+                    })
+                    .collect();
+                let mut out = std::vec![0xffu8; n];
+                spike_values(&values, frac, d, &mut out);
+                for (i, (&v, &o)) in values.iter().zip(&out).enumerate() {
+                    assert_eq!(
+                        o,
+                        spike_count(v as i64, frac, d),
+                        "frac {frac} d {d} at {i}: {v}"
                     );
                 }
             }

@@ -2,7 +2,7 @@
 
 use core::ops::Range;
 
-use super::rows::{cast_i32, for_rows};
+use super::rows::{cast_i32, for_rows, Rows};
 use super::NodeCtx;
 use crate::engine::{MatMul, Operand, Role, View};
 use crate::error::{Error, Result};
@@ -65,7 +65,16 @@ impl Attention<'_> {
                 attention_rows(kernel, order, &args, kv, rows, s, out);
             };
             let row = self.v.c as usize;
-            for_rows(ctx, tokens, y, row, per_worker, tokens + args.dv, &job)?;
+            // Per token: one product row per head (`q` over `kᵀv`, or scores over `v`).
+            let per_token = match order {
+                AttentionOrder::KvFirst => self.heads * args.d * args.dv,
+                AttentionOrder::QkThenV => self.heads * tokens * (args.d + args.dv),
+            };
+            let rows = Rows {
+                rows: tokens,
+                work: tokens * per_token,
+            };
+            for_rows(ctx, rows, y, row, per_worker, tokens + args.dv, &job)?;
         }
         let mut st = NodeStats::default();
         if ctx.want_stats {

@@ -6,11 +6,25 @@ use super::NodeCtx;
 use crate::error::{Error, Result};
 use crate::plan::{worker_stride, MAX_WORKERS};
 
-/// Splits `rows` output rows (of `row_len` values each) into one job per worker, each with its
-/// own `scratch_len` values of scratch, and runs them on the node's executor.
+/// Work (see [`Rows::work`]) below which a second worker costs more than it saves: handing
+/// rows to another core moves the node's inputs and weights into that core's caches, and a
+/// waiting thread takes time to wake. Measured on SDT-10M on a 2-core x86 host: the
+/// transformer stages' nodes (14×14 and 7×7) ran slower on two threads than on one.
+const MIN_WORK_PER_WORKER: usize = 400_000;
+
+/// The rows of a node's output and an estimate of the work they take.
+pub(super) struct Rows {
+    pub rows: usize,
+    /// Values listed or produced per output pixel times pixels, a proxy of the node's cost.
+    pub work: usize,
+}
+
+/// Splits the output rows (of `row_len` values each) into one job per worker (fewer when the
+/// node is small), each with its own `scratch_len` values of scratch, and runs them on the
+/// node's executor.
 pub(super) fn for_rows<T: Send, F>(
     ctx: &NodeCtx<'_>,
-    rows: usize,
+    Rows { rows, work }: Rows,
     out: &mut [T],
     row_len: usize,
     scratch: &mut [i32],
@@ -20,7 +34,12 @@ pub(super) fn for_rows<T: Send, F>(
 where
     F: Fn(Range<usize>, &mut [T], &mut [i32]) + Sync,
 {
-    let workers = ctx.workers.clamp(1, MAX_WORKERS).min(rows.max(1));
+    let worth = (work / MIN_WORK_PER_WORKER).max(1);
+    let workers = ctx
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(rows.max(1))
+        .min(worth);
     let per_worker = worker_stride(scratch_len * 4, workers) / 4;
     let scratch = scratch
         .get_mut(..per_worker * workers)

@@ -3,8 +3,9 @@
 use super::rows::cast_i32;
 use super::NodeCtx;
 use crate::error::Result;
-use crate::fixed::{spike_count, spike_count_ratio};
+use crate::fixed::spike_count_ratio;
 use crate::graph::{TensorDesc, TensorKind};
+use crate::kernels::threshold::spike_values;
 use crate::model::elements;
 use crate::stats::{spike_counts, NodeStats};
 
@@ -33,9 +34,7 @@ pub(super) fn spike(
     let n = elements(t);
     let frac = frac_of(t);
     let x = cast_i32(x, n)?;
-    for (o, &v) in y[..n].iter_mut().zip(x.iter()) {
-        *o = spike_count(v as i64, frac, ctx.d);
-    }
+    spike_values(x, frac, ctx.d, &mut y[..n]);
     Ok(output_stats(ctx, &y[..n]))
 }
 

@@ -2,7 +2,7 @@
 
 use core::ops::Range;
 
-use super::rows::{cast_i32, for_rows};
+use super::rows::{cast_i32, for_rows, Rows};
 use super::NodeCtx;
 use crate::engine::{MatMul, Operand, Role, View};
 use crate::error::{Error, Result};
@@ -189,6 +189,18 @@ impl<'b> Synapse<'b> {
             Source::Pixels16(x) => encode_rows(&args, x, zero_points, max_abs, rows, acc, sink),
         };
         let (rows, n_out) = (self.output.h as usize, elements(&self.output));
+        let g = &self.geom;
+        let taps = g.kernel as usize * g.kernel as usize;
+        let listed = if g.depthwise {
+            taps * g.out_c as usize
+        } else {
+            taps * g.in_c as usize
+        };
+        let pixels = self.output.h as usize * self.output.w as usize;
+        let rows = Rows {
+            rows,
+            work: pixels * (listed + g.out_c as usize),
+        };
         let row_len = self.output.w as usize * self.output.c as usize;
         let scratch_len = conv_scratch_len(&self.geom);
         let affine = self.affine;
