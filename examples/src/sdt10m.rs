@@ -38,12 +38,12 @@ impl Sdt10m {
     }
 }
 
-/// Passes over the inputs per measurement (`BENCH_REPS`, default 2).
+/// Passes over the inputs per measurement (`BENCH_REPS`, default 5).
 pub fn reps() -> usize {
     std::env::var("BENCH_REPS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2)
+        .unwrap_or(5)
 }
 
 pub fn print_header() {

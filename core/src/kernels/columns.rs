@@ -49,12 +49,15 @@ pub(super) fn fits(a: &ConvArgs<'_, i8>) -> bool {
 }
 
 /// One output pixel of a (non-depthwise) spike convolution with `i8` weights into `acc`
-/// (`out_c` values). `active` holds at least `in_c` entries.
+/// (`out_c` values). `active` holds at least `in_c` entries; no count of `input` exceeds
+/// `planes`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn spike_pixel(
     cols: &mut Columns,
     a: &ConvArgs<'_, i8>,
     input: &[u8],
+    planes: u8,
     oy: usize,
     ox: usize,
     active: &mut [u16],
@@ -80,7 +83,7 @@ pub(super) fn spike_pixel(
         ))]
         {
             let _ = &active; // The scalar listing's buffer.
-            avx512::list_tap(cols, px, base, out_c, &mut flush);
+            avx512::list_tap(cols, px, planes, base, out_c, &mut flush);
         }
         #[cfg(not(all(
             target_arch = "x86_64",
@@ -88,7 +91,10 @@ pub(super) fn spike_pixel(
             target_feature = "avx512bw",
             target_feature = "avx512vl"
         )))]
-        list_tap(cols, px, base, out_c, active, &mut flush);
+        {
+            let _ = planes; // The vector listing's plane count.
+            list_tap(cols, px, base, out_c, active, &mut flush);
+        }
     }
     add_columns(a.weights, &cols.offsets[..cols.len], acc);
 }
@@ -475,11 +481,12 @@ mod avx512 {
     }
 
     /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`
-    /// (`s` times for a count `s`), handing full chunks to `flush`.
+    /// (`s` times for a count `s`, none above `planes`), handing full chunks to `flush`.
     #[inline(always)]
     pub(super) fn list_tap(
         cols: &mut Columns,
         px: &[u8],
+        planes: u8,
         base: usize,
         out_c: usize,
         flush: &mut impl FnMut(&[u32]),
@@ -487,22 +494,15 @@ mod avx512 {
         let n = px.len();
         let groups = n.div_ceil(16);
         let src = px.as_ptr();
+        // The length lives in a register: kept in `cols`, every store through the offsets
+        // pointer would force a reload of it (the compiler cannot rule out aliasing).
+        let mut len = cols.len;
         // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this module's cfg). Loads
         // read bytes `16·g + j` of `px` only for lanes `j` set in `lanes(g, n)`, i.e. below
-        // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `cols.len` with
-        // `cols.len + 16 ≤ CHUNK` (flushed before: for 16, or for 64 ahead of four planes),
+        // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `len` with
+        // `len + 16 ≤ CHUNK` (flushed before: for 16, or for 64 ahead of four planes),
         // inside `cols.offsets`.
         unsafe {
-            let mut top = _mm_setzero_si128();
-            for g in 0..groups {
-                let v = _mm_maskz_loadu_epi8(lanes(g, n), src.add(16 * g) as *const i8);
-                top = _mm_max_epu8(top, v);
-            }
-            top = _mm_max_epu8(top, _mm_srli_si128(top, 8));
-            top = _mm_max_epu8(top, _mm_srli_si128(top, 4));
-            top = _mm_max_epu8(top, _mm_srli_si128(top, 2));
-            top = _mm_max_epu8(top, _mm_srli_si128(top, 1));
-            let planes = (_mm_cvtsi128_si32(top) & 0xff) as u8;
             let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
             let mut offs = _mm512_add_epi32(
                 _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32)),
@@ -514,33 +514,34 @@ mod avx512 {
                 let v = _mm_maskz_loadu_epi8(m, src.add(16 * g) as *const i8);
                 if planes <= 4 {
                     // Four planes without a loop (empty above `planes`).
-                    if cols.len + 64 > CHUNK {
-                        flush(&cols.offsets[..cols.len]);
-                        cols.len = 0;
+                    if len + 64 > CHUNK {
+                        flush(&cols.offsets[..len]);
+                        len = 0;
                     }
+                    let dst = cols.offsets.as_mut_ptr();
                     for t in 0..4 {
                         let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t));
                         let packed = _mm512_maskz_compress_epi32(spikes, offs);
-                        let dst = cols.offsets.as_mut_ptr().add(cols.len);
-                        _mm512_storeu_si512(dst as *mut _, packed);
-                        cols.len += spikes.count_ones() as usize;
+                        _mm512_storeu_si512(dst.add(len) as *mut _, packed);
+                        len += spikes.count_ones() as usize;
                     }
                     offs = _mm512_add_epi32(offs, step);
                     continue;
                 }
                 for t in 0..planes {
                     let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
-                    if cols.len + 16 > CHUNK {
-                        flush(&cols.offsets[..cols.len]);
-                        cols.len = 0;
+                    if len + 16 > CHUNK {
+                        flush(&cols.offsets[..len]);
+                        len = 0;
                     }
                     let packed = _mm512_maskz_compress_epi32(spikes, offs);
-                    _mm512_storeu_si512(cols.offsets.as_mut_ptr().add(cols.len) as *mut _, packed);
-                    cols.len += spikes.count_ones() as usize;
+                    _mm512_storeu_si512(cols.offsets.as_mut_ptr().add(len) as *mut _, packed);
+                    len += spikes.count_ones() as usize;
                 }
                 offs = _mm512_add_epi32(offs, step);
             }
         }
+        cols.len = len;
     }
 
     /// Input pixels whose spike lists [`Cache`] holds: a 3×3 window (by row and column

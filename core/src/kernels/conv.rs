@@ -77,6 +77,27 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
         super::depthwise::spike_rows(&a8, input, planes, rows, &mut store);
         return;
     }
+    // The largest count: the binary-spike planes the vector listings compare for.
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))]
+    let planes = match narrow_weights {
+        Some(_) => super::depthwise::planes(input),
+        None => 0,
+    };
+    #[cfg(all(
+        target_arch = "aarch64",
+        not(all(
+            target_arch = "x86_64",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl"
+        ))
+    ))]
+    let planes = u8::MAX;
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx512f",
@@ -84,7 +105,6 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
         target_feature = "avx512vl"
     ))]
     if let Some(a8) = &narrow_weights {
-        let planes = super::depthwise::planes(input);
         if super::columns::Cache::takes(a8, planes) {
             // 3×3: each input pixel listed once per output row, not once per tap.
             let mut cache = super::columns::Cache::new();
@@ -115,7 +135,7 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
             }
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             if let Some(a8) = &narrow_weights {
-                super::columns::spike_pixel(&mut lists, a8, input, oy, ox, active, acc);
+                super::columns::spike_pixel(&mut lists, a8, input, planes, oy, ox, active, acc);
                 sink.store(r * a.out_w + ox, acc);
                 continue;
             }

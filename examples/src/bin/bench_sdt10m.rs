@@ -9,7 +9,7 @@ use sdt_examples::sdt10m::{core_table, print_header, reps, Sdt10m};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = Sdt10m::load()?;
     println!(
-        "SDT-10M 224×224, batch 1, {} passes over the 4 golden inputs",
+        "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
         reps()
     );
     print_header();
