@@ -6,11 +6,11 @@ use super::NodeCtx;
 use crate::error::{Error, Result};
 use crate::plan::{worker_stride, MAX_WORKERS};
 
-/// Work (see [`Rows::work`]) below which a second worker costs more than it saves: handing
-/// rows to another core moves the node's inputs and weights into that core's caches, and a
-/// waiting thread takes time to wake. Measured on SDT-10M on a 2-core x86 host: the
-/// transformer stages' nodes (14×14 and 7×7) ran slower on two threads than on one.
-const MIN_WORK_PER_WORKER: usize = 400_000;
+/// Work (see [`Rows::work`]) below which a second worker costs more than it saves (moving
+/// the node's inputs into that core's caches, handing over the job). Measured on SDT-10M on a
+/// 2-core x86 host with workers that busy-wait between nodes: splitting paid off down to the
+/// transformer stages' smallest nodes (7×7 tokens).
+const MIN_WORK_PER_WORKER: usize = 10_000;
 
 /// The rows of a node's output and an estimate of the work they take.
 pub(super) struct Rows {
