@@ -30,6 +30,14 @@ cargo build --release -p sdt-core --target thumbv8m.main-none-eabihf
 step "tests (core, convert, examples, end-to-end)"
 cargo test --release
 
+# This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels
+# (other x86 CPUs, and every fallback of the AVX-512 code) must give the same integers.
+step "core kernels on x86-64 without AVX-512 (portable and AVX2 builds)"
+for cpu in x86-64 haswell; do
+  RUSTFLAGS="-C target-cpu=$cpu" cargo test --release -p sdt-core --target-dir "target/cpu-$cpu" \
+    --lib --test kernels_equal --test kernels_wide --test no_alloc
+done
+
 step "trainer on libtorch (creates .venv with pip torch 2.11.0 on first use)"
 torch_env=$(bash scripts/torch-env.sh)
 eval "$torch_env"

@@ -89,7 +89,7 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
         None => 0,
     };
     #[cfg(all(
-        target_arch = "aarch64",
+        any(target_arch = "x86_64", target_arch = "aarch64"),
         not(all(
             target_arch = "x86_64",
             target_feature = "avx512f",
