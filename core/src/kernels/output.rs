@@ -67,31 +67,34 @@ impl Sink for FixedSink<'_> {
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
         #[cfg(feature = "helium")]
         super::helium_sink::fixed(out, acc, self.affine, self.accumulate);
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw",
-            target_feature = "avx512vl"
-        ))]
-        let done = fixed_avx512(out, acc, self.affine, self.accumulate);
-        #[cfg(not(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw",
-            target_feature = "avx512vl"
-        )))]
-        let done = 0;
         #[cfg(not(feature = "helium"))]
-        for ((o, &a), p) in out.iter_mut().zip(acc).zip(self.affine).skip(done) {
-            // The bound proven at load keeps `y` in i32; saturation only guards
-            // residual values a host wrote by hand.
-            let y = p.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-            *o = if self.accumulate {
-                o.saturating_add(y)
-            } else {
-                y
-            };
-        }
+        fixed(out, acc, self.affine, self.accumulate);
+    }
+}
+
+/// The map of every channel into `out`, whole groups of 16 with AVX-512 where there is AVX-512.
+#[cfg(not(feature = "helium"))]
+#[inline(always)]
+fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    ))]
+    let done = fixed_avx512(out, acc, affine, accumulate);
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    )))]
+    let done = 0;
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine).skip(done) {
+        // The bound proven at load keeps `y` in i32; saturation only guards
+        // residual values a host wrote by hand.
+        let y = p.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        *o = if accumulate { o.saturating_add(y) } else { y };
     }
 }
 
