@@ -3,6 +3,25 @@
 //! registers of an `asm!` block are fixed text). Widening loads (`vldrb.s16`, `vldrh.s32`)
 //! take only a low base register, hence r2/r3.
 
+/// `asm!` with every vector register (q0-q7 = s0-s31) declared clobbered and no stack use:
+/// the loops below hold sums and loaded columns in all of them.
+macro_rules! mve_asm {
+    ($($operands:tt)*) => {
+        core::arch::asm!(
+            $($operands)*
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+            out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+            out("s24") _, out("s25") _, out("s26") _, out("s27") _,
+            out("s28") _, out("s29") _, out("s30") _, out("s31") _,
+            options(nostack),
+        )
+    };
+}
+
 /// `acc[0..32] += Σ_cols w[col..col + 32]` for `i8` weights, summed in `i16` lanes (at most
 /// [`super::helium::CHUNK`] columns, so the lanes cannot wrap).
 ///
@@ -16,7 +35,7 @@ pub(super) unsafe fn tile32_i8(w: *const i8, cols: *const u32, n: usize, acc: *m
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "vmov.i32 q2, #0",
@@ -76,39 +95,6 @@ pub(super) unsafe fn tile32_i8(w: *const i8, cols: *const u32, n: usize, acc: *m
             out("r2") _,
             in("r3") tmp.as_mut_ptr() as *mut i16,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -125,7 +111,7 @@ pub(super) unsafe fn tile16_i8(w: *const i8, cols: *const u32, n: usize, acc: *m
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "2:",
@@ -161,39 +147,6 @@ pub(super) unsafe fn tile16_i8(w: *const i8, cols: *const u32, n: usize, acc: *m
             out("r2") _,
             in("r3") tmp.as_mut_ptr() as *mut i16,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -210,7 +163,7 @@ pub(super) unsafe fn tile8_i8(w: *const i8, cols: *const u32, n: usize, acc: *mu
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "2:",
             "ldr r2, [{cols}], #4",
@@ -234,39 +187,6 @@ pub(super) unsafe fn tile8_i8(w: *const i8, cols: *const u32, n: usize, acc: *mu
             out("r2") _,
             in("r3") tmp.as_mut_ptr() as *mut i16,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -282,7 +202,7 @@ pub(super) unsafe fn tile16_i16(w: *const i16, cols: *const u32, n: usize, acc: 
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "vmov.i32 q2, #0",
@@ -317,39 +237,6 @@ pub(super) unsafe fn tile16_i16(w: *const i16, cols: *const u32, n: usize, acc: 
             n = inout(reg) n => _,
             out("r2") _,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -364,7 +251,7 @@ pub(super) unsafe fn tile8_i16(w: *const i16, cols: *const u32, n: usize, acc: *
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "2:",
@@ -387,39 +274,6 @@ pub(super) unsafe fn tile8_i16(w: *const i16, cols: *const u32, n: usize, acc: *
             n = inout(reg) n => _,
             out("r2") _,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -434,7 +288,7 @@ pub(super) unsafe fn tile4_i16(w: *const i16, cols: *const u32, n: usize, acc: *
     // SAFETY: the caller guarantees the pointers cover what the loads and stores touch;
     // the vector registers used are declared clobbered (q0-q7 = s0-s31).
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vmov.i32 q0, #0",
             "2:",
             "ldr r2, [{cols}], #4",
@@ -451,39 +305,6 @@ pub(super) unsafe fn tile4_i16(w: *const i16, cols: *const u32, n: usize, acc: *
             n = inout(reg) n => _,
             out("r2") _,
             acc = in(reg) acc,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
@@ -898,7 +719,7 @@ pub(super) unsafe fn tap_mask8_i8(px: *const u8, len: usize, w: *const i8, acc: 
 pub(super) unsafe fn tap_mask16_i8(px: *const u8, len: usize, w: *const i8, acc: *mut i32) {
     // SAFETY: as `tap_mask8_i8`; q0-q7 are declared clobbered.
     unsafe {
-        core::arch::asm!(
+        mve_asm!(
             "vctp.8 {len}",
             "vpstt",
             "vldrbt.u8 q4, [{px}]",
@@ -945,39 +766,6 @@ pub(super) unsafe fn tap_mask16_i8(px: *const u8, len: usize, w: *const i8, acc:
             i = out(reg) _,
             s = out(reg) _,
             out("r3") _,
-            out("s0") _,
-            out("s1") _,
-            out("s2") _,
-            out("s3") _,
-            out("s4") _,
-            out("s5") _,
-            out("s6") _,
-            out("s7") _,
-            out("s8") _,
-            out("s9") _,
-            out("s10") _,
-            out("s11") _,
-            out("s12") _,
-            out("s13") _,
-            out("s14") _,
-            out("s15") _,
-            out("s16") _,
-            out("s17") _,
-            out("s18") _,
-            out("s19") _,
-            out("s20") _,
-            out("s21") _,
-            out("s22") _,
-            out("s23") _,
-            out("s24") _,
-            out("s25") _,
-            out("s26") _,
-            out("s27") _,
-            out("s28") _,
-            out("s29") _,
-            out("s30") _,
-            out("s31") _,
-            options(nostack),
         );
     }
 }
