@@ -223,6 +223,31 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_job_panics_the_caller_after_the_batch_and_the_pool_goes_on() {
+        let pool = ThreadPool::new(2).unwrap();
+        for _ in 0..20 {
+            let finished = AtomicUsize::new(0);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut slow = || {
+                    std::thread::sleep(Duration::from_millis(2));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                };
+                let mut bad = || panic!("job failed on purpose");
+                pool.run(&mut [&mut bad, &mut slow]);
+            }));
+            assert!(result.is_err(), "the panic must reach the caller");
+            // The other job had finished before `run` unwound.
+            assert_eq!(finished.load(Ordering::SeqCst), 1);
+        }
+        let mut hits = [0u32; 2];
+        let (a, b) = hits.split_at_mut(1);
+        let mut j0 = || a[0] += 1;
+        let mut j1 = || b[0] += 1;
+        pool.run(&mut [&mut j0, &mut j1]);
+        assert_eq!(hits, [1, 1]);
+    }
+
+    #[test]
     fn workers_wake_after_blocking() {
         let pool = ThreadPool::new(2).unwrap();
         std::thread::sleep(SPIN * 3);
