@@ -19,6 +19,10 @@ const WEIGHTS: usize = 16384;
 const TERMS: usize = 2048;
 /// Input values of the rows one output row reads.
 const ROWS: usize = 16384;
+/// Output pixels computed together: each weight vector loaded is used for all of them.
+const BLOCK: usize = 4;
+/// Most output channels.
+const MAX_OUT: usize = 256;
 
 /// Encoding-layer rows like `conv::encode_rows`; returns `false` (doing nothing) where the
 /// layer does not fit the buffers or its values may not fit `i16`.
@@ -52,6 +56,7 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
         || pairs * groups * 32 > WEIGHTS
         || a.weights.len() < terms * out_c
         || acc.len() < out_c
+        || out_c > MAX_OUT
         || input.len() < a.in_h * a.in_w * in_c
         || st == 0
         || k * row_len > ROWS
@@ -59,6 +64,7 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     {
         return false;
     }
+    let acc = &mut acc[..out_c];
     // Weights as [pair][group][lane][2]: lane `o` of group `g` holds terms 2p and 2p + 1 of
     // output channel 16·g + o (zero beyond the channels and the terms).
     let mut wbuf = [0i16; WEIGHTS];
@@ -79,8 +85,8 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     // The `k` input rows of an output row as terms, `pad` zero pixels on either side (and
     // all zero outside the image): a pixel's terms are `k` contiguous runs of them.
     let mut rbuf = [0i16; ROWS];
-    let mut xbuf = [0i16; TERMS];
-    let acc = &mut acc[..out_c];
+    let mut xbuf = [[0i16; TERMS]; BLOCK];
+    let mut outs = [[0i32; MAX_OUT]; BLOCK];
     for (r, oy) in rows.enumerate() {
         for ky in 0..k {
             let dst = &mut rbuf[ky * row_len..(ky + 1) * row_len];
@@ -97,48 +103,80 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
                 }
             }
         }
-        for ox in 0..a.out_w {
+        let mut ox = 0;
+        while ox < a.out_w {
+            let n = BLOCK.min(a.out_w - ox);
             let run = k * in_c;
-            for ky in 0..k {
-                let start = ky * row_len + ox * st * in_c;
-                xbuf[ky * run..(ky + 1) * run].copy_from_slice(&rbuf[start..start + run]);
-            }
-            let (xs, ws, out) = (xbuf.as_ptr(), wbuf.as_ptr(), acc.as_mut_ptr());
-            for g in 0..groups {
-                let lanes = out_c - 16 * g;
-                let m: __mmask16 = if lanes >= 16 {
-                    0xffff
-                } else {
-                    ((1u32 << lanes) - 1) as __mmask16
-                };
-                // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg).
-                // `xs + 2p` for `p < pairs` reads 4 bytes inside `xbuf` (`2·pairs ≤ TERMS`);
-                // `ws + ((p·groups + g)·16)·2` reads 64 bytes inside `wbuf`
-                // (`pairs·groups·32 ≤ WEIGHTS`); the store writes lanes of `m`, channels
-                // `16·g + j < out_c ≤ acc.len()`.
-                unsafe {
-                    // Two running sums: a multiply-add's latency spans several issues.
-                    let term = |p: usize| {
-                        let x = _mm512_set1_epi32((xs.add(2 * p) as *const i32).read_unaligned());
-                        let w = _mm512_loadu_si512(ws.add((p * groups + g) * 32) as *const _);
-                        _mm512_madd_epi16(x, w)
-                    };
-                    let (mut s0, mut s1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-                    let mut p = 0;
-                    while p + 2 <= pairs {
-                        s0 = _mm512_add_epi32(s0, term(p));
-                        s1 = _mm512_add_epi32(s1, term(p + 1));
-                        p += 2;
-                    }
-                    if p < pairs {
-                        s0 = _mm512_add_epi32(s0, term(p));
-                    }
-                    let sum = _mm512_add_epi32(s0, s1);
-                    _mm512_mask_storeu_epi32(out.add(16 * g), m, sum);
+            for (j, x) in xbuf.iter_mut().enumerate().take(n) {
+                for ky in 0..k {
+                    let start = ky * row_len + (ox + j) * st * in_c;
+                    x[ky * run..(ky + 1) * run].copy_from_slice(&rbuf[start..start + run]);
                 }
             }
-            sink.store(r * a.out_w + ox, acc);
+            match n {
+                BLOCK => block_sums::<BLOCK>(&xbuf, &wbuf, pairs, groups, out_c, &mut outs),
+                _ => block_sums::<1>(&xbuf, &wbuf, pairs, groups, out_c, &mut outs),
+            }
+            let singles = if n == BLOCK { BLOCK } else { 1 };
+            for (j, sums) in outs.iter().enumerate().take(singles) {
+                acc.copy_from_slice(&sums[..out_c]);
+                sink.store(r * a.out_w + ox + j, acc);
+            }
+            ox += singles;
         }
     }
     true
+}
+
+/// The sums of `B` output pixels (`xbuf[j]` holds pixel `j`'s terms as `i16` pairs) into
+/// `outs[j][..out_c]`: per pair of terms, one weight load serves all `B` pixels.
+#[inline(always)]
+fn block_sums<const B: usize>(
+    xbuf: &[[i16; TERMS]; BLOCK],
+    wbuf: &[i16; WEIGHTS],
+    pairs: usize,
+    groups: usize,
+    out_c: usize,
+    outs: &mut [[i32; MAX_OUT]; BLOCK],
+) {
+    if B > BLOCK || 2 * pairs > TERMS || pairs * groups * 32 > WEIGHTS || out_c > MAX_OUT {
+        return;
+    }
+    for g in 0..groups {
+        let lanes = out_c - 16 * g;
+        let m: __mmask16 = if lanes >= 16 {
+            0xffff
+        } else {
+            ((1u32 << lanes) - 1) as __mmask16
+        };
+        // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg). For `p <
+        // pairs`, `xbuf[j]` is read at `2p .. 2p + 2` (`2·pairs ≤ TERMS`) and `wbuf` at
+        // `(p·groups + g)·32 ..+ 32` (`pairs·groups·32 ≤ WEIGHTS`); the stores write lanes of
+        // `m`, channels `16·g + lane < out_c ≤ MAX_OUT`, of `outs[j]` for `j < B ≤ BLOCK`.
+        unsafe {
+            let mut s = [_mm512_setzero_si512(); B];
+            for p in 0..pairs {
+                let w = _mm512_loadu_si512(wbuf.as_ptr().add((p * groups + g) * 32) as *const _);
+                for (j, sj) in s.iter_mut().enumerate() {
+                    let x = (xbuf[j].as_ptr().add(2 * p) as *const i32).read_unaligned();
+                    *sj = multiply_add(*sj, _mm512_set1_epi32(x), w);
+                }
+            }
+            for (j, sj) in s.iter().enumerate() {
+                _mm512_mask_storeu_epi32(outs[j].as_mut_ptr().add(16 * g), m, *sj);
+            }
+        }
+    }
+}
+
+/// `s + x₀·w₀ + x₁·w₁` per `i32` lane of `i16` pairs (wrapping): one VNNI instruction
+/// where the CPU has it.
+#[inline(always)]
+unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
+    #[cfg(target_feature = "avx512vnni")]
+    // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
+    return unsafe { _mm512_dpwssd_epi32(s, x, w) };
+    #[cfg(not(target_feature = "avx512vnni"))]
+    // SAFETY: AVX-512 BW is enabled at compile time (the module's cfg).
+    return unsafe { _mm512_add_epi32(s, _mm512_madd_epi16(x, w)) };
 }
