@@ -325,6 +325,8 @@ mod avx512 {
     use super::{Columns, CHUNK};
     use core::arch::x86_64::*;
 
+    use super::super::masks::{first16, first32};
+
     /// Sweeps the columns in tiles of up to 128 channels (4 registers of 32 `i16` lanes), the
     /// last one masked to the channels left; returns the number of channels done (all).
     #[inline(always)]
@@ -375,11 +377,7 @@ mod avx512 {
         if (T && !(1..=32).contains(&tail)) || (!T && tail != 0) {
             return;
         }
-        let m: __mmask32 = if tail >= 32 {
-            u32::MAX
-        } else {
-            (1u32 << tail) - 1
-        };
+        let m = first32(tail);
         // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Every
         // full load reads `w[base + col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`,
         // and the masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not
@@ -449,8 +447,8 @@ mod avx512 {
             let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*t));
             let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*t));
             let p = a.add(32 * R);
-            let m_lo = lane_mask(tail.min(16));
-            let m_hi = lane_mask(tail.saturating_sub(16));
+            let m_lo = first16(tail.min(16));
+            let m_hi = first16(tail.saturating_sub(16));
             let v = _mm512_maskz_loadu_epi32(m_lo, p);
             _mm512_mask_storeu_epi32(p, m_lo, _mm512_add_epi32(v, lo));
             let v = _mm512_maskz_loadu_epi32(m_hi, p.add(16));
@@ -459,25 +457,10 @@ mod avx512 {
         }
     }
 
-    /// The first `n` (≤ 16) lanes.
-    #[inline(always)]
-    fn lane_mask(n: usize) -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    }
-
     /// Bytes `16·g ..` of an `n`-byte row that exist, as a load mask.
     #[inline(always)]
     fn lanes(g: usize, n: usize) -> __mmask16 {
-        let rest = n - 16 * g;
-        if rest >= 16 {
-            0xffff
-        } else {
-            ((1u32 << rest) - 1) as __mmask16
-        }
+        first16(n - 16 * g)
     }
 
     /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`

@@ -18,12 +18,7 @@ pub(super) fn fits(a: &ConvArgs<'_, i8>) -> bool {
 /// Channels `16·g ..` of `n` that exist, as a lane mask.
 #[inline(always)]
 fn lanes(g: usize, n: usize) -> __mmask16 {
-    let rest = n - 16 * g;
-    if rest >= 16 {
-        0xffff
-    } else {
-        ((1u32 << rest) - 1) as __mmask16
-    }
+    super::masks::first16(n - 16 * g)
 }
 
 /// Accumulator values of one segment of output pixels (all their channels).
@@ -231,12 +226,7 @@ mod narrow {
                     continue;
                 };
                 for g in 0..groups {
-                    let rest = c - 32 * g;
-                    let m: __mmask32 = if rest >= 32 {
-                        u32::MAX
-                    } else {
-                        (1u32 << rest) - 1
-                    };
+                    let m = super::super::masks::first32(c - 32 * g);
                     // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's
                     // cfg). Weights are read at `(ky·K + kx)·c + 32·g + j` for lanes `j` set
                     // in `m` (channel below `c`), inside `K·K·c ≤ weights.len()`; counts at

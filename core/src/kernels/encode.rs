@@ -143,12 +143,7 @@ fn block_sums<const B: usize>(
         return;
     }
     for g in 0..groups {
-        let lanes = out_c - 16 * g;
-        let m: __mmask16 = if lanes >= 16 {
-            0xffff
-        } else {
-            ((1u32 << lanes) - 1) as __mmask16
-        };
+        let m = super::masks::first16(out_c - 16 * g);
         // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg). For `p <
         // pairs`, `xbuf[j]` is read at `2p .. 2p + 2` (`2·pairs ≤ TERMS`) and `wbuf` at
         // `(p·groups + g)·32 ..+ 32` (`pairs·groups·32 ≤ WEIGHTS`); the stores write lanes of

@@ -26,6 +26,12 @@ mod helium;
 mod helium_asm;
 #[cfg(feature = "helium")]
 mod helium_sink;
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw"
+))]
+mod masks;
 pub mod output;
 pub mod threshold;
 

@@ -153,12 +153,7 @@ impl Thresholds {
         // `groups · block ≤ CAPACITY` (checked by `fill`, `levels == self.d`).
         unsafe {
             for g in 0..n.div_ceil(16) {
-                let rest = n - 16 * g;
-                let m: __mmask16 = if rest >= 16 {
-                    0xffff
-                } else {
-                    ((1u32 << rest) - 1) as __mmask16
-                };
+                let m = super::masks::first16(n - 16 * g);
                 let a = _mm512_maskz_loadu_epi32(m, acc.as_ptr().add(16 * g));
                 let row = table.add(g * block);
                 let s = _mm512_loadu_si512(row as *const _);
