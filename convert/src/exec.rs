@@ -199,6 +199,15 @@ impl Executor for ThreadPool {
 mod tests {
     use super::*;
 
+    fn runs_two_jobs_once(pool: &ThreadPool) {
+        let mut hits = [0u32; 2];
+        let (a, b) = hits.split_at_mut(1);
+        let mut j0 = || a[0] += 1;
+        let mut j1 = || b[0] += 1;
+        pool.run(&mut [&mut j0, &mut j1]);
+        assert_eq!(hits, [1, 1]);
+    }
+
     #[test]
     fn every_job_runs_once_in_every_batch() {
         for threads in [1, 2, 3, 8] {
@@ -239,23 +248,13 @@ mod tests {
             // The other job had finished before `run` unwound.
             assert_eq!(finished.load(Ordering::SeqCst), 1);
         }
-        let mut hits = [0u32; 2];
-        let (a, b) = hits.split_at_mut(1);
-        let mut j0 = || a[0] += 1;
-        let mut j1 = || b[0] += 1;
-        pool.run(&mut [&mut j0, &mut j1]);
-        assert_eq!(hits, [1, 1]);
+        runs_two_jobs_once(&pool);
     }
 
     #[test]
     fn workers_wake_after_blocking() {
         let pool = ThreadPool::new(2).unwrap();
         std::thread::sleep(SPIN * 3);
-        let mut hits = [0u32; 2];
-        let (a, b) = hits.split_at_mut(1);
-        let mut j0 = || a[0] += 1;
-        let mut j1 = || b[0] += 1;
-        pool.run(&mut [&mut j0, &mut j1]);
-        assert_eq!(hits, [1, 1]);
+        runs_two_jobs_once(&pool);
     }
 }
