@@ -24,6 +24,7 @@ struct Case {
     /// Width (0: `hw`).
     w: u16,
     d: u8,
+    /// Percent of sites that spike; above 100 every site spikes `d` times.
     density: u32,
     /// 0: uniform weights, 1: all −128, 2: all +127, 3: ±extremes.
     weights: u8,
@@ -35,7 +36,7 @@ prop_compose! {
     fn case()(
         kernel in prop::sample::select(vec![1u8, 3, 7]),
         stride in 1u8..=2,
-        in_c in prop_oneof![1u16..=40, 90u16..=400],
+        in_c in prop_oneof![1u16..=40, 90u16..=400, 500u16..=1100],
         out_c in prop_oneof![1u16..=72, 90u16..=260],
         hw in 3u16..=7,
         d in prop_oneof![Just(4u8), 1u8..=15],
@@ -99,7 +100,9 @@ fn check(p: &Case) {
         .collect();
     let counts: Vec<u8> = (0..h * w * ic)
         .map(|_| {
-            if rng.chance(p.density) {
+            if p.density > 100 {
+                p.d
+            } else if rng.chance(p.density) {
                 rng.range(1, p.d as i64) as u8
             } else {
                 0
@@ -161,23 +164,30 @@ proptest! {
 }
 
 /// One output pixel with far more binary spikes than an `i16` chunk, all of weight −128 or
-/// +127: a kernel that summed them in `i16` without widening would wrap.
+/// +127 and every count the largest (every bit plane full): a kernel that summed them in
+/// `i16` without widening would wrap. 1×1 with 1000 channels splits a pixel's lists.
 #[test]
 fn long_extreme_lists_do_not_wrap() {
-    for (weights, seed) in [(1u8, 1u64), (2, 2), (3, 3)] {
-        check(&Case {
-            kernel: 3,
-            stride: 1,
-            in_c: 384,
-            out_c: 240,
-            hw: 3,
-            w: 0,
-            d: 4,
-            density: 100,
-            weights,
-            depthwise: false,
-            seed,
-        });
+    let mut seed = 0;
+    for (kernel, in_c) in [(3u8, 384u16), (1, 1000)] {
+        for d in [1u8, 3, 4, 7, 15] {
+            for weights in 1u8..=3 {
+                seed += 1;
+                check(&Case {
+                    kernel,
+                    stride: 1,
+                    in_c,
+                    out_c: 240,
+                    hw: 3,
+                    w: 0,
+                    d,
+                    density: 101,
+                    weights,
+                    depthwise: false,
+                    seed,
+                });
+            }
+        }
     }
 }
 

@@ -532,13 +532,17 @@ mod avx512 {
     const SLOTS: usize = 9;
     /// Entries of one pixel's list (`in_c · planes`, plus a vector of slack).
     const SLOT: usize = 2048;
+    /// Entries past a list that [`Cache::gather`]'s whole-block copies may read or write.
+    const SLACK: usize = 32;
 
     /// Spike lists of recently read input pixels: the offsets `i·out_c` of the channels `i`
-    /// that spike, once per binary spike. Valid for one convolution call.
+    /// that spike, once per binary spike; and the lists of one output pixel's taps gathered
+    /// into one. Valid for one convolution call.
     pub(in crate::kernels) struct Cache {
         tags: [usize; SLOTS],
         lens: [usize; SLOTS],
-        entries: [[u32; SLOT]; SLOTS],
+        entries: [[u32; SLOT + SLACK]; SLOTS],
+        gathered: [u32; SLOTS * SLOT + SLACK],
     }
 
     impl Cache {
@@ -546,8 +550,47 @@ mod avx512 {
             Cache {
                 tags: [usize::MAX; SLOTS],
                 lens: [0; SLOTS],
-                entries: [[0; SLOT]; SLOTS],
+                entries: [[0; SLOT + SLACK]; SLOTS],
+                gathered: [0; SLOTS * SLOT + SLACK],
             }
+        }
+
+        /// The lists of the taps `reads` (slot, weight offset) as one list of offsets from
+        /// the weights' start. Summing nine short lists one after the other cost a
+        /// mispredicted branch at the end of each, more than this copy: 32 offsets per
+        /// step, whole blocks (up to 31 entries of slack past a list), so that short
+        /// lists take no branch.
+        #[inline(always)]
+        fn gather(&mut self, reads: &[(usize, usize)]) -> &[u32] {
+            let mut n = 0;
+            let dst = self.gathered.as_mut_ptr();
+            for &(slot, base) in reads {
+                let slot = slot % SLOTS;
+                let len = self.lens[slot];
+                let src = self.entries[slot].as_ptr();
+                // SAFETY: AVX-512 F is enabled at compile time (the module's cfg). A slot
+                // holds `len ≤ SLOT − 16` entries (`takes`); block `k` (`32·k < max(len, 1)`)
+                // reads entries below `len + 32 ≤ SLOT + SLACK` of it. Writes go to
+                // `n + 32·k ..` below `n + len + 32`, where `n + len ≤ SLOTS · (SLOT − 16)`
+                // (at most nine slots), inside `gathered` (`SLOTS · SLOT + SLACK`).
+                unsafe {
+                    let add = _mm512_set1_epi32(base as i32);
+                    let mut k = 0;
+                    loop {
+                        for h in [k, k + 16] {
+                            let v = _mm512_loadu_si512(src.add(h) as *const _);
+                            let v = _mm512_add_epi32(v, add);
+                            _mm512_storeu_si512(dst.add(n + h) as *mut _, v);
+                        }
+                        k += 32;
+                        if k >= len {
+                            break;
+                        }
+                    }
+                }
+                n += len;
+            }
+            &self.gathered[..n]
         }
 
         /// Whether [`spike_pixel_3x3`] takes `a` with inputs of at most `planes` spikes.
@@ -632,11 +675,7 @@ mod avx512 {
                 n += 1;
             }
         }
-        let mut taps = [TapList { base: 0, cols: &[] }; 9];
-        for (tap, &(slot, base)) in taps.iter_mut().zip(&reads[..n]) {
-            let cols = &cache.entries[slot][..cache.lens[slot]];
-            *tap = TapList { base, cols };
-        }
-        add_taps(a.weights, &taps[..n], acc);
+        let cols = cache.gather(&reads[..n]);
+        add_taps(a.weights, &[TapList { base: 0, cols }], acc);
     }
 }
