@@ -98,8 +98,8 @@ fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
     }
 }
 
-/// [`FixedSink::store`] for whole groups of 16 channels; returns how many channels it did.
-/// The maps are read 16 at a time and split into fields by permutes; the products, rounding
+/// [`FixedSink::store`] in groups of 16 channels, the last one masked to the channels left;
+/// returns how many channels it did (all). The maps are read 16 at a time and split into fields by permutes; the products, rounding
 /// shifts and saturations run in 64-bit lanes, as in [`Affine::apply`].
 #[cfg(all(
     target_arch = "x86_64",
@@ -110,10 +110,13 @@ fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
 #[inline(always)]
 fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) -> usize {
     use core::arch::x86_64::*;
-    let n = out.len().min(acc.len()).min(affine.len()) / 16 * 16;
+    use super::masks::first16;
+    let n = out.len().min(acc.len()).min(affine.len());
     // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this function's cfg). Group `g`
-    // reads `acc[16g..16g + 16]`, the 48 words of `affine[16g..16g + 16]` (12 bytes each,
-    // `Affine` is `repr(C)` Pod) and writes `out[16g..16g + 16]`, all below `n`.
+    // of `r = min(16, n − 16g)` channels reads `acc[16g..16g + r]`, the `3r` words of
+    // `affine[16g..16g + r]` (12 bytes each, `Affine` is `repr(C)` Pod) and writes
+    // `out[16g..16g + r]`, all below `n`, through masked accesses (masked-off lanes are
+    // not accessed).
     unsafe {
         let words = affine.as_ptr() as *const i32;
         // Word 3i of a map is its multiplier, 3i + 1 its bias, 3i + 2 its shift (low byte).
@@ -129,11 +132,14 @@ fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: boo
         let (km, kb, ks) = (high(im), high(ib), high(is));
         let (lm, lb, ls) = (low(im), low(ib), low(is));
         let one = _mm512_set1_epi64(1);
-        for g in 0..n / 16 {
+        for g in 0..n.div_ceil(16) {
+            let r = n - 16 * g;
+            let lanes = first16(r);
+            let words_left = 3 * r.min(16);
             let w = words.add(48 * g);
-            let z0 = _mm512_loadu_si512(w as *const _);
-            let z1 = _mm512_loadu_si512(w.add(16) as *const _);
-            let z2 = _mm512_loadu_si512(w.add(32) as *const _);
+            let z0 = _mm512_maskz_loadu_epi32(first16(words_left), w);
+            let z1 = _mm512_maskz_loadu_epi32(first16(words_left.saturating_sub(16)), w.add(16));
+            let z2 = _mm512_maskz_loadu_epi32(first16(words_left.saturating_sub(32)), w.add(32));
             let field = |lo: __m512i, k: __mmask16| {
                 let first = _mm512_permutex2var_epi32(z0, lo, z1);
                 _mm512_mask_permutexvar_epi32(first, k, lo, z2)
@@ -141,9 +147,9 @@ fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: boo
             let m = field(lm, km);
             let b = field(lb, kb);
             let sh = _mm512_and_si512(field(ls, ks), _mm512_set1_epi32(0xff));
-            let a = _mm512_loadu_si512(acc.as_ptr().add(16 * g) as *const _);
+            let a = _mm512_maskz_loadu_epi32(lanes, acc.as_ptr().add(16 * g));
             let o = out.as_mut_ptr().add(16 * g);
-            let old = _mm512_loadu_si512(o as *const _);
+            let old = _mm512_maskz_loadu_epi32(lanes, o);
             let mut halves = [_mm256_setzero_si256(); 2];
             for (h, dst) in halves.iter_mut().enumerate() {
                 let part = |x: __m512i| {
@@ -169,7 +175,7 @@ fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: boo
                 *dst = _mm512_cvtsepi64_epi32(y);
             }
             let both = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(halves[0]), halves[1]);
-            _mm512_storeu_si512(o as *mut _, both);
+            _mm512_mask_storeu_epi32(o, lanes, both);
         }
     }
     n
@@ -180,7 +186,7 @@ mod tests {
     use super::*;
     use crate::fixed::spike_count;
 
-    /// The fixed-point sink (vector groups and scalar rest) equals `Affine::apply` with
+    /// The fixed-point sink (vector groups, masked last group or scalar rest) equals `Affine::apply` with
     /// saturation, writing and accumulating, on random maps and accumulators.
     #[test]
     fn fixed_sink_matches_reference() {
