@@ -32,8 +32,8 @@ cargo test --release
 
 # This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels
 # (other x86 CPUs, and every fallback of the AVX-512 code) must give the same integers.
-step "core kernels on x86-64 without AVX-512 (portable and AVX2 builds)"
-for cpu in x86-64 haswell; do
+step "core kernels on other x86-64 levels (portable, AVX2, AVX-512 without VNNI)"
+for cpu in x86-64 haswell skylake-avx512; do
   RUSTFLAGS="-C target-cpu=$cpu" cargo test --release -p sdt-core --target-dir "target/cpu-$cpu" \
     --lib --test kernels_equal --test kernels_wide --test no_alloc
 done

@@ -1,10 +1,19 @@
 //! Encoding layer (image pixels × weights, multiply-accumulate) with AVX-512.
 //!
 //! The layer is small (`k²·in_c` terms per output) and dense. Its weights are copied once per
-//! call into a stack buffer as `i16` pairs of consecutive terms, so that one `vpmaddwd`
-//! multiplies two terms for 16 output channels; a pixel's input values are packed as the
-//! matching `i16` pairs, read by broadcast. Products are exact (`|x| < 2^15`, `|w| ≤ 2^15`,
-//! a pair sums below `2^31`) and the `i32` sums wrap like the scalar kernel's.
+//! call into a stack buffer, consecutive terms packed into one 32-bit lane per output
+//! channel, so that one multiply-add instruction covers several terms for 16 output
+//! channels; a pixel's input values are packed the same way and read by broadcast. Two
+//! packings ([`Lanes`]):
+//!
+//! - pairs (`i16`): two terms per lane (`vpdpwssd`, or `vpmaddwd` without VNNI).
+//!   Exact for any input that fits `i16`: `|x| < 2^15`, `|w| ≤ 2^15`, a pair sums below `2^31`.
+//! - quads (`u8`): four terms per lane (`vpdpbusd`, VNNI), half the instructions. It multiplies
+//!   unsigned bytes by `i8` weights, so inputs go in as `x + 128` (`x` must fit `i8`) and
+//!   the sums give back `128 · Σ w` per channel (padding too holds `0 + 128`, so the
+//!   correction is one constant per channel). Products are exact (`255 · 128 · 4 < 2^31`).
+//!
+//! The `i32` sums wrap like the scalar kernel's.
 
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -13,7 +22,7 @@ use super::conv::ConvArgs;
 use super::output::Sink;
 use super::Weight;
 
-/// `i16` values of the repacked weights.
+/// Values of the repacked weights.
 const WEIGHTS: usize = 16384;
 /// Input values of one output pixel.
 const TERMS: usize = 2048;
@@ -23,9 +32,77 @@ const ROWS: usize = 16384;
 const BLOCK: usize = 4;
 /// Most output channels.
 const MAX_OUT: usize = 256;
+/// Largest kernel (input rows held at once).
+const MAX_K: usize = 16;
+
+/// How input values and weights share a 32-bit lane.
+trait Lanes: Copy + Default {
+    /// Terms per lane.
+    const PER: usize;
+    /// Added to every input value (padding included).
+    const OFFSET: i32;
+    /// A packed weight.
+    type W: Copy + Default;
+    /// The packed input value `x` (`|x|` within the packing's range).
+    fn input(x: i32) -> Self;
+    /// The packed weight `w` (an `i8`, or an `i16` for pairs).
+    fn weight(w: i32) -> Self::W;
+    /// `s + Σ x_j · w_j` per `i32` lane.
+    ///
+    /// # Safety
+    /// The instructions the packing uses are enabled (see its `takes`).
+    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i;
+}
+
+/// Pairs: two `i16` terms per lane.
+impl Lanes for i16 {
+    const PER: usize = 2;
+    const OFFSET: i32 = 0;
+    type W = i16;
+    fn input(x: i32) -> Self {
+        x as i16
+    }
+    fn weight(w: i32) -> i16 {
+        w as i16
+    }
+    #[inline(always)]
+    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
+        #[cfg(target_feature = "avx512vnni")]
+        // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
+        return unsafe { _mm512_dpwssd_epi32(s, x, w) };
+        #[cfg(not(target_feature = "avx512vnni"))]
+        // SAFETY: AVX-512 BW is enabled at compile time (the module's cfg).
+        return unsafe { _mm512_add_epi32(s, _mm512_madd_epi16(x, w)) };
+    }
+}
+
+/// Quads: four terms per lane, unsigned input bytes (`x + 128`) times `i8` weights.
+impl Lanes for u8 {
+    const PER: usize = 4;
+    const OFFSET: i32 = 128;
+    type W = i8;
+    fn input(x: i32) -> Self {
+        (x + 128) as u8
+    }
+    fn weight(w: i32) -> i8 {
+        w as i8
+    }
+    #[inline(always)]
+    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
+        #[cfg(target_feature = "avx512vnni")]
+        // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
+        return unsafe { _mm512_dpbusd_epi32(s, x, w) };
+        // Never taken: quads are chosen only with VNNI (`encode_rows`).
+        #[cfg(not(target_feature = "avx512vnni"))]
+        return {
+            let _ = (x, w);
+            s
+        };
+    }
+}
 
 /// Encoding-layer rows like `conv::encode_rows`; returns `false` (doing nothing) where the
-/// layer does not fit the buffers or its values may not fit `i16`.
+/// layer does not fit the buffers or its values may not fit the packing.
 pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     a: &ConvArgs<'_, W>,
     input: &[X],
@@ -35,71 +112,110 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     acc: &mut [i32],
     sink: &mut S,
 ) -> bool {
+    let in_c = a.geom.in_c as usize;
+    let Some(zps) = zero_points.get(..in_c) else {
+        return false;
+    };
+    // Every input value `clamp(x, ±max_abs) − zp` then fits the packing.
+    let fits = |lo: i32, hi: i32| {
+        max_abs >= 0
+            && zps.iter().all(|&z| {
+                let z = z as i32;
+                (-max_abs).saturating_sub(z) >= lo && max_abs.saturating_sub(z) <= hi
+            })
+    };
+    let bytes = core::mem::size_of::<W>() == 1;
+    if cfg!(target_feature = "avx512vnni") && bytes && fits(-128, 127) {
+        return rows_packed::<u8, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
+    }
+    if fits(-(1 << 15) + 1, (1 << 15) - 1) {
+        return rows_packed::<i16, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
+    }
+    false
+}
+
+/// [`encode_rows`] with packing `L`, whose range every input value fits.
+fn rows_packed<L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    a: &ConvArgs<'_, W>,
+    input: &[X],
+    zps: &[i16],
+    max_abs: i32,
+    rows: Range<usize>,
+    acc: &mut [i32],
+    sink: &mut S,
+) -> bool {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     let k = a.geom.kernel as usize;
     let (st, pad) = (a.geom.stride as usize, a.geom.pad as isize);
     let terms = k * k * in_c;
-    let pairs = terms.div_ceil(2);
+    let lanes = terms.div_ceil(L::PER);
     let groups = out_c.div_ceil(16);
     // Padded input row, in terms; every window lies inside it.
     let row_len = (a.in_w + 2 * pad as usize) * in_c;
     let inside = a.out_w == 0 || (a.out_w - 1) * st + k <= a.in_w + 2 * pad as usize;
-    let zp_max = zero_points
-        .iter()
-        .take(in_c)
-        .map(|z| (*z as i32).abs())
-        .max();
-    let small = max_abs >= 0 && max_abs.saturating_add(zp_max.unwrap_or(i32::MAX)) < 1 << 15;
-    if !small
-        || zero_points.len() < in_c
-        || pairs * 2 > TERMS
-        || pairs * groups * 32 > WEIGHTS
+    let w_len = lanes * groups * 16 * L::PER;
+    if lanes * L::PER > TERMS
+        || w_len > WEIGHTS
         || a.weights.len() < terms * out_c
         || acc.len() < out_c
         || out_c > MAX_OUT
         || input.len() < a.in_h * a.in_w * in_c
         || st == 0
+        || k > MAX_K
         || k * row_len > ROWS
         || !inside
     {
         return false;
     }
     let acc = &mut acc[..out_c];
-    // Weights as [pair][group][lane][2]: lane `o` of group `g` holds terms 2p and 2p + 1 of
-    // output channel 16·g + o (zero beyond the channels and the terms).
-    let mut wbuf = [0i16; WEIGHTS];
-    for p in 0..pairs {
+    // Weights as [lane][group][channel][term]: channel `o` of group `g` holds terms
+    // `PER·p ..` of output channel 16·g + o (zero beyond the channels and the terms). The
+    // correction takes back what the input offset adds.
+    let mut wbuf = [L::W::default(); WEIGHTS];
+    let mut correction = [0i32; MAX_OUT];
+    for p in 0..lanes {
         for g in 0..groups {
             for lane in 0..16 {
                 let o = 16 * g + lane;
-                for half in 0..2 {
-                    let t = 2 * p + half;
+                for j in 0..L::PER {
+                    let t = L::PER * p + j;
                     if o < out_c && t < terms {
                         let w: i32 = a.weights[t * out_c + o].into();
-                        wbuf[((p * groups + g) * 16 + lane) * 2 + half] = w as i16;
+                        wbuf[((p * groups + g) * 16 + lane) * L::PER + j] = L::weight(w);
+                        correction[o] = correction[o].wrapping_add(w.wrapping_mul(L::OFFSET));
                     }
                 }
             }
         }
     }
-    // The `k` input rows of an output row as terms, `pad` zero pixels on either side (and
-    // all zero outside the image): a pixel's terms are `k` contiguous runs of them.
-    let mut rbuf = [0i16; ROWS];
-    let mut xbuf = [[0i16; TERMS]; BLOCK];
+    // A ring of input rows as terms (row `iy` in slot `iy mod k`, converted once per call),
+    // `pad` zero pixels on either side and all zero outside the image: a pixel's terms are
+    // `k` contiguous runs of them.
+    let mut rbuf = [L::input(0); ROWS];
+    let mut tags = [isize::MIN; MAX_K];
+    let mut xbuf = [[L::input(0); TERMS]; BLOCK];
     let mut outs = [[0i32; MAX_OUT]; BLOCK];
+    let padding = pad as usize * in_c;
     for (r, oy) in rows.enumerate() {
-        for ky in 0..k {
-            let dst = &mut rbuf[ky * row_len..(ky + 1) * row_len];
-            dst.fill(0);
-            let iy = (oy * st + ky) as isize - pad;
+        let top = (oy * st) as isize - pad;
+        for iy in top..top + k as isize {
+            let slot = iy.rem_euclid(k as isize) as usize;
+            if tags[slot] == iy {
+                continue;
+            }
+            tags[slot] = iy;
+            let dst = &mut rbuf[slot * row_len..(slot + 1) * row_len];
+            dst.fill(L::input(0));
             if iy < 0 || iy as usize >= a.in_h {
                 continue;
             }
             let src = &input[iy as usize * a.in_w * in_c..(iy as usize + 1) * a.in_w * in_c];
-            let inner = &mut dst[pad as usize * in_c..];
-            for (px, d) in src.chunks_exact(in_c).zip(inner.chunks_exact_mut(in_c)) {
-                for ((d, x), &zp) in d.iter_mut().zip(px).zip(zero_points) {
-                    *d = ((*x).into().clamp(-max_abs, max_abs) - zp as i32) as i16;
+            for (px, d) in src
+                .chunks_exact(in_c)
+                .zip(dst[padding..].chunks_exact_mut(in_c))
+            {
+                for ((d, x), &zp) in d.iter_mut().zip(px).zip(zps) {
+                    *d = L::input((*x).into().clamp(-max_abs, max_abs) - zp as i32);
                 }
             }
         }
@@ -109,17 +225,20 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
             let run = k * in_c;
             for (j, x) in xbuf.iter_mut().enumerate().take(n) {
                 for ky in 0..k {
-                    let start = ky * row_len + (ox + j) * st * in_c;
+                    let slot = (top + ky as isize).rem_euclid(k as isize) as usize;
+                    let start = slot * row_len + (ox + j) * st * in_c;
                     x[ky * run..(ky + 1) * run].copy_from_slice(&rbuf[start..start + run]);
                 }
             }
             match n {
-                BLOCK => block_sums::<BLOCK>(&xbuf, &wbuf, pairs, groups, out_c, &mut outs),
-                _ => block_sums::<1>(&xbuf, &wbuf, pairs, groups, out_c, &mut outs),
+                BLOCK => block_sums::<L, BLOCK>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs),
+                _ => block_sums::<L, 1>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs),
             }
             let singles = if n == BLOCK { BLOCK } else { 1 };
             for (j, sums) in outs.iter().enumerate().take(singles) {
-                acc.copy_from_slice(&sums[..out_c]);
+                for ((a, &s), &c) in acc.iter_mut().zip(&sums[..out_c]).zip(&correction) {
+                    *a = s.wrapping_sub(c);
+                }
                 sink.store(r * a.out_w + ox + j, acc);
             }
             ox += singles;
@@ -128,33 +247,39 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     true
 }
 
-/// The sums of `B` output pixels (`xbuf[j]` holds pixel `j`'s terms as `i16` pairs) into
-/// `outs[j][..out_c]`: per pair of terms, one weight load serves all `B` pixels.
+/// The sums of `B` output pixels (`xbuf[j]` holds pixel `j`'s terms, packed by `L`) into
+/// `outs[j][..out_c]`: per lane of terms, one weight load serves all `B` pixels.
 #[inline(always)]
-fn block_sums<const B: usize>(
-    xbuf: &[[i16; TERMS]; BLOCK],
-    wbuf: &[i16; WEIGHTS],
-    pairs: usize,
+fn block_sums<L: Lanes, const B: usize>(
+    xbuf: &[[L; TERMS]; BLOCK],
+    wbuf: &[L::W; WEIGHTS],
+    lanes: usize,
     groups: usize,
     out_c: usize,
     outs: &mut [[i32; MAX_OUT]; BLOCK],
 ) {
-    if B > BLOCK || 2 * pairs > TERMS || pairs * groups * 32 > WEIGHTS || out_c > MAX_OUT {
+    let w_len = lanes * groups * 16 * L::PER;
+    let packed =
+        core::mem::size_of::<L>() * L::PER == 4 && core::mem::size_of::<L::W>() == 4 / L::PER;
+    if B > BLOCK || L::PER * lanes > TERMS || w_len > WEIGHTS || out_c > MAX_OUT || !packed {
         return;
     }
     for g in 0..groups {
         let m = super::masks::first16(out_c - 16 * g);
-        // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg). For `p <
-        // pairs`, `xbuf[j]` is read at `2p .. 2p + 2` (`2·pairs ≤ TERMS`) and `wbuf` at
-        // `(p·groups + g)·32 ..+ 32` (`pairs·groups·32 ≤ WEIGHTS`); the stores write lanes of
+        // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg), and the
+        // packing's instructions by `encode_rows`' choice. A lane of `PER` values of `L` (or
+        // of `L::W`) is 4 bytes (`packed`). For `p < lanes`, `xbuf[j]` is read at
+        // `PER·p ..+ PER` (`PER·lanes ≤ TERMS`) and `wbuf` at `(p·groups + g)·16·PER ..+
+        // 16·PER` (below `w_len ≤ WEIGHTS`, its length); the stores write lanes of
         // `m`, channels `16·g + lane < out_c ≤ MAX_OUT`, of `outs[j]` for `j < B ≤ BLOCK`.
         unsafe {
             let mut s = [_mm512_setzero_si512(); B];
-            for p in 0..pairs {
-                let w = _mm512_loadu_si512(wbuf.as_ptr().add((p * groups + g) * 32) as *const _);
+            for p in 0..lanes {
+                let w = wbuf.as_ptr().add((p * groups + g) * 16 * L::PER);
+                let w = _mm512_loadu_si512(w as *const _);
                 for (j, sj) in s.iter_mut().enumerate() {
-                    let x = (xbuf[j].as_ptr().add(2 * p) as *const i32).read_unaligned();
-                    *sj = multiply_add(*sj, _mm512_set1_epi32(x), w);
+                    let x = (xbuf[j].as_ptr().add(L::PER * p) as *const i32).read_unaligned();
+                    *sj = L::multiply_add(*sj, _mm512_set1_epi32(x), w);
                 }
             }
             for (j, sj) in s.iter().enumerate() {
@@ -162,16 +287,4 @@ fn block_sums<const B: usize>(
             }
         }
     }
-}
-
-/// `s + x₀·w₀ + x₁·w₁` per `i32` lane of `i16` pairs (wrapping): one VNNI instruction
-/// where the CPU has it.
-#[inline(always)]
-unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
-    #[cfg(target_feature = "avx512vnni")]
-    // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
-    return unsafe { _mm512_dpwssd_epi32(s, x, w) };
-    #[cfg(not(target_feature = "avx512vnni"))]
-    // SAFETY: AVX-512 BW is enabled at compile time (the module's cfg).
-    return unsafe { _mm512_add_epi32(s, _mm512_madd_epi16(x, w)) };
 }

@@ -109,8 +109,8 @@ fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
 ))]
 #[inline(always)]
 fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) -> usize {
-    use core::arch::x86_64::*;
     use super::masks::first16;
+    use core::arch::x86_64::*;
     let n = out.len().min(acc.len()).min(affine.len());
     // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this function's cfg). Group `g`
     // of `r = min(16, n − 16g)` channels reads `acc[16g..16g + r]`, the `3r` words of
