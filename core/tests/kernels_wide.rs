@@ -66,8 +66,13 @@ fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: us
     let mut all = vec![0i32; oh * a.out_w * c];
     // Dirty scratch: kernels must not rely on it being cleared.
     let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
-    let mut sink = Record { acc: &mut all, c };
-    conv_rows(kernel, a, x, 0..oh, &mut scratch, &mut sink);
+    // Two row chunks (as two workers would get them): a kernel must start at any row.
+    let split = oh / 3;
+    let (first, second) = all.split_at_mut(split * a.out_w * c);
+    for (rows, acc) in [(0..split, first), (split..oh, second)] {
+        let mut sink = Record { acc, c };
+        conv_rows(kernel, a, x, rows, &mut scratch, &mut sink);
+    }
     all
 }
 
@@ -183,6 +188,33 @@ fn long_extreme_lists_do_not_wrap() {
                     d,
                     density: 101,
                     weights,
+                    depthwise: false,
+                    seed,
+                });
+            }
+        }
+    }
+}
+
+/// Tall 3×3 convolutions: output rows go in strips (as many as the listed inputs fit, up to
+/// 16), the last one partial; channel counts that allow strips of 16 down to 2 rows.
+#[test]
+fn tall_convolutions_in_strips() {
+    let mut seed = 100;
+    for in_c in [8u16, 300, 500] {
+        for stride in [1u8, 2] {
+            for d in [1u8, 4] {
+                seed += 1;
+                check(&Case {
+                    kernel: 3,
+                    stride,
+                    in_c,
+                    out_c: 40,
+                    hw: 41,
+                    w: 7,
+                    d,
+                    density: 30,
+                    weights: (seed % 4) as u8,
                     depthwise: false,
                     seed,
                 });

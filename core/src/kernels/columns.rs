@@ -527,70 +527,54 @@ mod avx512 {
         cols.len = len;
     }
 
-    /// Input pixels whose spike lists [`Cache`] holds: a 3×3 window (by row and column
-    /// modulo 3), so that a pixel is listed once per output row instead of once per tap.
-    const SLOTS: usize = 9;
-    /// Entries of one pixel's list (`in_c · planes`, plus a vector of slack).
+    /// Entries of one pixel's list at most (`in_c · planes`, plus a vector of slack).
     const SLOT: usize = 2048;
+    /// Entries of all the cached lists.
+    const ENTRIES: usize = 18 * SLOT;
     /// Entries past a list that [`Cache::gather`]'s whole-block copies may read or write.
     const SLACK: usize = 32;
+    /// Output rows of a strip at most.
+    const MAX_STRIP: usize = 16;
+    /// Input rows a strip reads at most.
+    const MAX_ROWS: usize = 33;
 
-    /// Spike lists of recently read input pixels: the offsets `i·out_c` of the channels `i`
-    /// that spike, once per binary spike; and the lists of one output pixel's taps gathered
-    /// into one. Valid for one convolution call.
+    /// Spike lists of the input pixels a strip of output rows reads: the offsets `i·out_c`
+    /// of the channels `i` that spike, once per binary spike; and the lists of one output
+    /// pixel's taps gathered into one. Valid for one convolution call.
+    ///
+    /// A strip's output pixels go column by column, so the lists of three input columns
+    /// are kept (by column modulo 3) for every input row of the strip: an input pixel is
+    /// listed about once per strip instead of once per output row.
     pub(in crate::kernels) struct Cache {
-        tags: [usize; SLOTS],
-        lens: [usize; SLOTS],
-        entries: [[u32; SLOT + SLACK]; SLOTS],
-        gathered: [u32; SLOTS * SLOT + SLACK],
+        /// Entries per list.
+        stride: usize,
+        /// Output rows per strip.
+        strip: usize,
+        /// Input rows per strip.
+        rows: usize,
+        tags: [usize; 3 * MAX_ROWS],
+        lens: [usize; 3 * MAX_ROWS],
+        entries: [u32; ENTRIES + SLACK],
+        gathered: [u32; 9 * SLOT + SLACK],
     }
 
     impl Cache {
-        pub fn new() -> Self {
+        /// A cache for `a` (which [`Cache::takes`]) with inputs of at most `planes` spikes.
+        pub fn new(a: &super::ConvArgs<'_, i8>, planes: u8) -> Self {
+            let stride = (a.geom.in_c as usize * planes as usize + 16).clamp(16, SLOT);
+            let st = (a.geom.stride as usize).max(1);
+            // At least three rows (a strip of one) always fit: 9 · SLOT ≤ ENTRIES.
+            let rows_fit = (ENTRIES / (3 * stride)).min(MAX_ROWS);
+            let strip = ((rows_fit - 3) / st + 1).min(MAX_STRIP);
             Cache {
-                tags: [usize::MAX; SLOTS],
-                lens: [0; SLOTS],
-                entries: [[0; SLOT + SLACK]; SLOTS],
-                gathered: [0; SLOTS * SLOT + SLACK],
+                stride,
+                strip,
+                rows: (strip - 1) * st + 3,
+                tags: [usize::MAX; 3 * MAX_ROWS],
+                lens: [0; 3 * MAX_ROWS],
+                entries: [0; ENTRIES + SLACK],
+                gathered: [0; 9 * SLOT + SLACK],
             }
-        }
-
-        /// The lists of the taps `reads` (slot, weight offset) as one list of offsets from
-        /// the weights' start. Summing nine short lists one after the other cost a
-        /// mispredicted branch at the end of each, more than this copy: 32 offsets per
-        /// step, whole blocks (up to 31 entries of slack past a list), so that short
-        /// lists take no branch.
-        #[inline(always)]
-        fn gather(&mut self, reads: &[(usize, usize)]) -> &[u32] {
-            let mut n = 0;
-            let dst = self.gathered.as_mut_ptr();
-            for &(slot, base) in reads {
-                let slot = slot % SLOTS;
-                let len = self.lens[slot];
-                let src = self.entries[slot].as_ptr();
-                // SAFETY: AVX-512 F is enabled at compile time (the module's cfg). A slot
-                // holds `len ≤ SLOT − 16` entries (`takes`); block `k` (`32·k < max(len, 1)`)
-                // reads entries below `len + 32 ≤ SLOT + SLACK` of it. Writes go to
-                // `n + 32·k ..` below `n + len + 32`, where `n + len ≤ SLOTS · (SLOT − 16)`
-                // (at most nine slots), inside `gathered` (`SLOTS · SLOT + SLACK`).
-                unsafe {
-                    let add = _mm512_set1_epi32(base as i32);
-                    let mut k = 0;
-                    loop {
-                        for h in [k, k + 16] {
-                            let v = _mm512_loadu_si512(src.add(h) as *const _);
-                            let v = _mm512_add_epi32(v, add);
-                            _mm512_storeu_si512(dst.add(n + h) as *mut _, v);
-                        }
-                        k += 32;
-                        if k >= len {
-                            break;
-                        }
-                    }
-                }
-                n += len;
-            }
-            &self.gathered[..n]
         }
 
         /// Whether [`spike_pixel_3x3`] takes `a` with inputs of at most `planes` spikes.
@@ -598,19 +582,25 @@ mod avx512 {
             a.geom.kernel == 3 && a.geom.in_c as usize * planes as usize + 16 <= SLOT
         }
 
-        /// The list of pixel `pixel` (`px`, its counts) in slot `slot`.
+        /// Output rows per strip: [`spike_pixel_3x3`] takes the pixels of rows `top ..
+        /// top + strip()` in any order.
+        pub fn strip(&self) -> usize {
+            self.strip
+        }
+
+        /// The list of pixel `pixel` (`px`, its counts) in list `slot`.
         #[inline(always)]
         fn list(&mut self, slot: usize, pixel: usize, px: &[u8], out_c: usize, planes: u8) {
             if self.tags[slot] == pixel {
                 return;
             }
             let n = px.len();
-            let dst = &mut self.entries[slot];
+            let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
             let mut len = 0;
             // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Loads
             // read lanes of `lanes(g, n)` only (below `n`). A store writes 16 entries at `len`
             // with `len ≤ in_c · planes` (each plane adds at most `in_c`) and
-            // `in_c · planes + 16 ≤ SLOT` (`takes`), inside `dst`.
+            // `in_c · planes + 16 ≤ stride` (`new`, `takes`), inside `dst`.
             unsafe {
                 let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
                 let mut offs = _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32));
@@ -630,10 +620,50 @@ mod avx512 {
             self.tags[slot] = pixel;
             self.lens[slot] = len;
         }
+
+        /// The lists `reads` (list, weight offset) as one list of offsets from the weights'
+        /// start. Summing nine short lists one after the other cost a mispredicted branch at
+        /// the end of each, more than this copy: 32 offsets per step, whole blocks (up to 31
+        /// entries of slack past a list), so that short lists take no branch.
+        #[inline(always)]
+        fn gather(&mut self, reads: &[(usize, usize)]) -> &[u32] {
+            let mut n = 0;
+            let dst = self.gathered.as_mut_ptr();
+            for &(slot, base) in reads.iter().take(9) {
+                let slot = slot % (3 * MAX_ROWS);
+                let len = self.lens[slot];
+                // SAFETY: AVX-512 F is enabled at compile time (the module's cfg). List
+                // `slot < 3 · rows` starts at `slot · stride` and holds `len ≤ stride − 16`
+                // entries (`list`), with `3 · rows · stride ≤ ENTRIES` (`new`): block `k`
+                // (`32·k < max(len, 1)`) reads entries below `slot · stride + len + 32 ≤
+                // ENTRIES + SLACK`. Writes go to `n + 32·k ..` below `n + len + 32`, where
+                // `n + len ≤ 9 · (SLOT − 16)` (nine lists), inside `gathered`.
+                unsafe {
+                    let src = self.entries.as_ptr().add(slot * self.stride);
+                    let add = _mm512_set1_epi32(base as i32);
+                    let mut k = 0;
+                    loop {
+                        for h in [k, k + 16] {
+                            let v = _mm512_loadu_si512(src.add(h) as *const _);
+                            let v = _mm512_add_epi32(v, add);
+                            _mm512_storeu_si512(dst.add(n + h) as *mut _, v);
+                        }
+                        k += 32;
+                        if k >= len {
+                            break;
+                        }
+                    }
+                }
+                n += len;
+            }
+            &self.gathered[..n]
+        }
     }
 
-    /// [`super::spike_pixel`] for a 3×3 kernel, with the input pixels' lists from `cache`
-    /// (listed when missing). `input` has no count above `planes` and `Cache::takes(a)`.
+    /// [`super::spike_pixel`] for a 3×3 kernel and output pixel (`oy`, `ox`) of the strip
+    /// starting at output row `top` (`top ≤ oy < top + cache.strip()`), with the input
+    /// pixels' lists from `cache` (listed when missing). `input` has no count above `planes`,
+    /// and `cache` was made for `a` and `planes`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(in crate::kernels) fn spike_pixel_3x3(
@@ -641,6 +671,7 @@ mod avx512 {
         a: &super::ConvArgs<'_, i8>,
         input: &[u8],
         planes: u8,
+        top: usize,
         oy: usize,
         ox: usize,
         acc: &mut [i32],
@@ -648,22 +679,28 @@ mod avx512 {
         let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
         let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
         acc.fill(0);
-        if !super::fits(a) || acc.len() != out_c || !Cache::takes(a, planes) {
+        let inside_strip = oy >= top && oy - top < cache.strip;
+        if !super::fits(a) || acc.len() != out_c || !Cache::takes(a, planes) || !inside_strip {
             return;
         }
-        // Which slot, and at what weight offset, each tap reads.
+        // Which list, and at what weight offset, each tap reads. Input row `iy` is row
+        // `iy + pad − top·st < rows` of the strip.
         let mut reads = [(0usize, 0usize); 9];
         let mut n = 0;
         for ky in 0..3 {
             let Some(iy) = (oy * st + ky).checked_sub(pad).filter(|&y| y < a.in_h) else {
                 continue;
             };
+            let row = iy + pad - top * st;
             for kx in 0..3 {
                 let Some(ix) = (ox * st + kx).checked_sub(pad).filter(|&x| x < a.in_w) else {
                     continue;
                 };
                 let pixel = iy * a.in_w + ix;
-                let slot = (iy % 3) * 3 + ix % 3;
+                let slot = row * 3 + ix % 3;
+                if row >= cache.rows {
+                    continue;
+                }
                 cache.list(
                     slot,
                     pixel,

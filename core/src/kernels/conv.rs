@@ -106,13 +106,20 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     ))]
     if let Some(a8) = &narrow_weights {
         if super::columns::Cache::takes(a8, planes) {
-            // 3×3: each input pixel listed once per output row, not once per tap.
-            let mut cache = super::columns::Cache::new();
-            for (r, oy) in rows.enumerate() {
+            // 3×3: strips of output rows, column by column, each input pixel listed about
+            // once per strip.
+            let mut cache = super::columns::Cache::new(a8, planes);
+            let mut top = rows.start;
+            while top < rows.end {
+                let strip = top..(top + cache.strip()).min(rows.end);
                 for ox in 0..a.out_w {
-                    super::columns::spike_pixel_3x3(&mut cache, a8, input, planes, oy, ox, acc);
-                    sink.store(r * a.out_w + ox, acc);
+                    for oy in strip.clone() {
+                        let c = &mut cache;
+                        super::columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc);
+                        sink.store((oy - rows.start) * a.out_w + ox, acc);
+                    }
                 }
+                top = strip.end;
             }
             return;
         }
