@@ -162,7 +162,8 @@ pub(super) fn planes(input: &[u8]) -> u8 {
 /// For one output row, channel group and kernel row, the input pixels of the (padded) input
 /// row are visited left to right. Pixel `v` (padded coordinate) reaches outputs `v − K + 1 ..=
 /// v`, one per kernel column; those live in a ring of `K` registers (output `o` in slot
-/// `o mod K`), each receiving the tap's weights once per spike plane through a masked add.
+/// `o mod K`), each receiving the tap's weights times 1, 2 and 4 through masked adds, one per
+/// set bit of the count (`3 = 1 + 2`: two additions, not three).
 /// After pixel `v`, output `v − K + 1` has all of this kernel row and leaves the ring for the
 /// row buffer (one `i16` add per output and kernel row, instead of one per tap). The loop is
 /// unrolled `K` times so that every ring slot is a fixed register.
@@ -175,8 +176,11 @@ mod narrow {
     const ROW: usize = 16384;
     /// Most channels (the widened values of one pixel).
     const MAX_C: usize = 2048;
-    /// Spike planes added without a loop.
-    const PLANES: usize = 4;
+    /// Bits of a count: a count `Σ 2^b·c_b` adds the tap's weights times `2^b` for each
+    /// set bit (counts up to 7, one masked add per bit instead of one per binary spike).
+    const BITS: usize = 3;
+    /// Largest count.
+    const PLANES: usize = (1 << BITS) - 1;
 
     /// Computes `rows` if this path takes the convolution; returns whether it did.
     pub(super) fn rows(
@@ -234,10 +238,14 @@ mod narrow {
                     // `input`; the row buffer at `o·cp + 32·g .. + 32` with `o < out_w`,
                     // `out_w · cp ≤ ROW`. Masked-off lanes are not accessed.
                     unsafe {
-                        let mut w = [_mm512_setzero_si512(); K];
+                        // Per tap: its weights times 1, 2 and 4 (by additions).
+                        let mut w = [[_mm512_setzero_si512(); BITS]; K];
                         for (kx, x) in w.iter_mut().enumerate() {
                             let p = a.weights.as_ptr().add((ky * K + kx) * c + 32 * g);
-                            *x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+                            x[0] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+                            for b in 1..BITS {
+                                x[b] = _mm512_add_epi16(x[b - 1], x[b - 1]);
+                            }
                         }
                         let src = input.as_ptr().add(iy * a.in_w * c + 32 * g);
                         let dst = row.as_mut_ptr().add(32 * g);
@@ -249,16 +257,17 @@ mod narrow {
                                 if let Some(ix) = v.checked_sub(pad).filter(|&x| x < a.in_w) {
                                     let s =
                                         _mm256_maskz_loadu_epi8(m, src.add(ix * c) as *const i8);
-                                    let mut k = [0 as __mmask32; PLANES];
-                                    for (t, kt) in k.iter_mut().enumerate() {
-                                        *kt = _mm256_cmpgt_epu8_mask(s, _mm256_set1_epi8(t as i8));
+                                    let mut k = [0 as __mmask32; BITS];
+                                    for (b, kb) in k.iter_mut().enumerate() {
+                                        let bit = _mm256_set1_epi8(1 << b);
+                                        *kb = _mm256_test_epi8_mask(s, bit);
                                     }
                                     // Output v − kx sits in slot (v − kx) mod K.
-                                    for (kx, &wk) in w.iter().enumerate() {
+                                    for (kx, wk) in w.iter().enumerate() {
                                         let slot = (phase + K - kx) % K;
                                         let mut x = ring[slot];
-                                        for &kt in &k {
-                                            x = _mm512_mask_add_epi16(x, kt, x, wk);
+                                        for (&kb, &wb) in k.iter().zip(wk) {
+                                            x = _mm512_mask_add_epi16(x, kb, x, wb);
                                         }
                                         ring[slot] = x;
                                     }
