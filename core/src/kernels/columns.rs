@@ -64,17 +64,22 @@ pub(super) fn spike_pixel(
     acc: &mut [i32],
 ) {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
-    acc.fill(0);
     cols.len = 0;
     // Every listed column `(tap·in_c + i)·out_c` (tap < k², i < in_c) then lies inside the
     // weights, which the vector tiles rely on.
     if !fits(a) || acc.len() != out_c {
+        acc.fill(0);
         return;
     }
+    // The first sums overwrite `acc`, later ones add to it.
+    let mut fresh = true;
+    let mut flush = |c: &[u32]| {
+        add_columns(a.weights, c, acc, fresh);
+        fresh = false;
+    };
     for (pixel, tap) in a.taps(oy, ox) {
         let px = &input[pixel * in_c..(pixel + 1) * in_c];
         let base = tap * in_c * out_c;
-        let mut flush = |c: &[u32]| add_columns(a.weights, c, acc);
         #[cfg(all(
             target_arch = "x86_64",
             target_feature = "avx512f",
@@ -96,7 +101,7 @@ pub(super) fn spike_pixel(
             list_tap(cols, px, base, out_c, active, &mut flush);
         }
     }
-    add_columns(a.weights, &cols.offsets[..cols.len], acc);
+    flush(&cols.offsets[..cols.len]);
 }
 
 /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`, handing
@@ -146,18 +151,28 @@ fn list_tap(
     }
 }
 
-/// `acc += Σ w[col..col + acc.len()]` over the listed columns (at most [`CHUNK`]). Every
-/// column lies inside the weights: `col + acc.len() ≤ w.len()` (checked by [`spike_pixel`]).
+/// `acc += Σ w[col..col + acc.len()]` over the listed columns (at most [`CHUNK`]), or
+/// `acc = Σ …` if `fresh`. Every column lies inside the weights: `col + acc.len() ≤ w.len()`
+/// (checked by [`spike_pixel`]).
 #[inline(always)]
-fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) {
+fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32], fresh: bool) {
     let out_c = acc.len();
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl"
+    )))]
+    if fresh {
+        acc.fill(0);
+    }
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx512f",
         target_feature = "avx512bw",
         target_feature = "avx512vl"
     ))]
-    let c = avx512::add_columns(w, cols, acc);
+    let c = avx512::add_columns(w, cols, acc, fresh);
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx2",
@@ -330,8 +345,8 @@ mod avx512 {
     /// Sweeps the columns in tiles of up to 128 channels (4 registers of 32 `i16` lanes), the
     /// last one masked to the channels left; returns the number of channels done (all).
     #[inline(always)]
-    pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) -> usize {
-        add_taps(w, &[TapList { base: 0, cols }], acc);
+    pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32], fresh: bool) -> usize {
+        add_taps(w, &[TapList { base: 0, cols }], acc, fresh);
         acc.len()
     }
 
@@ -343,35 +358,42 @@ mod avx512 {
     }
 
     /// `acc += Σ w[base + col ..][..acc.len()]` over every listed column of every tap (any
-    /// number: the `i16` sums widen every [`CHUNK`] columns). Every column lies inside the
-    /// weights: `base + col + acc.len() ≤ w.len()`.
+    /// number: the `i16` sums widen every [`CHUNK`] columns), or `acc = Σ …` if `fresh`.
+    /// Every column lies inside the weights: `base + col + acc.len() ≤ w.len()`.
     #[inline(always)]
-    pub(in crate::kernels) fn add_taps(w: &[i8], taps: &[TapList<'_>], acc: &mut [i32]) {
+    pub(in crate::kernels) fn add_taps(
+        w: &[i8],
+        taps: &[TapList<'_>],
+        acc: &mut [i32],
+        fresh: bool,
+    ) {
         let out_c = acc.len();
         let mut c = 0;
         while c + 128 <= out_c {
-            tile::<4, false>(w, taps, c, &mut acc[c..c + 128]);
+            tile::<4, false>(w, taps, c, &mut acc[c..c + 128], fresh);
             c += 128;
         }
         let a = &mut acc[c..];
         match a.len().div_ceil(32) {
-            1 => tile::<0, true>(w, taps, c, a),
-            2 => tile::<1, true>(w, taps, c, a),
-            3 => tile::<2, true>(w, taps, c, a),
-            4 => tile::<3, true>(w, taps, c, a),
+            1 => tile::<0, true>(w, taps, c, a, fresh),
+            2 => tile::<1, true>(w, taps, c, a, fresh),
+            3 => tile::<2, true>(w, taps, c, a, fresh),
+            4 => tile::<3, true>(w, taps, c, a, fresh),
             _ => {}
         }
     }
 
     /// Channels `c..c + acc.len()` of every listed column, summed in `R` registers of 32
     /// `i16` lanes and, if `T`, one more masked to the channels left (`acc.len() − 32·R`,
-    /// 1 to 32), widened into `acc` every [`CHUNK`] columns and at the end.
+    /// 1 to 32), widened into `acc` every [`CHUNK`] columns and at the end (the first time
+    /// overwriting it if `fresh`).
     #[inline(always)]
     fn tile<const R: usize, const T: bool>(
         w: &[i8],
         taps: &[TapList<'_>],
         c: usize,
         acc: &mut [i32],
+        fresh: bool,
     ) {
         let tail = acc.len().wrapping_sub(32 * R);
         if (T && !(1..=32).contains(&tail)) || (!T && tail != 0) {
@@ -387,12 +409,14 @@ mod avx512 {
             let mut s = [_mm512_setzero_si512(); R];
             let mut t = _mm512_setzero_si512();
             let mut room = CHUNK;
+            let mut keep = !fresh;
             for tap in taps {
                 let p0 = w.as_ptr().add(tap.base + c);
                 let mut rest = tap.cols;
                 while !rest.is_empty() {
                     if room == 0 {
-                        widen::<R, T>(&mut s, &mut t, acc, tail);
+                        widen::<R, T>(&mut s, &mut t, acc, tail, keep);
+                        keep = true;
                         room = CHUNK;
                     }
                     let (now, later) = rest.split_at(room.min(rest.len()));
@@ -411,11 +435,12 @@ mod avx512 {
                     rest = later;
                 }
             }
-            widen::<R, T>(&mut s, &mut t, acc, tail);
+            widen::<R, T>(&mut s, &mut t, acc, tail, keep);
         }
     }
 
-    /// `acc += s` (then `s = 0`): `R` registers of 32 `i16` lanes and, if `T`, `tail` more.
+    /// `acc += s` if `keep`, else `acc = s` (then `s = 0`): `R` registers of 32 `i16` lanes
+    /// and, if `T`, `tail` more.
     ///
     /// # Safety
     /// AVX-512 F/BW enabled; `acc` holds at least `32·R + tail` values (`tail ≤ 32`, only
@@ -426,22 +451,26 @@ mod avx512 {
         t: &mut __m512i,
         acc: &mut [i32],
         tail: usize,
+        keep: bool,
     ) {
         let a = acc.as_mut_ptr();
+        let zero = _mm512_setzero_si512();
+        // The old value of 16 lanes at `p` (those of `m`), or zero.
+        let old = |m: __mmask16, p: *const i32| {
+            if keep {
+                _mm512_maskz_loadu_epi32(m, p)
+            } else {
+                zero
+            }
+        };
         for (r, x) in s.iter_mut().enumerate() {
             let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*x));
             let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*x));
             let p = a.add(32 * r);
-            _mm512_storeu_si512(
-                p as *mut _,
-                _mm512_add_epi32(_mm512_loadu_si512(p as *const _), lo),
-            );
+            _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(old(u16::MAX, p), lo));
             let p = p.add(16);
-            _mm512_storeu_si512(
-                p as *mut _,
-                _mm512_add_epi32(_mm512_loadu_si512(p as *const _), hi),
-            );
-            *x = _mm512_setzero_si512();
+            _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(old(u16::MAX, p), hi));
+            *x = zero;
         }
         if T {
             let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*t));
@@ -449,11 +478,10 @@ mod avx512 {
             let p = a.add(32 * R);
             let m_lo = first16(tail.min(16));
             let m_hi = first16(tail.saturating_sub(16));
-            let v = _mm512_maskz_loadu_epi32(m_lo, p);
-            _mm512_mask_storeu_epi32(p, m_lo, _mm512_add_epi32(v, lo));
-            let v = _mm512_maskz_loadu_epi32(m_hi, p.add(16));
-            _mm512_mask_storeu_epi32(p.add(16), m_hi, _mm512_add_epi32(v, hi));
-            *t = _mm512_setzero_si512();
+            _mm512_mask_storeu_epi32(p, m_lo, _mm512_add_epi32(old(m_lo, p), lo));
+            let p = p.add(16);
+            _mm512_mask_storeu_epi32(p, m_hi, _mm512_add_epi32(old(m_hi, p), hi));
+            *t = zero;
         }
     }
 
@@ -678,9 +706,9 @@ mod avx512 {
     ) {
         let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
         let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
-        acc.fill(0);
         let inside_strip = oy >= top && oy - top < cache.strip;
         if !super::fits(a) || acc.len() != out_c || !Cache::takes(a, planes) || !inside_strip {
+            acc.fill(0);
             return;
         }
         // Which list, and at what weight offset, each tap reads. Input row `iy` is row
@@ -713,6 +741,6 @@ mod avx512 {
             }
         }
         let cols = cache.gather(&reads[..n]);
-        add_taps(a.weights, &[TapList { base: 0, cols }], acc);
+        add_taps(a.weights, &[TapList { base: 0, cols }], acc, true);
     }
 }
