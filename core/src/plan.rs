@@ -39,12 +39,12 @@ pub fn node_scratch(graph: &Graph, op: &Op) -> (usize, usize) {
             let heads = heads.max(1) as usize;
             let (d, dv) = (tq.c as usize / heads, tv.c as usize / heads);
             let tokens = tq.h as usize * tq.w as usize;
-            // Per worker: one row of scores and one accumulator row (all kernels).
+            // Per worker: one row of scores and one token's sums, all heads (all kernels).
             let shared = match order {
                 AttentionOrder::KvFirst => heads * d * dv * 4,
                 AttentionOrder::QkThenV => 0,
             };
-            (shared, (tokens + dv) * 4)
+            (shared, (tokens + heads * dv) * 4)
         }
         Op::Spike { .. } | Op::MeanSpike { .. } => (0, 0),
     }

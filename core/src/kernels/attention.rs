@@ -6,6 +6,7 @@
 
 use core::ops::Range;
 
+use super::threshold::Levels;
 use super::Kernel;
 use crate::fixed::{spike_count, Affine};
 use crate::graph::AttentionOrder;
@@ -58,7 +59,7 @@ pub fn kv_products(a: &AttnArgs<'_>, kv: &mut [i32]) {
 }
 
 /// Output tokens `rows`. `kv` is the shared stage (used by spike-driven `KvFirst` only);
-/// `scratch` holds `tokens + dv` values; `out` holds the rows' `Cv` spike counts each.
+/// `scratch` holds `tokens + Cv` values; `out` holds the rows' `Cv` spike counts each.
 pub fn attention_rows(
     kernel: Kernel,
     order: AttentionOrder,
@@ -69,12 +70,20 @@ pub fn attention_rows(
     out: &mut [u8],
 ) {
     let (c, cv, d, dv) = (a.c(), a.cv(), a.d, a.dv);
-    let (row_scores, acc) = scratch.split_at_mut(a.tokens);
-    let acc = &mut acc[..dv];
+    let (row_scores, sums) = scratch.split_at_mut(a.tokens);
+    // One output token's sums, all heads: their spikes are taken together.
+    let sums = &mut sums[..cv];
+    // Spike-driven: counts by thresholds (the dense reference keeps the affine map, so the
+    // kernel equality tests check them).
+    let levels = match kernel {
+        Kernel::SpikeDriven => Levels::new(&a.affine, a.frac, a.spike_max),
+        Kernel::Dense => None,
+    };
     for (r, n) in rows.enumerate() {
         let q_row = &a.q[n * c..(n + 1) * c];
         for h in 0..a.heads {
             let q_head = &q_row[h * d..(h + 1) * d];
+            let acc = &mut sums[h * dv..(h + 1) * dv];
             acc.fill(0);
             match (kernel, order) {
                 (Kernel::SpikeDriven, AttentionOrder::KvFirst) => {
@@ -117,9 +126,14 @@ pub fn attention_rows(
                     }
                 }
             }
-            let dst = &mut out[r * cv + h * dv..r * cv + (h + 1) * dv];
-            for (o, &x) in dst.iter_mut().zip(acc.iter()) {
-                *o = spike_count(a.affine.apply(x), a.frac, a.spike_max);
+        }
+        let dst = &mut out[r * cv..(r + 1) * cv];
+        match &levels {
+            Some(levels) => levels.spikes(sums, dst),
+            None => {
+                for (o, &x) in dst.iter_mut().zip(sums.iter()) {
+                    *o = spike_count(a.affine.apply(x), a.frac, a.spike_max);
+                }
             }
         }
     }

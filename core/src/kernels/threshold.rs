@@ -265,6 +265,49 @@ fn level(p: &Affine, frac: u8, t: u8) -> i32 {
     theta.clamp(i32::MIN as i128, i32::MAX as i128) as i32
 }
 
+/// The thresholds of one affine map (a layer whose channels share it, such as attention).
+pub struct Levels {
+    /// `0`, or `−1` where the map falls (`x = −acc`).
+    sign: i32,
+    theta: [i32; MAX_D as usize],
+    d: usize,
+}
+
+impl Levels {
+    /// The levels of `p` for spikes of `frac` fractional bits and `d` levels, if the map
+    /// lies inside what the model admits.
+    pub fn new(p: &Affine, frac: u8, d: u8) -> Option<Self> {
+        if d == 0 || d > MAX_D || frac > MAX_FRAC || p.shift > MAX_SHIFT {
+            return None;
+        }
+        let mut theta = [i32::MAX; MAX_D as usize];
+        for (t, th) in (1..=d).zip(theta.iter_mut()) {
+            *th = level(p, frac, t);
+        }
+        Some(Levels {
+            sign: if p.multiplier < 0 { -1 } else { 0 },
+            theta,
+            d: d as usize,
+        })
+    }
+
+    /// Spike counts `out[j]` of accumulators `acc[j]` (`|acc| ≤ i32::MAX`); `acc` is
+    /// overwritten. Written lane-wise so that the compiler vectorizes it.
+    #[inline]
+    pub fn spikes(&self, acc: &mut [i32], out: &mut [u8]) {
+        let s = self.sign;
+        for x in acc.iter_mut() {
+            *x = (*x ^ s).wrapping_sub(s);
+        }
+        out.fill(0);
+        for &theta in &self.theta[..self.d.min(MAX_D as usize)] {
+            for (o, &x) in out.iter_mut().zip(acc.iter()) {
+                *o += (x > theta) as u8;
+            }
+        }
+    }
+}
+
 /// `θ` with `round_half_even(clamp(v / 2^frac, 0, D)) ≥ t ⟺ v > θ` for fixed-point values
 /// `v` (the residual stream's spikes): exact for every `i32` value.
 pub fn value_level(frac: u8, t: u8) -> i32 {

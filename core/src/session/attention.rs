@@ -74,7 +74,7 @@ impl Attention<'_> {
                 rows: tokens,
                 work: tokens * per_token,
             };
-            for_rows(ctx, rows, y, row, per_worker, tokens + args.dv, &job)?;
+            for_rows(ctx, rows, y, row, per_worker, tokens + row, &job)?;
         }
         let mut st = NodeStats::default();
         if ctx.want_stats {
