@@ -231,6 +231,11 @@ impl<'c> Builder<'c> {
                 .iter()
                 .flat_map(|&v| (v as i16).to_le_bytes())
                 .collect(),
+            // Two per byte, the even weight in the low nibble (`sdt_core::int4`).
+            WeightBits::I4 => packed
+                .chunks(2)
+                .map(|p| (p[0] as u8 & 0x0f) | ((p.get(1).copied().unwrap_or(0) as u8 & 0x0f) << 4))
+                .collect(),
         };
         let weights = self.push_data(&bytes);
         let (input_norm, x_max) = if is_input {
@@ -633,7 +638,7 @@ impl<'c> Builder<'c> {
             reports.push(LayerReport {
                 node: p.node,
                 name,
-                weight_bits: (self.opt.weight_bits.bytes() * 8) as u8,
+                weight_bits: self.opt.weight_bits.bits(),
                 weights: p.weights,
                 out_frac: frac,
                 acc_bound: p.acc_bound.iter().fold(0f64, |m, &b| m.max(b)) as u64,

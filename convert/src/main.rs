@@ -46,7 +46,8 @@ enum Command {
         checkpoint: PathBuf,
         #[arg(short, long)]
         output: PathBuf,
-        /// Weight width: 8 (deployment) or 16 (conformance checks).
+        /// Weight width: 8 (deployment), 4 (packed two per byte, half the blob) or 16
+        /// (conformance checks).
         #[arg(long, default_value_t = 8, value_parser = parse_bits)]
         weight_bits: u8,
         /// Input height and width (not visible in the weights).
@@ -99,9 +100,10 @@ enum Command {
 
 fn parse_bits(s: &str) -> Result<u8, String> {
     match s {
+        "4" => Ok(4),
         "8" => Ok(8),
         "16" => Ok(16),
-        _ => Err(format!("weight bits must be 8 or 16, not {s}")),
+        _ => Err(format!("weight bits must be 4, 8 or 16, not {s}")),
     }
 }
 
@@ -144,10 +146,10 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 }
                 None => input_absmax,
             };
-            let bits = if weight_bits == 16 {
-                WeightBits::I16
-            } else {
-                WeightBits::I8
+            let bits = match weight_bits {
+                16 => WeightBits::I16,
+                4 => WeightBits::I4,
+                _ => WeightBits::I8,
             };
             let arch = ArchOptions {
                 heads,
@@ -255,7 +257,7 @@ fn inspect(blob: &AlignedBlob, layers: bool) -> Result<(), ConvertError> {
             let out = model.tensor(node_io(&node.op).1);
             let format = match (node.op, out.kind) {
                 (Op::Conv { bits, .. } | Op::Encode { bits, .. }, TensorKind::Fixed { frac }) => {
-                    format!("w{} Q{frac}", bits.bytes() * 8)
+                    format!("w{} Q{frac}", bits.bits())
                 }
                 (
                     Op::Conv {
@@ -264,7 +266,7 @@ fn inspect(blob: &AlignedBlob, layers: bool) -> Result<(), ConvertError> {
                         ..
                     },
                     _,
-                ) => format!("w{} s{frac}", bits.bytes() * 8),
+                ) => format!("w{} s{frac}", bits.bits()),
                 (Op::Attention { frac, .. }, _) => format!("attn s{frac}"),
                 (_, TensorKind::Spikes) => "spikes".into(),
                 _ => "-".into(),

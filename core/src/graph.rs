@@ -51,19 +51,33 @@ pub struct TensorDesc {
 pub enum WeightBits {
     I8,
     I16,
+    /// Two weights per byte (see [`crate::int4`]); unpacked to `i8` per layer at run time.
+    I4,
 }
 
 impl WeightBits {
-    pub const fn bytes(self) -> usize {
+    /// Bits per weight.
+    pub const fn bits(self) -> u8 {
         match self {
-            WeightBits::I8 => 1,
-            WeightBits::I16 => 2,
+            WeightBits::I8 => 8,
+            WeightBits::I16 => 16,
+            WeightBits::I4 => 4,
         }
     }
+    /// Bytes `count` stored weights take.
+    pub const fn storage_bytes(self, count: usize) -> Option<usize> {
+        match self {
+            WeightBits::I8 => Some(count),
+            WeightBits::I16 => count.checked_mul(2),
+            WeightBits::I4 => Some(count.div_ceil(2)),
+        }
+    }
+    /// Largest |weight| the converter writes (symmetric ranges).
     pub const fn max_magnitude(self) -> i32 {
         match self {
             WeightBits::I8 => 127,
             WeightBits::I16 => 32767,
+            WeightBits::I4 => 7,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod events;
 pub mod exec;
 pub mod fixed;
 pub mod graph;
+pub mod int4;
 pub mod kernels;
 pub mod model;
 pub mod plan;

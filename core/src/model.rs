@@ -316,12 +316,13 @@ impl<'b> Model<'b> {
         bits: WeightBits,
         weights: Section,
     ) -> Result<ColumnSums<'b>> {
-        let w = self.checked_section(i, weights, geom.weight_count(), bits.bytes())?;
+        let w = self.checked_weights(i, weights, geom.weight_count(), bits)?;
         Ok(match bits {
             WeightBits::I8 => ColumnSums::I8(bytemuck::cast_slice(w)),
             WeightBits::I16 => ColumnSums::I16(
                 bytemuck::try_cast_slice(w).map_err(|_| Error::BadSection { node: i })?,
             ),
+            WeightBits::I4 => ColumnSums::I4(w),
         })
     }
 
@@ -333,6 +334,27 @@ impl<'b> Model<'b> {
             return Err(Error::BadSection { node: i });
         }
         Ok(bytes)
+    }
+
+    /// Section of exactly `count` weights stored as `bits`, aligned to their element.
+    fn checked_weights(
+        &self,
+        i: u16,
+        s: Section,
+        count: usize,
+        bits: WeightBits,
+    ) -> Result<&'b [u8]> {
+        match bits {
+            WeightBits::I4 => {
+                let bytes = self.section(s).ok_or(Error::BadSection { node: i })?;
+                if Some(bytes.len()) != bits.storage_bytes(count) {
+                    return Err(Error::BadSection { node: i });
+                }
+                Ok(bytes)
+            }
+            WeightBits::I8 => self.checked_section(i, s, count, 1),
+            WeightBits::I16 => self.checked_section(i, s, count, 2),
+        }
     }
 
     /// Largest |output| of a synaptic layer whose inputs satisfy `|x| ≤ x_max`.
@@ -373,6 +395,8 @@ impl<'b> Model<'b> {
 enum ColumnSums<'a> {
     I8(&'a [i8]),
     I16(&'a [i16]),
+    /// Packed (see [`crate::int4`]).
+    I4(&'a [u8]),
 }
 
 impl ColumnSums<'_> {
@@ -380,6 +404,17 @@ impl ColumnSums<'_> {
         match *self {
             ColumnSums::I8(w) => column_sums(w, geom, first, out),
             ColumnSums::I16(w) => column_sums(w, geom, first, out),
+            ColumnSums::I4(w) => {
+                out.fill(0);
+                let row = geom.out_c as usize;
+                let n = out.len();
+                for start in (0..geom.weight_count()).step_by(row.max(1)) {
+                    for (k, s) in out.iter_mut().enumerate().take(n) {
+                        let x = crate::int4::get(w, start + first + k);
+                        *s += x.unsigned_abs() as u64;
+                    }
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Micro). The lower bound of any plan is the largest total size of buffers live at once.
 
 use crate::error::{Error, Result};
+use crate::graph::WeightBits;
 use crate::graph::{AttentionOrder, Graph, Op, MAX_NODES, MAX_TENSORS};
 use crate::kernels::conv::conv_scratch_len;
 use crate::model::{node_io, tensor_bytes};
@@ -29,7 +30,14 @@ struct Buffer {
 pub fn node_scratch(graph: &Graph, op: &Op) -> (usize, usize) {
     let t = |id: u16| graph.tensors.get(id as usize).copied();
     match *op {
-        Op::Encode { geom, .. } | Op::Conv { geom, .. } => (0, conv_scratch_len(&geom) * 4),
+        Op::Encode { geom, bits, .. } | Op::Conv { geom, bits, .. } => {
+            // Packed 4-bit weights are unpacked to i8 here for the run (shared by the workers).
+            let unpacked = match bits {
+                WeightBits::I4 => geom.weight_count(),
+                WeightBits::I8 | WeightBits::I16 => 0,
+            };
+            (unpacked, conv_scratch_len(&geom) * 4)
+        }
         Op::Attention {
             q, v, heads, order, ..
         } => {
@@ -62,7 +70,7 @@ pub struct Plan {
     pub workers: usize,
 }
 
-fn aligned(n: usize) -> usize {
+pub(crate) fn aligned(n: usize) -> usize {
     n.next_multiple_of(ALIGN)
 }
 

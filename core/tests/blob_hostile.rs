@@ -186,8 +186,17 @@ fn patch_section(b: &mut Builder, node: usize, affine: bool, f: impl Fn(Section)
 fn sections_out_of_range() {
     let data_len = tiny_model(1, AttentionOrder::QkThenV).data.len() as u32;
     type Patch = fn(Section, u32) -> Section;
-    let cases: [(usize, bool, Patch); 7] = [
+    let cases: [(usize, bool, Patch); 9] = [
         (2, false, |s, n| Section { offset: n, ..s }),
+        // Node 2 has packed 4-bit weights: one byte more or less than half the weights.
+        (2, false, |s, _| Section {
+            len: s.len + 1,
+            ..s
+        }),
+        (2, false, |s, _| Section {
+            len: s.len - 1,
+            ..s
+        }),
         (3, false, |s, _| Section {
             len: s.len + 1,
             ..s

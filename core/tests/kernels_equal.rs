@@ -24,7 +24,11 @@ fn kernel_size() -> impl Strategy<Value = u8> {
 }
 
 fn bits() -> impl Strategy<Value = WeightBits> {
-    prop_oneof![Just(WeightBits::I8), Just(WeightBits::I16)]
+    prop_oneof![
+        Just(WeightBits::I8),
+        Just(WeightBits::I16),
+        Just(WeightBits::I4)
+    ]
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +95,7 @@ impl ConvCase {
         match self.bits {
             WeightBits::I8 => 127,
             WeightBits::I16 => [127, 2047, 32767][rng.below(3) as usize],
+            WeightBits::I4 => 7,
         }
     }
     fn mean_count(&self) -> f64 {
@@ -599,7 +604,7 @@ fn binary_planes(p: &ConvCase) {
         .collect();
     let wmax = p.wmax(&mut rng);
     match Weights::random(&mut rng, p.bits, g.weight_count(), wmax) {
-        Weights::I8(w) => planes_case(p, &w, &counts),
+        Weights::I8(w) | Weights::I4(w, _) => planes_case(p, &w, &counts),
         Weights::I16(w) => planes_case(p, &w, &counts),
     }
 }

@@ -23,6 +23,40 @@ fn int8_accuracy() {
     assert!(r.accuracy >= 0.829, "int8 accuracy {}", r.accuracy);
 }
 
+/// Packed 4-bit weights: within a point of the int4 yardstick (82.5 %, weights fake-quantized
+/// in PyTorch), about half the blob of int8, and both kernels give the same logits.
+#[test]
+fn int4_accuracy_size_and_kernels() {
+    let r = eval(WeightBits::I4, false);
+    assert!(r.accuracy >= 0.815, "int4 accuracy {}", r.accuracy);
+    let ck = load("sdt_digits32_seed1.safetensors");
+    let (b4, b8) = (
+        blob_of(&ck, 32, WeightBits::I4, false, 1.0),
+        blob_of(&ck, 32, WeightBits::I8, false, 1.0),
+    );
+    let ratio = b4.bytes().len() as f64 / b8.bytes().len() as f64;
+    println!(
+        "int4 blob {} bytes, int8 {} ({ratio:.3}×)",
+        b4.bytes().len(),
+        b8.bytes().len()
+    );
+    assert!(ratio <= 0.6, "int4 blob {ratio}× the int8 one");
+    let model = b4.model().unwrap();
+    let test = load("sdt_digits32_seed1_test.safetensors");
+    let spike = evaluate(
+        &model,
+        &test,
+        Kernel::SpikeDriven,
+        &Sequential,
+        Some(40),
+        false,
+    );
+    let dense = evaluate(&model, &test, Kernel::Dense, &Sequential, Some(40), false);
+    let (spike, dense) = (spike.unwrap(), dense.unwrap());
+    assert_eq!(spike.accuracy, dense.accuracy);
+    assert_eq!(spike.max_abs_logit_diff, dense.max_abs_logit_diff);
+}
+
 #[test]
 fn int16_accuracy_and_agreement() {
     let r = eval(WeightBits::I16, true);

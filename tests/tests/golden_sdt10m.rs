@@ -107,6 +107,35 @@ fn int8_blob_size_and_arena() {
     assert!(two.bytes as f64 <= 1.25 * two.lower_bound as f64);
 }
 
+/// Packed 4-bit SDT-10M: about half a byte per parameter, and both kernels give the same
+/// logits on a golden input (the weights unpack per layer into the arena).
+#[test]
+fn int4_blob_size_and_kernels() {
+    let ck = load("sdt_m_224_seed1.pth");
+    let io = load("sdt_m_224_seed1_io.safetensors");
+    let images = &io.get("input").unwrap().data;
+    let blob = blob_of(&ck, 224, WeightBits::I4, false, absmax(images));
+    let model: Model<'_> = blob.model().unwrap();
+    let per_param = blob.bytes().len() as f64 / model.graph().arch.params as f64;
+    let plan = Plan::new(model.graph(), 1).unwrap();
+    println!(
+        "int4 blob {} bytes ({per_param:.4} B/param), arena {} bytes",
+        blob.bytes().len(),
+        plan.bytes
+    );
+    assert!(per_param <= 0.55, "{per_param} bytes per parameter");
+    let x = quantize_input(&model, &images[..model.input_len()]).unwrap();
+    let mut logits = Vec::new();
+    for kernel in [Kernel::SpikeDriven, Kernel::Dense] {
+        let mut arena = vec![0u8; arena_bytes(&model, 1).unwrap()];
+        let mut session = Session::new(&model, &mut arena, 1).unwrap();
+        session.set_input(x.as_input()).unwrap();
+        session.run(kernel, &Sequential, None).unwrap();
+        logits.push(session.logits().to_vec());
+    }
+    assert_eq!(logits[0], logits[1], "logits differ between kernels");
+}
+
 /// Both kernels, and 1 or 2 threads, give the same integers on the whole model.
 #[test]
 fn kernels_and_threads_agree_on_the_whole_model() {

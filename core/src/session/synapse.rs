@@ -8,12 +8,14 @@ use crate::engine::{MatMul, Operand, Role, View};
 use crate::error::{Error, Result};
 use crate::fixed::Affine;
 use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
+use crate::int4;
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, Sink, SpikeSink};
 use crate::kernels::Weight;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use crate::kernels::{threshold::Thresholds, Kernel};
 use crate::model::{elements, tensor_bytes, Model};
+use crate::plan::aligned;
 use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats};
 
 /// What a synaptic layer reads.
@@ -73,9 +75,21 @@ impl<'b> Synapse<'b> {
             TensorKind::Input { wide: true } => Source::Pixels16(bytemuck::cast_slice(x)),
             _ => Source::Spikes(x),
         };
+        // Packed 4-bit weights: unpacked into the front of the scratch (`node_scratch`).
+        let (unpacked, scratch) = match self.bits {
+            WeightBits::I4 => {
+                let n = self.geom.weight_count();
+                let at = aligned(n).min(scratch.len());
+                let (front, rest) = scratch.split_at_mut(at);
+                let unpacked: &mut [i8] = bytemuck::cast_slice_mut(&mut front[..n.min(at)]);
+                int4::unpack(self.model.section(self.weights).unwrap_or(&[]), unpacked);
+                (&*unpacked, rest)
+            }
+            WeightBits::I8 | WeightBits::I16 => (&[][..], scratch),
+        };
         let scratch = cast_i32(scratch, scratch.len() / 4)?;
         let offloaded = match source {
-            Source::Spikes(x) => self.offload(ctx, x, y, scratch)?,
+            Source::Spikes(x) => self.offload(ctx, x, y, scratch, unpacked)?,
             _ => false,
         };
         match self.bits {
@@ -83,6 +97,7 @@ impl<'b> Synapse<'b> {
             WeightBits::I8 => {
                 self.go(ctx, source, self.model.weights_i8(self.weights), y, scratch)?
             }
+            WeightBits::I4 => self.go(ctx, source, unpacked, y, scratch)?,
             WeightBits::I16 => self.go(
                 ctx,
                 source,
@@ -111,7 +126,15 @@ impl<'b> Synapse<'b> {
 
     /// Hands a 1×1 convolution to the session's engine if it takes it; requantization stays
     /// here, so the integers do not depend on the engine. Returns whether it was handed over.
-    fn offload(&self, ctx: &NodeCtx<'_>, x: &[u8], y: &mut [u8], row: &mut [i32]) -> Result<bool> {
+    /// `unpacked` holds packed 4-bit weights as `i8` (empty for other widths).
+    fn offload(
+        &self,
+        ctx: &NodeCtx<'_>,
+        x: &[u8],
+        y: &mut [u8],
+        row: &mut [i32],
+        unpacked: &[i8],
+    ) -> Result<bool> {
         let g = &self.geom;
         if g.kernel != 1 || g.stride != 1 || g.pad != 0 || g.depthwise {
             return Ok(false);
@@ -125,6 +148,8 @@ impl<'b> Synapse<'b> {
             WeightBits::I16 => {
                 View::row_major(self.model.weights_i16(self.weights), k, n).map(Operand::I16)
             }
+            // Unpacked for this run: the engine takes them as int8.
+            WeightBits::I4 => View::row_major(unpacked, k, n).map(Operand::I8),
         };
         let (Some(a), Some(b)) = (View::row_major(x, m, k), b) else {
             return Ok(false);

@@ -74,10 +74,20 @@ impl Blob {
     }
 }
 
-/// Random weights of either width.
+/// Random weights of any width.
 pub enum Weights {
     I8(Vec<i8>),
     I16(Vec<i16>),
+    /// The values, and their packed bytes (two per byte, even weight in the low nibble).
+    I4(Vec<i8>, Vec<u8>),
+}
+
+/// Packs 4-bit values (`-8..=7`) two per byte, the even one in the low nibble.
+pub fn pack4(values: &[i8]) -> Vec<u8> {
+    values
+        .chunks(2)
+        .map(|p| (p[0] as u8 & 0x0f) | ((p.get(1).copied().unwrap_or(0) as u8 & 0x0f) << 4))
+        .collect()
 }
 
 impl Weights {
@@ -87,23 +97,36 @@ impl Weights {
         match bits {
             WeightBits::I8 => Weights::I8((0..count).map(|_| rng.range(-m, m) as i8).collect()),
             WeightBits::I16 => Weights::I16((0..count).map(|_| rng.range(-m, m) as i16).collect()),
+            WeightBits::I4 => {
+                // The full stored range, −8 included.
+                let lo = if m >= 7 { -8 } else { -m };
+                let v: Vec<i8> = (0..count).map(|_| rng.range(lo, m) as i8).collect();
+                let packed = pack4(&v);
+                Weights::I4(v, packed)
+            }
         }
     }
     pub fn constant(bits: WeightBits, count: usize, value: i16) -> Self {
         match bits {
             WeightBits::I8 => Weights::I8(vec![value as i8; count]),
             WeightBits::I16 => Weights::I16(vec![value; count]),
+            WeightBits::I4 => {
+                let v = vec![value as i8; count];
+                let packed = pack4(&v);
+                Weights::I4(v, packed)
+            }
         }
     }
     pub fn bits(&self) -> WeightBits {
         match self {
             Weights::I8(_) => WeightBits::I8,
             Weights::I16(_) => WeightBits::I16,
+            Weights::I4(..) => WeightBits::I4,
         }
     }
     pub fn get(&self, i: usize) -> i64 {
         match self {
-            Weights::I8(w) => w[i] as i64,
+            Weights::I8(w) | Weights::I4(w, _) => w[i] as i64,
             Weights::I16(w) => w[i] as i64,
         }
     }
@@ -111,6 +134,7 @@ impl Weights {
         match self {
             Weights::I8(w) => bytemuck::cast_slice(w),
             Weights::I16(w) => bytemuck::cast_slice(w),
+            Weights::I4(_, packed) => packed,
         }
     }
 }
@@ -479,14 +503,15 @@ pub fn tiny_model(seed: u64, order: sdt_core::graph::AttentionOrder) -> Builder 
         output: s,
     });
     let mut qkv = Vec::new();
-    for (g, c) in [
-        (geom(3, 1, 1, 8, 8, true), 8),
-        (geom(1, 1, 0, 8, 8, false), 8),
-        (geom(1, 1, 0, 8, 4, false), 4),
+    // q with packed 4-bit weights (node 2), k and v with int8.
+    for (g, c, bits) in [
+        (geom(3, 1, 1, 8, 8, true), 8, WeightBits::I4),
+        (geom(1, 1, 0, 8, 8, false), 8, WeightBits::I8),
+        (geom(1, 1, 0, 8, 4, false), 4, WeightBits::I8),
     ] {
-        let w = Weights::random(&mut rng, WeightBits::I8, g.weight_count(), 127);
+        let w = Weights::random(&mut rng, bits, g.weight_count(), 127);
         let fanin = g.weight_count() / c as usize;
-        let (a, frac) = spike_affines(&mut rng, c, acc_scale(fanin, 1.0, 127), d);
+        let (a, frac) = spike_affines(&mut rng, c, acc_scale(fanin, 1.0, bits.max_magnitude()), d);
         let t = b.spikes(6, 6, c);
         b.conv(s, t, g, &w, &a, Some(ConvOutput::Spikes { frac }));
         qkv.push(t);
