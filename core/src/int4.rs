@@ -10,7 +10,11 @@
 #[inline]
 pub fn get(packed: &[u8], j: usize) -> i8 {
     let byte = packed.get(j / 2).copied().unwrap_or(0);
-    let nibble = if j.is_multiple_of(2) { byte << 4 } else { byte & 0xf0 };
+    let nibble = if j.is_multiple_of(2) {
+        byte << 4
+    } else {
+        byte & 0xf0
+    };
     (nibble as i8) >> 4
 }
 

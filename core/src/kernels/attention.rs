@@ -35,19 +35,22 @@ impl AttnArgs<'_> {
     }
 }
 
-/// Shared stage of `q (kᵀ v)`: `kv[h][a][b] = Σ_n k[n][h,a] · v[n][h,b]`, spike-driven: each
-/// binary spike of `k` adds the token's `v` counts.
-pub fn kv_products(a: &AttnArgs<'_>, kv: &mut [i32]) {
+/// Shared stage of `q (kᵀ v)` for heads `heads`: `kv[h][a][b] = Σ_n k[n][h,a] · v[n][h,b]`
+/// into `kv` (those heads' `d·dv` values each), spike-driven: each binary spike of `k` adds
+/// the token's `v` counts.
+pub fn kv_products(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
     let (c, cv, d, dv) = (a.c(), a.cv(), a.d, a.dv);
-    let kv = &mut kv[..a.heads * d * dv];
+    let first = heads.start;
+    let kv = &mut kv[..heads.len() * d * dv];
     kv.fill(0);
     for n in 0..a.tokens {
         let k_row = &a.k[n * c..(n + 1) * c];
         let v_row = &a.v[n * cv..(n + 1) * cv];
-        for h in 0..a.heads {
+        for h in heads.clone() {
             let v_head = &v_row[h * dv..(h + 1) * dv];
             for (i, &s) in k_row[h * d..(h + 1) * d].iter().enumerate() {
-                let dst = &mut kv[(h * d + i) * dv..(h * d + i + 1) * dv];
+                let at = ((h - first) * d + i) * dv;
+                let dst = &mut kv[at..at + dv];
                 for _ in 0..s {
                     for (x, &vb) in dst.iter_mut().zip(v_head) {
                         *x = x.wrapping_add(vb as i32);

@@ -58,7 +58,24 @@ impl Attention<'_> {
         let offloaded = order == AttentionOrder::KvFirst && offload(ctx, &args, kv, per_worker, y)?;
         if !offloaded {
             if kernel == Kernel::SpikeDriven && order == AttentionOrder::KvFirst {
-                kv_products(&args, kv);
+                // Heads over the workers.
+                let (heads, per_head) = (self.heads, args.d * args.dv);
+                let rows = Rows {
+                    rows: heads,
+                    work: heads * tokens * per_head,
+                };
+                let job = |h: Range<usize>, out: &mut [i32], _: &mut [i32]| {
+                    kv_products(&args, h, out);
+                };
+                for_rows(
+                    ctx,
+                    rows,
+                    &mut kv[..heads * per_head],
+                    per_head,
+                    &mut [],
+                    0,
+                    &job,
+                )?;
             }
             let kv: &[i32] = kv;
             let job = |rows: Range<usize>, out: &mut [u8], s: &mut [i32]| {

@@ -40,7 +40,10 @@ where
         .clamp(1, MAX_WORKERS)
         .min(rows.max(1))
         .min(worth);
-    let per_worker = worker_stride(scratch_len * 4, workers) / 4;
+    let per_worker = match scratch_len {
+        0 => 0,
+        _ => worker_stride(scratch_len * 4, workers) / 4,
+    };
     let scratch = scratch
         .get_mut(..per_worker * workers)
         .ok_or(Error::ArenaTooSmall {

@@ -1,6 +1,8 @@
 //! Spikes of the residual stream: per site, and of the spatial mean (before the head).
 
-use super::rows::cast_i32;
+use core::ops::Range;
+
+use super::rows::{cast_i32, for_rows, Rows};
 use super::NodeCtx;
 use crate::error::Result;
 use crate::fixed::spike_count_ratio;
@@ -33,8 +35,18 @@ pub(super) fn spike(
 ) -> Result<NodeStats> {
     let n = elements(t);
     let frac = frac_of(t);
-    let x = cast_i32(x, n)?;
-    spike_values(x, frac, ctx.d, &mut y[..n]);
+    let x: &[i32] = cast_i32(x, n)?;
+    // Rows of the tensor over the workers (large ones only: `Rows::work`).
+    let row_len = t.w as usize * t.c as usize;
+    let rows = Rows {
+        rows: t.h as usize,
+        work: n,
+    };
+    let job = |rows: Range<usize>, out: &mut [u8], _: &mut [i32]| {
+        let src = &x[rows.start * row_len..rows.end * row_len];
+        spike_values(src, frac, ctx.d, out);
+    };
+    for_rows(ctx, rows, &mut y[..n], row_len, &mut [], 0, &job)?;
     Ok(output_stats(ctx, &y[..n]))
 }
 
