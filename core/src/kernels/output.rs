@@ -58,6 +58,53 @@ pub struct FixedSink<'a> {
     pub out: &'a mut [i32],
     pub affine: &'a [Affine],
     pub accumulate: bool,
+    /// The same maps split into 64-bit fields, where the caller built them.
+    pub fields: Option<&'a MapFields>,
+}
+
+/// Channels [`MapFields`] holds at most.
+pub const MAX_FIELD_CHANNELS: usize = 1024;
+
+/// A layer's affine maps split into 64-bit fields, one array per field, so that the vector
+/// sink loads them as they are used instead of splitting the 12-byte maps for every pixel.
+pub struct MapFields {
+    multiplier: [i64; MAX_FIELD_CHANNELS],
+    /// `2^(shift − 1)`, or 0.
+    round: [i64; MAX_FIELD_CHANNELS],
+    shift: [i64; MAX_FIELD_CHANNELS],
+    bias: [i64; MAX_FIELD_CHANNELS],
+    channels: usize,
+}
+
+impl MapFields {
+    pub const fn empty() -> Self {
+        MapFields {
+            multiplier: [0; MAX_FIELD_CHANNELS],
+            round: [0; MAX_FIELD_CHANNELS],
+            shift: [0; MAX_FIELD_CHANNELS],
+            bias: [0; MAX_FIELD_CHANNELS],
+            channels: 0,
+        }
+    }
+
+    /// Splits `affine`; returns `false` (unusable) if it has too many channels or a shift
+    /// above [`crate::fixed::MAX_SHIFT`].
+    pub fn fill(&mut self, affine: &[Affine]) -> bool {
+        self.channels = 0;
+        let ok = affine.len() <= MAX_FIELD_CHANNELS
+            && affine.iter().all(|p| p.shift <= crate::fixed::MAX_SHIFT);
+        if !ok {
+            return false;
+        }
+        for (c, p) in affine.iter().enumerate() {
+            self.multiplier[c] = p.multiplier as i64;
+            self.round[c] = (1i64 << p.shift) >> 1;
+            self.shift[c] = p.shift as i64;
+            self.bias[c] = p.bias as i64;
+        }
+        self.channels = affine.len();
+        true
+    }
 }
 
 impl Sink for FixedSink<'_> {
@@ -65,6 +112,15 @@ impl Sink for FixedSink<'_> {
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl"
+        ))]
+        if let Some(fields) = self.fields.filter(|f| f.channels == c && out.len() == c) {
+            return fixed_fields_avx512(out, acc, fields, self.accumulate);
+        }
         #[cfg(feature = "helium")]
         super::helium_sink::fixed(out, acc, self.affine, self.accumulate);
         #[cfg(not(feature = "helium"))]
@@ -181,13 +237,53 @@ fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: boo
     n
 }
 
+/// [`FixedSink::store`] from split fields: 8 channels per 64-bit register, the last ones
+/// masked, the same operations as [`fixed_avx512`] without splitting the maps.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+))]
+#[inline(always)]
+fn fixed_fields_avx512(out: &mut [i32], acc: &[i32], f: &MapFields, accumulate: bool) {
+    use core::arch::x86_64::*;
+    let n = out.len().min(acc.len()).min(f.channels);
+    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this function's cfg). Step `j`
+    // of `r = min(8, n − 8j)` channels reads `acc`, `out` and the four field arrays at
+    // `8j .. 8j + r`, all below `n ≤ MAX_FIELD_CHANNELS` and the slices' lengths, through
+    // masked accesses (masked-off lanes are not accessed), and writes `out` there.
+    unsafe {
+        for j in 0..n.div_ceil(8) {
+            let k = (u16::MAX >> (16 - (n - 8 * j).min(8))) as __mmask8;
+            let at = 8 * j;
+            let field =
+                |a: &[i64; MAX_FIELD_CHANNELS]| _mm512_maskz_loadu_epi64(k, a.as_ptr().add(at));
+            let a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(k, acc.as_ptr().add(at)));
+            let s = field(&f.shift);
+            let product = _mm512_mul_epi32(a, field(&f.multiplier));
+            let shifted = _mm512_srav_epi64(_mm512_add_epi64(product, field(&f.round)), s);
+            let mut y = _mm512_add_epi64(shifted, field(&f.bias));
+            y = _mm512_max_epi64(y, _mm512_set1_epi64(i32::MIN as i64));
+            y = _mm512_min_epi64(y, _mm512_set1_epi64(i32::MAX as i64));
+            let o = out.as_mut_ptr().add(at);
+            if accumulate {
+                let old = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(k, o));
+                y = _mm512_add_epi64(y, old);
+            }
+            _mm256_mask_storeu_epi32(o, k, _mm512_cvtsepi64_epi32(y));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixed::spike_count;
 
-    /// The fixed-point sink (vector groups, masked last group or scalar rest) equals `Affine::apply` with
-    /// saturation, writing and accumulating, on random maps and accumulators.
+    /// The fixed-point sink (vector groups, masked last group or scalar rest; from the maps
+    /// or their split fields) equals `Affine::apply` with saturation, writing and
+    /// accumulating, on random maps and accumulators.
     #[test]
     fn fixed_sink_matches_reference() {
         extern crate std;
@@ -223,12 +319,20 @@ mod tests {
                     _ => (next() as i32) >> (next() % 32),
                 })
                 .collect();
-            for accumulate in [false, true] {
+            let mut fields = MapFields::empty();
+            assert!(fields.fill(&affine));
+            for (accumulate, split) in [
+                (false, None),
+                (true, None),
+                (false, Some(&fields)),
+                (true, Some(&fields)),
+            ] {
                 let mut out = old.clone();
                 FixedSink {
                     out: &mut out,
                     affine: &affine,
                     accumulate,
+                    fields: split,
                 }
                 .store(0, &acc);
                 for i in 0..c {

@@ -161,9 +161,9 @@ impl Thresholds {
                 let mut count = _mm512_setzero_si512();
                 for t in 1..=levels {
                     let th = _mm512_loadu_si512(row.add(16 * t) as *const _);
-                    // A passed threshold compares to −1: subtracting it counts one.
+                    // One more in the lanes that pass the threshold.
                     let k = _mm512_cmpgt_epi32_mask(x, th);
-                    count = _mm512_sub_epi32(count, _mm512_movm_epi32(k));
+                    count = _mm512_mask_add_epi32(count, k, count, _mm512_set1_epi32(1));
                 }
                 _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(16 * g) as *mut _, m, count);
             }
@@ -215,7 +215,7 @@ fn spike_values_avx512(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
                 let mut count = _mm512_setzero_si512();
                 for &l in &levels[..d as usize] {
                     let k = _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(l));
-                    count = _mm512_sub_epi32(count, _mm512_movm_epi32(k));
+                    count = _mm512_mask_add_epi32(count, k, count, _mm512_set1_epi32(1));
                 }
                 _mm_storeu_si128(
                     out.as_mut_ptr().add(done) as *mut _,

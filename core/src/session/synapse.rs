@@ -185,6 +185,7 @@ impl<'b> Synapse<'b> {
                 out: cast_i32(y, n_out)?,
                 affine,
                 accumulate: self.mode == ConvOutput::Accumulate,
+                fields: None,
             })?,
         }
         Ok(true)
@@ -266,6 +267,13 @@ impl<'b> Synapse<'b> {
             }
             ConvOutput::Accumulate | ConvOutput::Write => {
                 let accumulate = self.mode == ConvOutput::Accumulate;
+                // Hosts with room on the stack split the maps into fields once per layer.
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                let mut split = crate::kernels::output::MapFields::empty();
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                let fields = split.fill(affine).then_some(&split);
+                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                let fields = None;
                 let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
                     compute(
                         rows,
@@ -274,6 +282,7 @@ impl<'b> Synapse<'b> {
                             out,
                             affine,
                             accumulate,
+                            fields,
                         },
                     );
                 };
