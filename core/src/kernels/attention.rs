@@ -43,18 +43,35 @@ pub fn kv_products(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
     let first = heads.start;
     let kv = &mut kv[..heads.len() * d * dv];
     kv.fill(0);
+    let mut list = [0u16; LIST + UNROLLED];
     for n in 0..a.tokens {
         let k_row = &a.k[n * c..(n + 1) * c];
         let v_row = &a.v[n * cv..(n + 1) * cv];
         for h in heads.clone() {
             let v_head = &v_row[h * dv..(h + 1) * dv];
-            for (i, &s) in k_row[h * d..(h + 1) * d].iter().enumerate() {
-                let at = ((h - first) * d + i) * dv;
-                let dst = &mut kv[at..at + dv];
-                for _ in 0..s {
-                    for (x, &vb) in dst.iter_mut().zip(v_head) {
-                        *x = x.wrapping_add(vb as i32);
+            let head_kv = &mut kv[(h - first) * d * dv..(h - first + 1) * d * dv];
+            // As in `add_spiking_rows`: the spiking channels listed first, without a branch
+            // per channel, then one loop over them.
+            for (part, ks) in k_row[h * d..(h + 1) * d]
+                .chunks(LIST / UNROLLED)
+                .enumerate()
+            {
+                let base = part * (LIST / UNROLLED);
+                let mut len = 0;
+                for (j, &s) in ks.iter().enumerate() {
+                    let i = base + j;
+                    if s as usize > UNROLLED {
+                        for _ in 0..s {
+                            add_counts(&mut head_kv[i * dv..(i + 1) * dv], v_head);
+                        }
+                        continue;
                     }
+                    list[len..len + UNROLLED].fill(i as u16);
+                    len += s as usize;
+                }
+                for &i in &list[..len] {
+                    let i = i as usize;
+                    add_counts(&mut head_kv[i * dv..(i + 1) * dv], v_head);
                 }
             }
         }
@@ -90,14 +107,8 @@ pub fn attention_rows(
             acc.fill(0);
             match (kernel, order) {
                 (Kernel::SpikeDriven, AttentionOrder::KvFirst) => {
-                    for (i, &s) in q_head.iter().enumerate() {
-                        let kv_row = &kv[(h * d + i) * dv..(h * d + i + 1) * dv];
-                        for _ in 0..s {
-                            for (x, &y) in acc.iter_mut().zip(kv_row) {
-                                *x = x.wrapping_add(y);
-                            }
-                        }
-                    }
+                    let head_kv = &kv[h * d * dv..(h + 1) * d * dv];
+                    add_spiking_rows(q_head, head_kv, acc);
                 }
                 (Kernel::SpikeDriven, AttentionOrder::QkThenV) => {
                     qk_scores_spike_driven(a, h, q_head, row_scores);
@@ -139,6 +150,54 @@ pub fn attention_rows(
                 }
             }
         }
+    }
+}
+
+/// Spikes of one head's `q` row listed at a time (channels, unrolled).
+const LIST: usize = 64;
+/// Counts up to this many are listed without a branch.
+const UNROLLED: usize = 4;
+
+/// `acc += kv[i]` once per binary spike of channel `i` of `q` (`kv` holds `q.len()` rows of
+/// `acc.len()` values). The spiking channels are listed first without a branch per channel
+/// (a count `s` writes four slots and keeps `s`), then their rows are summed in one loop:
+/// a branch per channel mispredicted on irregular spikes.
+#[inline]
+fn add_spiking_rows(q: &[u8], kv: &[i32], acc: &mut [i32]) {
+    let dv = acc.len();
+    let mut list = [0u16; LIST + UNROLLED];
+    for (c, part) in q.chunks(LIST / UNROLLED).enumerate() {
+        let first = c * (LIST / UNROLLED);
+        let mut n = 0;
+        for (j, &s) in part.iter().enumerate() {
+            let s = s as usize;
+            if s > UNROLLED {
+                // Counts above the unrolled ones (D > 4): their rows one by one.
+                let row = &kv[(first + j) * dv..(first + j + 1) * dv];
+                for _ in 0..s {
+                    for (x, &y) in acc.iter_mut().zip(row) {
+                        *x = x.wrapping_add(y);
+                    }
+                }
+                continue;
+            }
+            list[n..n + UNROLLED].fill((first + j) as u16);
+            n += s;
+        }
+        for &i in &list[..n] {
+            let row = &kv[i as usize * dv..(i as usize + 1) * dv];
+            for (x, &y) in acc.iter_mut().zip(row) {
+                *x = x.wrapping_add(y);
+            }
+        }
+    }
+}
+
+/// `dst += counts`, lane by lane.
+#[inline(always)]
+fn add_counts(dst: &mut [i32], counts: &[u8]) {
+    for (x, &v) in dst.iter_mut().zip(counts) {
+        *x = x.wrapping_add(v as i32);
     }
 }
 
