@@ -262,14 +262,26 @@ mod narrow {
                                         let bit = _mm256_set1_epi8(1 << b);
                                         *kb = _mm256_test_epi8_mask(s, bit);
                                     }
-                                    // Output v − kx sits in slot (v − kx) mod K.
+                                    // Output v − kx sits in slot (v − kx) mod K. The top
+                                    // bit (counts of 4 or more) is rare in a whole group:
+                                    // its adds are skipped when no lane has it.
+                                    let top = k[BITS - 1] != 0;
                                     for (kx, wk) in w.iter().enumerate() {
                                         let slot = (phase + K - kx) % K;
                                         let mut x = ring[slot];
-                                        for (&kb, &wb) in k.iter().zip(wk) {
+                                        for (&kb, &wb) in k.iter().zip(wk).take(BITS - 1) {
                                             x = _mm512_mask_add_epi16(x, kb, x, wb);
                                         }
                                         ring[slot] = x;
+                                    }
+                                    if top {
+                                        for (kx, wk) in w.iter().enumerate() {
+                                            let slot = (phase + K - kx) % K;
+                                            let (kb, wb) = (k[BITS - 1], wk[BITS - 1]);
+                                            ring[slot] = _mm512_mask_add_epi16(
+                                                ring[slot], kb, ring[slot], wb,
+                                            );
+                                        }
                                     }
                                 }
                                 // Output v − K + 1 is complete for this kernel row.
