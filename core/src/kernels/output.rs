@@ -128,25 +128,12 @@ impl Sink for FixedSink<'_> {
     }
 }
 
-/// The map of every channel into `out`, whole groups of 16 with AVX-512 where there is AVX-512.
+/// The map of every channel into `out` (AVX-512 hosts take [`fixed_fields_avx512`] where the
+/// caller split the maps).
 #[cfg(not(feature = "helium"))]
 #[inline(always)]
 fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw",
-        target_feature = "avx512vl"
-    ))]
-    let done = fixed_avx512(out, acc, affine, accumulate);
-    #[cfg(not(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw",
-        target_feature = "avx512vl"
-    )))]
-    let done = 0;
-    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine).skip(done) {
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
         // The bound proven at load keeps `y` in i32; saturation only guards
         // residual values a host wrote by hand.
         let y = p.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
@@ -154,91 +141,9 @@ fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
     }
 }
 
-/// [`FixedSink::store`] in groups of 16 channels, the last one masked to the channels left;
-/// returns how many channels it did (all). The maps are read 16 at a time and split into fields by permutes; the products, rounding
-/// shifts and saturations run in 64-bit lanes, as in [`Affine::apply`].
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512vl"
-))]
-#[inline(always)]
-fn fixed_avx512(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) -> usize {
-    use super::masks::first16;
-    use core::arch::x86_64::*;
-    let n = out.len().min(acc.len()).min(affine.len());
-    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this function's cfg). Group `g`
-    // of `r = min(16, n − 16g)` channels reads `acc[16g..16g + r]`, the `3r` words of
-    // `affine[16g..16g + r]` (12 bytes each, `Affine` is `repr(C)` Pod) and writes
-    // `out[16g..16g + r]`, all below `n`, through masked accesses (masked-off lanes are
-    // not accessed).
-    unsafe {
-        let words = affine.as_ptr() as *const i32;
-        // Word 3i of a map is its multiplier, 3i + 1 its bias, 3i + 2 its shift (low byte).
-        let pick = |first: i32| {
-            let idx: [i32; 16] = core::array::from_fn(|i| first + 3 * i as i32);
-            _mm512_loadu_si512(idx.as_ptr() as *const _)
-        };
-        let (im, ib, is) = (pick(0), pick(1), pick(2));
-        // Words 32.. of a group sit in its third register; indices ≥ 32 read it after the
-        // first two-register permute.
-        let low = |idx: __m512i| _mm512_and_si512(idx, _mm512_set1_epi32(31));
-        let high = |idx: __m512i| _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(32));
-        let (km, kb, ks) = (high(im), high(ib), high(is));
-        let (lm, lb, ls) = (low(im), low(ib), low(is));
-        let one = _mm512_set1_epi64(1);
-        for g in 0..n.div_ceil(16) {
-            let r = n - 16 * g;
-            let lanes = first16(r);
-            let words_left = 3 * r.min(16);
-            let w = words.add(48 * g);
-            let z0 = _mm512_maskz_loadu_epi32(first16(words_left), w);
-            let z1 = _mm512_maskz_loadu_epi32(first16(words_left.saturating_sub(16)), w.add(16));
-            let z2 = _mm512_maskz_loadu_epi32(first16(words_left.saturating_sub(32)), w.add(32));
-            let field = |lo: __m512i, k: __mmask16| {
-                let first = _mm512_permutex2var_epi32(z0, lo, z1);
-                _mm512_mask_permutexvar_epi32(first, k, lo, z2)
-            };
-            let m = field(lm, km);
-            let b = field(lb, kb);
-            let sh = _mm512_and_si512(field(ls, ks), _mm512_set1_epi32(0xff));
-            let a = _mm512_maskz_loadu_epi32(lanes, acc.as_ptr().add(16 * g));
-            let o = out.as_mut_ptr().add(16 * g);
-            let old = _mm512_maskz_loadu_epi32(lanes, o);
-            let mut halves = [_mm256_setzero_si256(); 2];
-            for (h, dst) in halves.iter_mut().enumerate() {
-                let part = |x: __m512i| {
-                    let x = if h == 0 {
-                        _mm512_castsi512_si256(x)
-                    } else {
-                        _mm512_extracti64x4_epi64::<1>(x)
-                    };
-                    _mm512_cvtepi32_epi64(x)
-                };
-                let s = part(sh);
-                let product = _mm512_mul_epi32(part(a), part(m));
-                let round = _mm512_srli_epi64::<1>(_mm512_sllv_epi64(one, s));
-                let mut y = _mm512_add_epi64(
-                    _mm512_srav_epi64(_mm512_add_epi64(product, round), s),
-                    part(b),
-                );
-                y = _mm512_max_epi64(y, _mm512_set1_epi64(i32::MIN as i64));
-                y = _mm512_min_epi64(y, _mm512_set1_epi64(i32::MAX as i64));
-                if accumulate {
-                    y = _mm512_add_epi64(y, part(old));
-                }
-                *dst = _mm512_cvtsepi64_epi32(y);
-            }
-            let both = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(halves[0]), halves[1]);
-            _mm512_mask_storeu_epi32(o, lanes, both);
-        }
-    }
-    n
-}
-
 /// [`FixedSink::store`] from split fields: 8 channels per 64-bit register, the last ones
-/// masked, the same operations as [`fixed_avx512`] without splitting the maps.
+/// masked; the products, rounding shifts and saturations run in 64-bit lanes, as in
+/// [`Affine::apply`].
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx512f",
@@ -281,9 +186,9 @@ mod tests {
     use super::*;
     use crate::fixed::spike_count;
 
-    /// The fixed-point sink (vector groups, masked last group or scalar rest; from the maps
-    /// or their split fields) equals `Affine::apply` with saturation, writing and
-    /// accumulating, on random maps and accumulators.
+    /// The fixed-point sink (from the maps, or vectorized from their split fields) equals
+    /// `Affine::apply` with saturation, writing and accumulating, on random maps and
+    /// accumulators.
     #[test]
     fn fixed_sink_matches_reference() {
         extern crate std;

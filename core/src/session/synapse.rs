@@ -181,12 +181,36 @@ impl<'b> Synapse<'b> {
                 d: ctx.d,
                 levels: None,
             })?,
-            ConvOutput::Accumulate | ConvOutput::Write => run(&mut FixedSink {
-                out: cast_i32(y, n_out)?,
-                affine,
-                accumulate: self.mode == ConvOutput::Accumulate,
-                fields: None,
-            })?,
+            ConvOutput::Accumulate | ConvOutput::Write => {
+                // The AVX-512 sink reads the maps split into fields (as in `go`).
+                #[cfg(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                ))]
+                let mut split = crate::kernels::output::MapFields::empty();
+                #[cfg(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                ))]
+                let fields = split.fill(affine).then_some(&split);
+                #[cfg(not(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                )))]
+                let fields = None;
+                run(&mut FixedSink {
+                    out: cast_i32(y, n_out)?,
+                    affine,
+                    accumulate: self.mode == ConvOutput::Accumulate,
+                    fields,
+                })?
+            }
         }
         Ok(true)
     }
@@ -267,12 +291,27 @@ impl<'b> Synapse<'b> {
             }
             ConvOutput::Accumulate | ConvOutput::Write => {
                 let accumulate = self.mode == ConvOutput::Accumulate;
-                // Hosts with room on the stack split the maps into fields once per layer.
-                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                // The AVX-512 sink reads the maps split into fields, once per layer.
+                #[cfg(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                ))]
                 let mut split = crate::kernels::output::MapFields::empty();
-                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                #[cfg(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                ))]
                 let fields = split.fill(affine).then_some(&split);
-                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                #[cfg(not(all(
+                    target_arch = "x86_64",
+                    target_feature = "avx512f",
+                    target_feature = "avx512bw",
+                    target_feature = "avx512vl"
+                )))]
                 let fields = None;
                 let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
                     compute(
