@@ -151,6 +151,14 @@ impl<'b> Model<'b> {
         for (i, node) in g.nodes.iter().enumerate() {
             let i = i as u16;
             let (reads, out) = node_io(&node.op);
+            // Every operand gets its own view of the arena: a node may not read one tensor
+            // twice (say as attention's `q` and `k`), nor read its output.
+            let read = |j: usize| reads.get(j).copied().flatten();
+            for a in 0..reads.len() {
+                if read(a).is_some() && (a + 1..reads.len()).any(|b| read(b) == read(a)) {
+                    return Err(Error::ShapeMismatch { node: i });
+                }
+            }
             for &r in reads.iter().flatten() {
                 self.desc(i, r)?;
                 if !written[r as usize] {

@@ -243,6 +243,26 @@ fn tensor_id_out_of_range() {
     assert!(matches!(rejection(&b), Error::BadTensorId { .. }));
 }
 
+/// A node reading one tensor twice (here attention's `q` as `k` too) is rejected: every
+/// operand gets its own view of the arena (the blob fuzzer found one that loaded, then failed
+/// to run).
+#[test]
+fn one_tensor_read_twice() {
+    for order in [AttentionOrder::QkThenV, AttentionOrder::KvFirst] {
+        let mut b = tiny_model(1, order);
+        let node = b
+            .graph
+            .nodes
+            .iter()
+            .position(|n| matches!(n.op, Op::Attention { .. }))
+            .expect("tiny model has attention");
+        if let Op::Attention { q, k, .. } = &mut b.graph.nodes[node].op {
+            *k = *q;
+        }
+        assert_eq!(rejection(&b), Error::ShapeMismatch { node: node as u16 });
+    }
+}
+
 #[test]
 fn read_before_write() {
     let mut b = tiny_model(1, AttentionOrder::QkThenV);
@@ -324,17 +344,21 @@ fn long_attention(tokens: u16) -> Builder {
     let g = geom(1, 1, 0, 1, 16, false);
     let w = Weights::random(&mut rng, WeightBits::I8, 16, 127);
     b.conv(x, r, g, &w, &fixed_affines(&mut rng, 16), None);
-    let s = b.spikes(1, tokens, 16);
-    b.node(Op::Spike {
-        input: r,
-        output: s,
+    // q, k and v: three tensors (a node may not read one twice).
+    let [q, k, v] = [(); 3].map(|_| {
+        let s = b.spikes(1, tokens, 16);
+        b.node(Op::Spike {
+            input: r,
+            output: s,
+        });
+        s
     });
     let o = b.spikes(1, tokens, 16);
     let affine = b.affine(&[sdt_core::fixed::Affine::new(1, 20, 0)]);
     b.node(Op::Attention {
-        q: s,
-        k: s,
-        v: s,
+        q,
+        k,
+        v,
         output: o,
         heads: 1,
         order: AttentionOrder::KvFirst,
@@ -351,11 +375,11 @@ fn attention_token_count_overflow() {
     assert!(long_attention(39768).blob().model().is_ok());
     assert_eq!(
         rejection(&long_attention(39769)),
-        Error::Overflow { node: 2 }
+        Error::Overflow { node: 4 }
     );
     assert_eq!(
         rejection(&long_attention(65535)),
-        Error::Overflow { node: 2 }
+        Error::Overflow { node: 4 }
     );
 }
 
