@@ -43,37 +43,15 @@ pub fn kv_products(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
     let first = heads.start;
     let kv = &mut kv[..heads.len() * d * dv];
     kv.fill(0);
-    let mut list = [0u16; LIST + UNROLLED];
     for n in 0..a.tokens {
         let k_row = &a.k[n * c..(n + 1) * c];
         let v_row = &a.v[n * cv..(n + 1) * cv];
         for h in heads.clone() {
             let v_head = &v_row[h * dv..(h + 1) * dv];
             let head_kv = &mut kv[(h - first) * d * dv..(h - first + 1) * d * dv];
-            // As in `add_spiking_rows`: the spiking channels listed first, without a branch
-            // per channel, then one loop over them.
-            for (part, ks) in k_row[h * d..(h + 1) * d]
-                .chunks(LIST / UNROLLED)
-                .enumerate()
-            {
-                let base = part * (LIST / UNROLLED);
-                let mut len = 0;
-                for (j, &s) in ks.iter().enumerate() {
-                    let i = base + j;
-                    if s as usize > UNROLLED {
-                        for _ in 0..s {
-                            add_counts(&mut head_kv[i * dv..(i + 1) * dv], v_head);
-                        }
-                        continue;
-                    }
-                    list[len..len + UNROLLED].fill(i as u16);
-                    len += s as usize;
-                }
-                for &i in &list[..len] {
-                    let i = i as usize;
-                    add_counts(&mut head_kv[i * dv..(i + 1) * dv], v_head);
-                }
-            }
+            for_each_spike(&k_row[h * d..(h + 1) * d], |i| {
+                add_counts(&mut head_kv[i * dv..(i + 1) * dv], v_head);
+            });
         }
     }
 }
@@ -158,26 +136,21 @@ const LIST: usize = 64;
 /// Counts up to this many are listed without a branch.
 const UNROLLED: usize = 4;
 
-/// `acc += kv[i]` once per binary spike of channel `i` of `q` (`kv` holds `q.len()` rows of
-/// `acc.len()` values). The spiking channels are listed first without a branch per channel
-/// (a count `s` writes four slots and keeps `s`), then their rows are summed in one loop:
-/// a branch per channel mispredicted on irregular spikes.
-#[inline]
-fn add_spiking_rows(q: &[u8], kv: &[i32], acc: &mut [i32]) {
-    let dv = acc.len();
+/// Calls `add(i)` once per binary spike of channel `i` of `counts`. The spiking channels are
+/// listed first without a branch per channel (a count `s` writes four slots and keeps `s`),
+/// then visited in one loop: a branch per channel mispredicted on irregular spikes.
+#[inline(always)]
+fn for_each_spike(counts: &[u8], mut add: impl FnMut(usize)) {
     let mut list = [0u16; LIST + UNROLLED];
-    for (c, part) in q.chunks(LIST / UNROLLED).enumerate() {
-        let first = c * (LIST / UNROLLED);
+    for (part, cs) in counts.chunks(LIST / UNROLLED).enumerate() {
+        let first = part * (LIST / UNROLLED);
         let mut n = 0;
-        for (j, &s) in part.iter().enumerate() {
+        for (j, &s) in cs.iter().enumerate() {
             let s = s as usize;
             if s > UNROLLED {
-                // Counts above the unrolled ones (D > 4): their rows one by one.
-                let row = &kv[(first + j) * dv..(first + j + 1) * dv];
+                // Counts above the unrolled ones (D > 4): one by one.
                 for _ in 0..s {
-                    for (x, &y) in acc.iter_mut().zip(row) {
-                        *x = x.wrapping_add(y);
-                    }
+                    add(first + j);
                 }
                 continue;
             }
@@ -185,12 +158,21 @@ fn add_spiking_rows(q: &[u8], kv: &[i32], acc: &mut [i32]) {
             n += s;
         }
         for &i in &list[..n] {
-            let row = &kv[i as usize * dv..(i as usize + 1) * dv];
-            for (x, &y) in acc.iter_mut().zip(row) {
-                *x = x.wrapping_add(y);
-            }
+            add(i as usize);
         }
     }
+}
+
+/// `acc += kv[i]` once per binary spike of channel `i` of `q` (`kv` holds `q.len()` rows of
+/// `acc.len()` values).
+#[inline]
+fn add_spiking_rows(q: &[u8], kv: &[i32], acc: &mut [i32]) {
+    let dv = acc.len();
+    for_each_spike(q, |i| {
+        for (x, &y) in acc.iter_mut().zip(&kv[i * dv..(i + 1) * dv]) {
+            *x = x.wrapping_add(y);
+        }
+    });
 }
 
 /// `dst += counts`, lane by lane.

@@ -62,8 +62,22 @@ pub struct FixedSink<'a> {
     pub fields: Option<&'a MapFields>,
 }
 
-/// Channels [`MapFields`] holds at most.
+/// Channels [`MapFields`] holds at most: only the AVX-512 sink reads the fields, so elsewhere
+/// the table is empty (and takes no stack).
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+))]
 pub const MAX_FIELD_CHANNELS: usize = 1024;
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512vl"
+)))]
+pub const MAX_FIELD_CHANNELS: usize = 0;
 
 /// A layer's affine maps split into 64-bit fields, one array per field, so that the vector
 /// sink loads them as they are used instead of splitting the 12-byte maps for every pixel.
@@ -87,11 +101,11 @@ impl MapFields {
         }
     }
 
-    /// Splits `affine`; returns `false` (unusable) if it has too many channels or a shift
-    /// above [`crate::fixed::MAX_SHIFT`].
+    /// Splits `affine`; returns `false` (unusable) if it has more than [`MAX_FIELD_CHANNELS`]
+    /// channels or a shift above [`crate::fixed::MAX_SHIFT`].
     pub fn fill(&mut self, affine: &[Affine]) -> bool {
         self.channels = 0;
-        let ok = affine.len() <= MAX_FIELD_CHANNELS
+        let ok = affine.len() <= self.multiplier.len()
             && affine.iter().all(|p| p.shift <= crate::fixed::MAX_SHIFT);
         if !ok {
             return false;
@@ -225,13 +239,15 @@ mod tests {
                 })
                 .collect();
             let mut fields = MapFields::empty();
-            assert!(fields.fill(&affine));
-            for (accumulate, split) in [
-                (false, None),
-                (true, None),
-                (false, Some(&fields)),
-                (true, Some(&fields)),
-            ] {
+            // The table exists only where the AVX-512 sink reads it.
+            let split = fields.fill(&affine).then_some(&fields);
+            assert_eq!(
+                split.is_some(),
+                c <= fields.multiplier.len(),
+                "{c} channels"
+            );
+            let cases = [(false, None), (true, None), (false, split), (true, split)];
+            for (accumulate, split) in cases {
                 let mut out = old.clone();
                 FixedSink {
                     out: &mut out,

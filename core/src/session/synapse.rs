@@ -10,7 +10,7 @@ use crate::fixed::Affine;
 use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
 use crate::int4;
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
-use crate::kernels::output::{FixedSink, Sink, SpikeSink};
+use crate::kernels::output::{FixedSink, MapFields, Sink, SpikeSink};
 use crate::kernels::Weight;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use crate::kernels::{threshold::Thresholds, Kernel};
@@ -182,28 +182,9 @@ impl<'b> Synapse<'b> {
                 levels: None,
             })?,
             ConvOutput::Accumulate | ConvOutput::Write => {
-                // The AVX-512 sink reads the maps split into fields (as in `go`).
-                #[cfg(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                ))]
-                let mut split = crate::kernels::output::MapFields::empty();
-                #[cfg(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                ))]
+                // The vector sink reads the maps split into fields, once per layer.
+                let mut split = MapFields::empty();
                 let fields = split.fill(affine).then_some(&split);
-                #[cfg(not(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                )))]
-                let fields = None;
                 run(&mut FixedSink {
                     out: cast_i32(y, n_out)?,
                     affine,
@@ -291,28 +272,9 @@ impl<'b> Synapse<'b> {
             }
             ConvOutput::Accumulate | ConvOutput::Write => {
                 let accumulate = self.mode == ConvOutput::Accumulate;
-                // The AVX-512 sink reads the maps split into fields, once per layer.
-                #[cfg(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                ))]
-                let mut split = crate::kernels::output::MapFields::empty();
-                #[cfg(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                ))]
+                // The vector sink reads the maps split into fields, once per layer.
+                let mut split = MapFields::empty();
                 let fields = split.fill(affine).then_some(&split);
-                #[cfg(not(all(
-                    target_arch = "x86_64",
-                    target_feature = "avx512f",
-                    target_feature = "avx512bw",
-                    target_feature = "avx512vl"
-                )))]
-                let fields = None;
                 let job = |rows: Range<usize>, out: &mut [i32], acc: &mut [i32]| {
                     compute(
                         rows,
