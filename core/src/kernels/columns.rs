@@ -342,45 +342,28 @@ mod avx512 {
 
     use super::super::masks::{first16, first32};
 
-    /// Sweeps the columns in tiles of up to 128 channels (4 registers of 32 `i16` lanes), the
-    /// last one masked to the channels left; returns the number of channels done (all).
+    /// `acc += Σ w[col ..][..acc.len()]` over the listed columns (any number: the `i16` sums
+    /// widen every [`CHUNK`] columns), or `acc = Σ …` if `fresh`, in tiles of up to 128
+    /// channels (4 registers of 32 `i16` lanes), the last one masked to the channels left.
+    /// Every column lies inside the weights: `col + acc.len() ≤ w.len()`. Returns the number
+    /// of channels done (all).
     #[inline(always)]
     pub(super) fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32], fresh: bool) -> usize {
-        add_taps(w, &[TapList { base: 0, cols }], acc, fresh);
-        acc.len()
-    }
-
-    /// Columns listed for one kernel tap: offsets relative to `base` (in weights).
-    #[derive(Clone, Copy)]
-    pub(in crate::kernels) struct TapList<'l> {
-        pub base: usize,
-        pub cols: &'l [u32],
-    }
-
-    /// `acc += Σ w[base + col ..][..acc.len()]` over every listed column of every tap (any
-    /// number: the `i16` sums widen every [`CHUNK`] columns), or `acc = Σ …` if `fresh`.
-    /// Every column lies inside the weights: `base + col + acc.len() ≤ w.len()`.
-    #[inline(always)]
-    pub(in crate::kernels) fn add_taps(
-        w: &[i8],
-        taps: &[TapList<'_>],
-        acc: &mut [i32],
-        fresh: bool,
-    ) {
         let out_c = acc.len();
         let mut c = 0;
         while c + 128 <= out_c {
-            tile::<4, false>(w, taps, c, &mut acc[c..c + 128], fresh);
+            tile::<4, false>(w, cols, c, &mut acc[c..c + 128], fresh);
             c += 128;
         }
         let a = &mut acc[c..];
         match a.len().div_ceil(32) {
-            1 => tile::<0, true>(w, taps, c, a, fresh),
-            2 => tile::<1, true>(w, taps, c, a, fresh),
-            3 => tile::<2, true>(w, taps, c, a, fresh),
-            4 => tile::<3, true>(w, taps, c, a, fresh),
+            1 => tile::<0, true>(w, cols, c, a, fresh),
+            2 => tile::<1, true>(w, cols, c, a, fresh),
+            3 => tile::<2, true>(w, cols, c, a, fresh),
+            4 => tile::<3, true>(w, cols, c, a, fresh),
             _ => {}
         }
+        out_c
     }
 
     /// Channels `c..c + acc.len()` of every listed column, summed in `R` registers of 32
@@ -390,7 +373,7 @@ mod avx512 {
     #[inline(always)]
     fn tile<const R: usize, const T: bool>(
         w: &[i8],
-        taps: &[TapList<'_>],
+        cols: &[u32],
         c: usize,
         acc: &mut [i32],
         fresh: bool,
@@ -401,39 +384,37 @@ mod avx512 {
         }
         let m = first32(tail);
         // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's cfg). Every
-        // full load reads `w[base + col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`,
-        // and the masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not
-        // accessed); the caller lists only columns with `base + col + out_c ≤ w.len()`.
+        // full load reads `w[col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`, and the
+        // masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not accessed);
+        // the caller lists only columns with `col + out_c ≤ w.len()`.
         // `widen` touches `acc[..32·R + tail]` only, through masked accesses for the tail.
         unsafe {
             let mut s = [_mm512_setzero_si512(); R];
             let mut t = _mm512_setzero_si512();
             let mut room = CHUNK;
             let mut keep = !fresh;
-            for tap in taps {
-                let p0 = w.as_ptr().add(tap.base + c);
-                let mut rest = tap.cols;
-                while !rest.is_empty() {
-                    if room == 0 {
-                        widen::<R, T>(&mut s, &mut t, acc, tail, keep);
-                        keep = true;
-                        room = CHUNK;
-                    }
-                    let (now, later) = rest.split_at(room.min(rest.len()));
-                    for &col in now {
-                        let p = p0.add(col as usize);
-                        for (r, x) in s.iter_mut().enumerate() {
-                            let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
-                            *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
-                        }
-                        if T {
-                            let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
-                            t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
-                        }
-                    }
-                    room -= now.len();
-                    rest = later;
+            let p0 = w.as_ptr().add(c);
+            let mut rest = cols;
+            while !rest.is_empty() {
+                if room == 0 {
+                    widen::<R, T>(&mut s, &mut t, acc, tail, keep);
+                    keep = true;
+                    room = CHUNK;
                 }
+                let (now, later) = rest.split_at(room.min(rest.len()));
+                for &col in now {
+                    let p = p0.add(col as usize);
+                    for (r, x) in s.iter_mut().enumerate() {
+                        let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
+                        *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
+                    }
+                    if T {
+                        let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
+                        t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
+                    }
+                }
+                room -= now.len();
+                rest = later;
             }
             widen::<R, T>(&mut s, &mut t, acc, tail, keep);
         }
@@ -741,6 +722,6 @@ mod avx512 {
             }
         }
         let cols = cache.gather(&reads[..n]);
-        add_taps(a.weights, &[TapList { base: 0, cols }], acc, true);
+        add_columns(a.weights, cols, acc, true);
     }
 }
