@@ -5,27 +5,31 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use sdt_core::graph::AttentionOrder;
 use sdt_core::{Input, Kernel, Sequential, Session, Stats};
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    /// Only allocations of the thread under test count (the harness has threads of its own).
+    /// Allocations made by this thread while counting is on. Per thread, so that other test
+    /// threads of the harness allocating at the same moment cannot disturb a count.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     static COUNTING: Cell<bool> = const { Cell::new(false) };
 }
 
 struct Counting;
 
 fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-    }
+    // `try_with`: the allocator also runs while a thread's locals are being torn down.
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
 }
 
+// SAFETY: every method forwards to the system allocator unchanged; the counting touches only
+// const-initialised thread-local cells (no allocation, no destructor).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
@@ -49,17 +53,33 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
 fn counter_sees_allocations() {
     let n = allocations(|| drop(std::hint::black_box(vec![1u8; 100])));
     assert!(n >= 1, "the counting allocator is not in use");
+}
+
+#[test]
+fn other_threads_counting_do_not_disturb_a_count() {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                allocations(|| drop(std::hint::black_box(vec![1u8; 64])));
+            }
+        });
+        for _ in 0..1000 {
+            assert_eq!(allocations(|| std::hint::black_box(())), 0);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }
 
 #[test]
