@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use sdt_convert::checkpoint;
 use sdt_convert::verify::{quantize_input, QuantizedInput};
-use sdt_convert::AlignedBlob;
 use sdt_core::{Kernel, Model, Sequential, Session};
+use sdt_host::AlignedBlob;
 
 #[allow(dead_code)]
 #[path = "src/memory.rs"]

@@ -21,6 +21,8 @@ pub enum ConvertError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Host(#[from] sdt_host::Error),
 }
 
 impl ConvertError {
@@ -33,3 +35,9 @@ impl ConvertError {
 }
 
 pub type Result<T> = std::result::Result<T, ConvertError>;
+
+impl From<sdt_core::Error> for ConvertError {
+    fn from(e: sdt_core::Error) -> Self {
+        ConvertError::Blob(e)
+    }
+}

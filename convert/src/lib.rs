@@ -2,21 +2,18 @@
 //!
 //! ```text
 //! checkpoint (.pth / .safetensors) ─▶ Arch::infer ─▶ lower (fold BN, quantize, formats)
-//!        ─▶ blobfile::assemble (serialize, reload, validate) ─▶ verify (blocks, accuracy)
+//!        ─▶ sdt_host::blob::assemble (serialize, reload, validate) ─▶ verify (blocks, accuracy)
 //! ```
 
 pub mod arch;
-pub mod blobfile;
 pub mod checkpoint;
 pub mod error;
-pub mod exec;
 pub mod lower;
 pub mod progress;
 pub mod quantize;
 pub mod verify;
 
 pub use arch::{Arch, ArchOptions};
-pub use blobfile::AlignedBlob;
 pub use error::{ConvertError, Result};
 pub use lower::{lower, LowerOptions, Lowered};
 
@@ -25,9 +22,9 @@ pub fn convert(
     ck: &checkpoint::Checkpoint,
     arch: ArchOptions,
     opt: LowerOptions,
-) -> Result<(Arch, Lowered, AlignedBlob)> {
+) -> Result<(Arch, Lowered, sdt_host::AlignedBlob)> {
     let arch = Arch::infer(ck, arch)?;
     let lowered = lower(ck, &arch, opt)?;
-    let blob = blobfile::assemble(&lowered.graph, &lowered.data)?;
+    let blob = sdt_host::blob::assemble(&lowered.graph, &lowered.data)?;
     Ok((arch, lowered, blob))
 }

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
-use sdt_convert::exec::ThreadPool;
 use sdt_convert::verify::{blockcheck, evaluate};
-use sdt_convert::{blobfile, convert, AlignedBlob, ArchOptions, ConvertError, LowerOptions};
+use sdt_convert::{convert, ArchOptions, ConvertError, LowerOptions};
 use sdt_core::graph::{Op, TensorKind, WeightBits};
 use sdt_core::model::{node_io, tensor_bytes};
 use sdt_core::plan::Plan;
 use sdt_core::Kernel;
+use sdt_host::AlignedBlob;
+use sdt_host::ThreadPool;
 
 #[derive(Parser)]
 #[command(
@@ -164,7 +165,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 spike_bias,
             };
             let (arch, lowered, blob) = convert(&ck, arch, opt)?;
-            blobfile::write_atomic(&output, blob.bytes())?;
+            sdt_host::fs::write_atomic(&output, blob.bytes())?;
             let model = blob.model()?;
             let plan = Plan::new(model.graph(), 1).map_err(ConvertError::Blob)?;
             println!(

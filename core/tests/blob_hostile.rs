@@ -132,7 +132,7 @@ proptest! {
             let span = if pos % 2 == 0 { 400 } else { len - 36 };
             bad.bytes_mut()[32 + (pos / 2) % span.min(len - 36)] = v;
         }
-        bad.refresh_crc();
+        refresh_crc(&mut bad);
         let _ = no_panic("corrupted with valid CRC", || load_and_run(bad.bytes()));
     }
 }
@@ -141,7 +141,7 @@ proptest! {
 fn unknown_version() {
     let mut blob = valid();
     blob.bytes_mut()[8..10].copy_from_slice(&7u16.to_le_bytes());
-    blob.refresh_crc();
+    refresh_crc(&mut blob);
     let err = blob.model().err();
     assert_eq!(
         err,

@@ -6,20 +6,13 @@ use std::path::PathBuf;
 use sdt_core::events::Geometry;
 use sdt_dvs::aedat4::{Aedat4Reader, Compression, Packet};
 
-const HOW: &str = "set SDT_EVENTS_DIR to the folder with the shared event recordings \
-                   (`shared/events`, next to the repository checkout), e.g. \
-                   `SDT_EVENTS_DIR=$PWD/../shared/events cargo test -p sdt-dvs`";
-
 fn shared_path(name: &str) -> PathBuf {
-    let Some(dir) = std::env::var_os("SDT_EVENTS_DIR") else {
-        panic!("SDT_EVENTS_DIR is not set: {HOW}");
-    };
-    PathBuf::from(dir).join(name)
+    sdt_host::data::DataDir::Events.require(name)
 }
 
 fn read(name: &str) -> Vec<u8> {
     let p = shared_path(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}; {HOW}", p.display()))
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
 #[test]

@@ -275,7 +275,7 @@ fn classify_label_stream() {
     assert_eq!(windows[0]["start_us"], 1_633_953_690_975_950u64);
     assert_eq!(windows[0]["end_us"], 1_633_953_690_975_950u64 + 20_000);
     // Same windows from the library, with the dense kernel.
-    let blob = sdt_convert::AlignedBlob::from_bytes(&blob_bytes);
+    let blob = sdt_host::AlignedBlob::from_bytes(&blob_bytes);
     let model = blob.model().unwrap();
     let mut source = EventSource::open(&bundled_davis(), SourceOptions::default()).unwrap();
     let opts = ClassifyOptions {

@@ -3,25 +3,10 @@
 pub mod gesture;
 pub mod sdt10m;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use sdt_convert::verify::QuantizedInput;
 use sdt_core::{Executor, Kernel, Session, Stats};
-
-/// The golden data directory from `SDT_GOLDEN_DIR`, or an error telling how to set it.
-pub fn golden_dir() -> Result<PathBuf, String> {
-    let dir = std::env::var_os("SDT_GOLDEN_DIR")
-        .ok_or("SDT_GOLDEN_DIR is not set: point it at the golden data folder (shared/golden)")?;
-    let dir = PathBuf::from(dir);
-    if !dir.is_dir() {
-        return Err(format!(
-            "SDT_GOLDEN_DIR={} is not a directory",
-            dir.display()
-        ));
-    }
-    Ok(dir)
-}
 
 /// Milliseconds per image of the fastest of `reps` passes over `inputs` (after one warm-up
 /// pass that also collects the stats). The fastest pass, because interference from other

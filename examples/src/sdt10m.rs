@@ -4,13 +4,14 @@
 use std::time::Instant;
 
 use sdt_convert::checkpoint::{self, Checkpoint};
-use sdt_convert::exec::ThreadPool;
 use sdt_convert::verify::{quantize_input, Firing, QuantizedInput};
 use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::WeightBits;
 use sdt_core::{arena_bytes, Kernel, Model, Session};
+use sdt_host::ThreadPool;
 
-use crate::{golden_dir, time_per_image};
+use crate::time_per_image;
+use sdt_host::data::DataDir;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -23,7 +24,7 @@ pub struct Sdt10m {
 
 impl Sdt10m {
     pub fn load() -> Result<Self, BoxError> {
-        let dir = golden_dir()?;
+        let dir = DataDir::Golden.path()?;
         let pth = dir.join("sdt_m_224_seed1.pth");
         let checkpoint = checkpoint::load(&pth)?;
         let io = checkpoint::load(&dir.join("sdt_m_224_seed1_io.safetensors"))?;

@@ -37,9 +37,8 @@ fn work(model: &Model<'_>) -> u64 {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut words = vec![0u128; data.len().div_ceil(16)];
-    let bytes = &mut bytemuck_bytes(&mut words)[..data.len()];
-    bytes.copy_from_slice(data);
+    let mut blob = sdt_host::AlignedBlob::from_bytes(data);
+    let bytes = blob.bytes_mut();
     check(bytes);
     // Most mutations only break the checksum; also try the input with its CRC repaired so the
     // graph decoder and the validation see them.
@@ -94,10 +93,4 @@ fn check(bytes: &[u8]) {
         logits.push(s.logits().to_vec());
     }
     assert_eq!(logits[0], logits[1], "kernels disagree");
-}
-
-/// The bytes of a `u128` buffer (16-byte aligned).
-fn bytemuck_bytes(words: &mut [u128]) -> &mut [u8] {
-    // SAFETY: u128 has no padding and every byte pattern is a valid u8.
-    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) }
 }

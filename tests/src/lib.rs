@@ -3,22 +3,14 @@
 use std::path::PathBuf;
 
 use sdt_convert::checkpoint::{self, Checkpoint};
-use sdt_convert::{convert, AlignedBlob, ArchOptions, LowerOptions};
+use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::WeightBits;
+use sdt_host::AlignedBlob;
 
 /// A file of the golden data set. Panics with instructions when it is not there: a missing
 /// prerequisite must fail the test, never skip it.
 pub fn golden(name: &str) -> PathBuf {
-    let Some(dir) = std::env::var_os("SDT_GOLDEN_DIR") else {
-        panic!("SDT_GOLDEN_DIR is not set: export SDT_GOLDEN_DIR=<path to shared/golden> (.ci/run sets it)");
-    };
-    let path = PathBuf::from(dir).join(name);
-    assert!(
-        path.is_file(),
-        "golden file {} is missing (SDT_GOLDEN_DIR points at the wrong folder?)",
-        path.display()
-    );
-    path
+    sdt_host::data::DataDir::Golden.require(name)
 }
 
 pub fn load(name: &str) -> Checkpoint {

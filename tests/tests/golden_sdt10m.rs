@@ -1,11 +1,11 @@
 //! SDT-10M (random weights, official definition): block-by-block conformance, whole-model
 //! kernel equality, blob size and arena.
 
-use sdt_convert::exec::ThreadPool;
 use sdt_convert::verify::{blockcheck, quantize_input, BlockReport};
 use sdt_core::graph::WeightBits;
 use sdt_core::plan::Plan;
 use sdt_core::{arena_bytes, Kernel, Model, Sequential, Session, Stats};
+use sdt_host::ThreadPool;
 use sdt_tests::{absmax, blob_of, load};
 
 fn yardstick(bits: u32) -> Vec<Option<f64>> {

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use sdt_convert::checkpoint::{Checkpoint, Tensor as CkTensor};
 use sdt_convert::verify::evaluate as core_evaluate;
-use sdt_convert::{convert, AlignedBlob, ArchOptions, LowerOptions};
+use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::WeightBits;
 use sdt_core::{Kernel, Sequential};
+use sdt_host::AlignedBlob;
 use serde::Serialize;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};

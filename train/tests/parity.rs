@@ -15,19 +15,7 @@ use tch::{Device, Kind, Tensor};
 
 /// A file from the golden folder; panics with instructions when it is not there.
 fn golden_file(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SDT_GOLDEN_DIR").unwrap_or_else(|| {
-        panic!(
-            "SDT_GOLDEN_DIR is not set: point it at the shared golden folder \
-             (e.g. SDT_GOLDEN_DIR=../shared/golden cargo test -p sdt-train)"
-        )
-    });
-    let path = Path::new(&dir).join(name);
-    assert!(
-        path.is_file(),
-        "{} not found: SDT_GOLDEN_DIR must point at the shared golden folder",
-        path.display()
-    );
-    path
+    sdt_host::data::DataDir::Golden.require(name)
 }
 
 fn digits_model() -> (VarStore, Sdt) {

@@ -30,6 +30,8 @@ pub enum HarnessError {
     Convert(#[from] sdt_convert::ConvertError),
     #[error(transparent)]
     Checkpoint(#[from] sdt_convert::checkpoint::CheckpointError),
+    #[error(transparent)]
+    Host(#[from] sdt_host::Error),
     #[error("core: {0}")]
     Core(sdt_core::Error),
 }

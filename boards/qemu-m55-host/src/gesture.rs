@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use sdt_convert::AlignedBlob;
 use sdt_core::events::aedat31::Aedat31Decoder;
 use sdt_core::events::{Decoder, Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
 use crate::models::Workload;

@@ -74,7 +74,7 @@ fn synaptic(op: &Op) -> bool {
 
 fn cost(n: usize, per_node: bool) -> Result<()> {
     let w = models::digits_int8(n)?;
-    let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+    let blob = sdt_host::AlignedBlob::from_bytes(&w.blob);
     let model = blob.model()?;
     let syn: Vec<bool> = model.nodes().iter().map(|nd| synaptic(&nd.op)).collect();
     println!(
@@ -188,7 +188,7 @@ fn bench(variant: Variant, size: usize) -> Result<()> {
     println!("instructions/inference  {total:.4e}");
     println!("SOPs/inference          {sops:.4e} (+{macs:.3e} MACs in the encoding layer)");
     println!("instructions/SOP        {:.3}", total / sops.max(1) as f64);
-    let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+    let blob = sdt_host::AlignedBlob::from_bytes(&w.blob);
     let model = blob.model()?;
     let syn: u64 = inf
         .node_ticks
@@ -249,7 +249,7 @@ fn print_footprint() -> Result<()> {
         models::sdt10m(224, 1)?,
     ];
     for w in &ws {
-        let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+        let blob = sdt_host::AlignedBlob::from_bytes(&w.blob);
         let model = blob.model()?;
         println!(
             "{:<26} {:>12} {:>12}",
@@ -263,7 +263,7 @@ fn print_footprint() -> Result<()> {
 
 fn profile(elf: &std::path::Path) -> Result<()> {
     let w = models::digits_int8(1)?;
-    let blob = sdt_convert::AlignedBlob::from_bytes(&w.blob);
+    let blob = sdt_host::AlignedBlob::from_bytes(&w.blob);
     let model = blob.model()?;
     let run = qemu::run(
         elf,

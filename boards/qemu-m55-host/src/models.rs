@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use sdt_convert::checkpoint::{self, Checkpoint};
 use sdt_convert::verify::{quantize_input, QuantizedInput};
-use sdt_convert::{convert, AlignedBlob, ArchOptions, LowerOptions};
+use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::WeightBits;
+use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
 
@@ -26,19 +27,7 @@ fn repo_dir() -> PathBuf {
 
 /// A file of the golden data set (`SDT_GOLDEN_DIR`), or an error saying how to get it.
 pub fn golden(name: &str) -> Result<PathBuf> {
-    let dir = std::env::var_os("SDT_GOLDEN_DIR").ok_or_else(|| {
-        HarnessError::Model(
-            "SDT_GOLDEN_DIR is not set: export SDT_GOLDEN_DIR=<path to shared/golden> (scripts/test.sh sets it)".into(),
-        )
-    })?;
-    let path = PathBuf::from(dir).join(name);
-    if !path.is_file() {
-        return Err(HarnessError::Model(format!(
-            "golden file {} is missing (SDT_GOLDEN_DIR points at the wrong folder?)",
-            path.display()
-        )));
-    }
-    Ok(path)
+    Ok(sdt_host::data::golden_file(name)?)
 }
 
 fn bytes_of(x: &QuantizedInput) -> Vec<u8> {

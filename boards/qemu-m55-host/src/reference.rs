@@ -1,7 +1,7 @@
 //! The same job on the host core, and the bit-for-bit comparison with the device.
 
-use sdt_convert::AlignedBlob;
 use sdt_core::{Input, Kernel, NodeStats, Sequential, Session, Stats};
+use sdt_host::AlignedBlob;
 
 use crate::error::Result;
 use crate::report::Report;

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use sdt_convert::AlignedBlob;
 use sdt_core::events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
 use sdt_core::{Kernel, Sequential, Session};
+use sdt_host::AlignedBlob;
 use sdt_qemu_m55_host::gesture::{self, BINS, HOP};
 use sdt_qemu_m55_host::{qemu, run_checked, Variant};
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
 use sdt_convert::verify::{quantize_input, QuantizedInput};
-use sdt_convert::AlignedBlob;
 use sdt_core::{arena_bytes, Cpu, Engine, Kernel, Model, Sequential, Session, Stats};
+use sdt_host::AlignedBlob;
 use sdt_rk3588::plan::{plan, LayerPlan, Placement};
 use sdt_rk3588::{HostStandIn, Limits, RkEngine};
 

@@ -17,19 +17,7 @@ use sdt_rk3588::{HostStandIn, Limits, RkEngine};
 
 /// A golden file; a missing one fails the test with what to do.
 fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SDT_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "golden file {} is missing: set SDT_GOLDEN_DIR to the folder of the golden data \
-         (default ../shared/golden next to the repository)",
-        path.display()
-    );
-    path
+    sdt_host::data::DataDir::Golden.require(name)
 }
 
 /// Computes each product with the stand-in engine and with the CPU, and insists they agree.

@@ -39,39 +39,16 @@ impl Rng {
     }
 }
 
-/// A blob in 16-byte-aligned memory.
-#[derive(Clone)]
-pub struct Blob {
-    words: Vec<u128>,
-    len: usize,
-}
+/// A blob in 16-byte-aligned memory (the host crate's aligned buffer).
+pub type Blob = sdt_host::AlignedBlob;
 
-impl Blob {
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut b = Blob {
-            words: vec![0; bytes.len().div_ceil(16)],
-            len: bytes.len(),
-        };
-        b.bytes_mut().copy_from_slice(bytes);
-        b
-    }
-    pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice(&self.words)[..self.len]
-    }
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
-    }
-    /// Rewrites the CRC trailer after the content was patched.
-    pub fn refresh_crc(&mut self) {
-        let b = self.bytes_mut();
-        let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-        let end = u32_at(16) + u32_at(20);
-        let crc = blob::checksum(&b[..end]);
-        b[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-    }
-    pub fn model(&self) -> sdt_core::Result<Model<'_>> {
-        Model::from_blob(self.bytes())
-    }
+/// Rewrites a blob's CRC trailer after its content was patched.
+pub fn refresh_crc(blob: &mut Blob) {
+    let b = blob.bytes_mut();
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let end = u32_at(16) + u32_at(20);
+    let crc = blob::checksum(&b[..end]);
+    b[end..end + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Random weights of any width.

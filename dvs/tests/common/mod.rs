@@ -19,18 +19,9 @@ use sdt_core::graph::{
 use sdt_dvs::aedat4::{Aedat4Writer, Compression, StreamInfo};
 use sdt_dvs::source::Format;
 
-const HOW: &str = "set SDT_EVENTS_DIR to the folder with the shared event recordings \
-                   (`shared/events`, next to the repository checkout), e.g. \
-                   `SDT_EVENTS_DIR=$PWD/../shared/events cargo test -p sdt-dvs`";
-
 /// A file of the shared events folder; a missing folder or file fails the test.
 pub fn shared(name: &str) -> PathBuf {
-    let Some(dir) = std::env::var_os("SDT_EVENTS_DIR") else {
-        panic!("SDT_EVENTS_DIR is not set: {HOW}");
-    };
-    let p = PathBuf::from(dir).join(name);
-    assert!(p.is_file(), "missing {}: {HOW}", p.display());
-    p
+    sdt_host::data::DataDir::Events.require(name)
 }
 
 /// The bundled (MIT) DAVIS346 recording.
@@ -247,7 +238,7 @@ pub fn event_model(h: u16, w: u16, labels: &[&str], seed: u64) -> Vec<u8> {
         nodes,
         labels: sl,
     };
-    sdt_convert::blobfile::assemble(&graph, &data)
+    sdt_host::blob::assemble(&graph, &data)
         .expect("the test model is valid")
         .bytes()
         .to_vec()

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use sdt_convert::checkpoint;
 use sdt_convert::verify::evaluate;
-use sdt_convert::AlignedBlob;
 use sdt_core::{Kernel, Sequential};
+use sdt_host::AlignedBlob;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data");
