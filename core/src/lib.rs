@@ -12,12 +12,11 @@
 //! (validation and the bounds proof), [`plan`] (arena liveness plan), [`kernels`]
 //! (spike-driven and dense reference kernels), [`engine`] (who computes the matrix products
 //! of synaptic layers: the CPU kernels or a device), [`fixed`] (fixed-point maps), [`session`]
-//! (execution), [`stats`] (spikes, SOPs, energy), [`events`] (event-camera decoders).
+//! (execution), [`stats`] (spikes, SOPs, energy).
 
 pub mod blob;
 pub mod engine;
 pub mod error;
-pub mod events;
 pub mod exec;
 pub mod fixed;
 pub mod graph;

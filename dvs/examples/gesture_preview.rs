@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use sdt_core::events::Geometry;
 use sdt_dvs::render::{grid, render, RenderOptions};
 use sdt_dvs::sim::{clip, Gesture, SimOptions};
+use sdt_events::Geometry;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
-use sdt_core::events::stream::{
-    Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
-};
-use sdt_core::events::{Event, FramerConfig, Geometry, Window};
 use sdt_core::stats::{E_AC_FJ, E_MAC_FJ};
 use sdt_core::{Kernel, Model, Sequential, Session, Stats};
+use sdt_events::stream::{
+    Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
+};
+use sdt_events::{Event, FramerConfig, Geometry, Window};
 
 use crate::source::{EventSource, SourceError};
 

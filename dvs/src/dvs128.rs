@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sdt_core::events::aedat31::{Aedat31Decoder, Aedat31Encoder};
-use sdt_core::events::{Counters, Decoder, EncodeError, Encoder, Event, Geometry};
+use sdt_events::aedat31::{Aedat31Decoder, Aedat31Encoder};
+use sdt_events::{Counters, Decoder, EncodeError, Encoder, Event, Geometry};
 
 /// The sensor of the dataset.
 pub const GEOMETRY: Geometry = Geometry::new(128, 128);

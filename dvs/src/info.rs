@@ -1,7 +1,7 @@
 //! A JSON summary of an event file: format, resolution, event count, first and last event,
 //! time range and the decoder's error counters.
 
-use sdt_core::events::{Counters, Event};
+use sdt_events::{Counters, Event};
 
 use crate::source::{EventSource, Format, GeometrySource, SourceError};
 

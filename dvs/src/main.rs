@@ -11,12 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use sdt_core::events::{Geometry, Window};
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify, ClassifyOptions};
 use sdt_dvs::info::summarize;
 use sdt_dvs::render::{render, write, RenderOptions};
 use sdt_dvs::source::{EventSource, Format, SourceOptions};
+use sdt_events::{Geometry, Window};
 use sdt_host::AlignedBlob;
 
 #[derive(Parser)]

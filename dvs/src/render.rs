@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, ImageBuffer, Rgb, RgbImage, RgbaImage};
-use sdt_core::events::{Event, Framer, FramerConfig, FramerError, Geometry, Push, Window};
+use sdt_events::{Event, Framer, FramerConfig, FramerError, Geometry, Push, Window};
 
 /// How to cut and draw the recording.
 #[derive(Clone, Copy, Debug)]

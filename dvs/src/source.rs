@@ -5,13 +5,13 @@ use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::path::Path;
 
-use sdt_core::events::aedat2::{Aedat2Decoder, DVS128};
-use sdt_core::events::aedat31::Aedat31Decoder;
-use sdt_core::events::dat::DatDecoder;
-use sdt_core::events::evt2::Evt2Decoder;
-use sdt_core::events::evt3::Evt3Decoder;
-use sdt_core::events::nmnist::{NmnistDecoder, NMNIST};
-use sdt_core::events::{Counters, Decoder, Event, EventFormat, Geometry, HeaderError, HeaderInfo};
+use sdt_events::aedat2::{Aedat2Decoder, DVS128};
+use sdt_events::aedat31::Aedat31Decoder;
+use sdt_events::dat::DatDecoder;
+use sdt_events::evt2::Evt2Decoder;
+use sdt_events::evt3::Evt3Decoder;
+use sdt_events::nmnist::{NmnistDecoder, NMNIST};
+use sdt_events::{Counters, Decoder, Event, EventFormat, Geometry, HeaderError, HeaderInfo};
 
 use crate::aedat4::{self, Aedat4Error, Aedat4Reader};
 

@@ -1,11 +1,11 @@
 //! AEDAT 4.0 writer/reader round trips and damaged files: every error is typed or counted,
 //! nothing panics.
 
-use sdt_core::events::{Event, Geometry};
 use sdt_dvs::aedat4::write::event_packet;
 use sdt_dvs::aedat4::{
     Aedat4Error, Aedat4Reader, Aedat4Writer, Compression, Packet, PacketError, StreamInfo,
 };
+use sdt_events::{Event, Geometry};
 
 const ALL: [Compression; 5] = [
     Compression::None,
@@ -74,7 +74,7 @@ fn file(compression: Compression, all: &[Event], packets: usize) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-fn read(bytes: &[u8]) -> Result<(Vec<Event>, sdt_core::events::Counters), Aedat4Error> {
+fn read(bytes: &[u8]) -> Result<(Vec<Event>, sdt_events::Counters), Aedat4Error> {
     let mut r = Aedat4Reader::new(bytes)?;
     let events = r.read_all()?;
     Ok((events, r.counters()))

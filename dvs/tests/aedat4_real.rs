@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use sdt_core::events::Geometry;
 use sdt_dvs::aedat4::{Aedat4Reader, Compression, Packet};
+use sdt_events::Geometry;
 
 fn shared_path(name: &str) -> PathBuf {
     sdt_host::data::DataDir::Events.require(name)

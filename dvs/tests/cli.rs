@@ -7,10 +7,10 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use common::*;
-use sdt_core::events::{Event, Geometry, Window};
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify, ClassifyOptions};
 use sdt_dvs::source::{EventSource, Format, SourceOptions};
+use sdt_events::{Event, Geometry, Window};
 use serde_json::Value;
 
 fn sdt_dvs() -> Command {
@@ -85,8 +85,8 @@ fn info_counts_truncation_and_overrides() {
     // A headerless EVT 3.0 stream needs --format.
     let raw = dir.join("bare.raw");
     let mut body = Vec::new();
-    use sdt_core::events::Encoder;
-    sdt_core::events::evt3::Evt3Encoder::new()
+    use sdt_events::Encoder;
+    sdt_events::evt3::Evt3Encoder::new()
         .encode(&events, &mut |b: &[u8]| body.extend_from_slice(b))
         .unwrap();
     std::fs::write(&raw, &body).unwrap();

@@ -5,10 +5,10 @@ mod common;
 
 use std::path::Path;
 
-use sdt_core::events::aedat31::Aedat31Encoder;
-use sdt_core::events::{Encoder, Event};
 use sdt_dvs::dvs128::{self, Dvs128Error};
 use sdt_dvs::sim::{simulate, Gesture, SimOptions};
+use sdt_events::aedat31::Aedat31Encoder;
+use sdt_events::{Encoder, Event};
 
 /// Writes `userNN_led.aedat` and its labels; returns the events and the labels written.
 fn write_recording(dir: &Path, name: &str, seed: u64) -> (Vec<Event>, Vec<(usize, u64, u64)>) {

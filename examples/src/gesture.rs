@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use sdt_core::events::Window;
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify_events, ClassifyOptions, Summary, WindowResult};
 use sdt_dvs::dvs128::{self, Label};
 use sdt_dvs::sim::class_names;
+use sdt_events::Window;
 use sdt_host::AlignedBlob;
 
 /// One bin (one model run) per 50 ms of events.

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::aedat2::Aedat2Decoder;
-use sdt_core::events::Geometry;
+use sdt_events::aedat2::Aedat2Decoder;
+use sdt_events::Geometry;
 
 fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
     || Aedat2Decoder::new(Geometry::new(128, 128)),

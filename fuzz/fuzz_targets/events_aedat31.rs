@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::aedat31::Aedat31Decoder;
-use sdt_core::events::Geometry;
+use sdt_events::aedat31::Aedat31Decoder;
+use sdt_events::Geometry;
 
 fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
     || Aedat31Decoder::new(Geometry::new(128, 128)),

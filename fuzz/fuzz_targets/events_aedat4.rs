@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::Geometry;
+use sdt_events::Geometry;
 use sdt_dvs::aedat4::{Aedat4Reader, Aedat4Writer, Compression, StreamInfo};
 
 /// A reader that returns at most `step` bytes per call.
@@ -25,7 +25,7 @@ impl Read for Trickle<'_> {
     }
 }
 
-fn read_all(r: impl Read) -> Option<(Vec<sdt_core::events::Event>, sdt_core::events::Counters)> {
+fn read_all(r: impl Read) -> Option<(Vec<sdt_events::Event>, sdt_events::Counters)> {
     let mut reader = Aedat4Reader::new(r).ok()?;
     let events = reader.read_all().ok()?;
     Some((events, reader.counters()))

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::dat::DatDecoder;
-use sdt_core::events::Geometry;
+use sdt_events::dat::DatDecoder;
+use sdt_events::Geometry;
 
 fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
     || DatDecoder::new(Geometry::new(640, 480)),

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::evt2::Evt2Decoder;
-use sdt_core::events::Geometry;
+use sdt_events::evt2::Evt2Decoder;
+use sdt_events::Geometry;
 
 fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
     || Evt2Decoder::new(Geometry::new(1280, 720)),

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sdt_core::events::nmnist::NmnistDecoder;
-use sdt_core::events::Geometry;
+use sdt_events::nmnist::NmnistDecoder;
+use sdt_events::Geometry;
 
 fuzz_target!(|data: &[u8]| sdt_fuzz::check_split(
     || NmnistDecoder::new(Geometry::new(34, 34)),

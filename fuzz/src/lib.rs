@@ -1,6 +1,6 @@
 //! Checks shared by the fuzz targets.
 
-use sdt_core::events::{Counters, Decoder, Event};
+use sdt_events::{Counters, Decoder, Event};
 
 fn decode<D: Decoder>(mut decoder: D, parts: &[&[u8]]) -> (Vec<Event>, Counters) {
     let mut events = Vec::new();

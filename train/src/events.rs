@@ -8,7 +8,7 @@
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
 
-use sdt_core::events::{Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 use tch::{Kind, Tensor};
 
 use crate::data::{gather_batches, Dataset, Source};

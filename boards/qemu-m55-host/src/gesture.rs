@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use sdt_core::events::aedat31::Aedat31Decoder;
-use sdt_core::events::{Decoder, Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::aedat31::Aedat31Decoder;
+use sdt_events::{Decoder, Event, Framer, FramerConfig, Geometry, Push, Window};
 use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};

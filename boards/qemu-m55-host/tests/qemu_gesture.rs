@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sdt_core::events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
+use sdt_events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
 use sdt_core::{Kernel, Sequential, Session};
 use sdt_host::AlignedBlob;
 use sdt_qemu_m55_host::gesture::{self, BINS, HOP};
@@ -21,7 +21,7 @@ fn host_stream_labels(blob: &[u8], windows: usize) -> Vec<usize> {
     let blob = AlignedBlob::from_bytes(blob);
     let model = blob.model().unwrap();
     let cfg = StreamConfig {
-        framer: sdt_core::events::FramerConfig {
+        framer: sdt_events::FramerConfig {
             bins: BINS as u16,
             ..gesture::framing(model.d())
         },

@@ -26,7 +26,7 @@ pub mod write;
 
 use std::io::{self, Read};
 
-use sdt_core::events::{Counters, Event, Geometry};
+use sdt_events::{Counters, Event, Geometry};
 
 pub use flat::FlatError;
 pub use write::Aedat4Writer;

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use flatbuffers::FlatBufferBuilder;
-use sdt_core::events::Event;
+use sdt_events::Event;
 
 use super::{Aedat4Error, Compression, StreamInfo, EVENTS_TYPE, MAGIC};
 

@@ -9,7 +9,7 @@
 //! and the reference still moves, as the pixel's reset would), and background-activity noise
 //! adds Poisson events at random pixels and times.
 
-use sdt_core::events::Event;
+use sdt_events::Event;
 
 use super::rng::Rng;
 

@@ -11,7 +11,7 @@
 
 use core::f32::consts::TAU;
 
-use sdt_core::events::Event;
+use sdt_events::Event;
 
 use super::camera::{Camera, CameraConfig, CameraError};
 use super::rng::Rng;

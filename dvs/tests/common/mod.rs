@@ -4,13 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sdt_core::events::aedat2::Aedat2Encoder;
-use sdt_core::events::aedat31::Aedat31Encoder;
-use sdt_core::events::dat::DatEncoder;
-use sdt_core::events::evt2::Evt2Encoder;
-use sdt_core::events::evt3::Evt3Encoder;
-use sdt_core::events::nmnist::NmnistEncoder;
-use sdt_core::events::{Encoder, Event, Geometry};
 use sdt_core::fixed::Affine;
 use sdt_core::graph::{
     ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, TensorDesc, TensorKind,
@@ -18,6 +11,13 @@ use sdt_core::graph::{
 };
 use sdt_dvs::aedat4::{Aedat4Writer, Compression, StreamInfo};
 use sdt_dvs::source::Format;
+use sdt_events::aedat2::Aedat2Encoder;
+use sdt_events::aedat31::Aedat31Encoder;
+use sdt_events::dat::DatEncoder;
+use sdt_events::evt2::Evt2Encoder;
+use sdt_events::evt3::Evt3Encoder;
+use sdt_events::nmnist::NmnistEncoder;
+use sdt_events::{Encoder, Event, Geometry};
 
 /// A file of the shared events folder; a missing folder or file fails the test.
 pub fn shared(name: &str) -> PathBuf {

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use sdt_core::events::{Geometry, Window};
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify_events, ClassifyOptions};
 use sdt_dvs::sim::{clip, Gesture, SimOptions};
+use sdt_events::{Geometry, Window};
 use sdt_train::config::TrainConfig;
 use sdt_train::deploy;
 use sdt_train::eval::Simulate;

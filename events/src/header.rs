@@ -14,16 +14,16 @@
 //!
 //! The header ends at the first line that does not start with `%`, or after a `% end` line.
 
-use super::Geometry;
+use crate::Geometry;
 
 /// Encoding of a Prophesee RAW stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventFormat {
-    /// EVT 2.0 ([`super::evt2`]).
+    /// EVT 2.0 ([`crate::evt2`]).
     Evt2,
     /// EVT 2.1 (64-bit vectorised; no decoder here).
     Evt21,
-    /// EVT 3.0 ([`super::evt3`]).
+    /// EVT 3.0 ([`crate::evt3`]).
     Evt3,
 }
 

@@ -30,8 +30,8 @@
 //! µs, which `LowCarry` reads as 4096 µs jumps (and it counts the real wraps twice), so
 //! coordinates and polarities agree but times differ by multiples of 4096 µs.
 
-use super::time::{Unwrapper, Wrapper};
-use super::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::time::{Unwrapper, Wrapper};
+use crate::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 const ADDR_Y: u16 = 0x0;
 const ADDR_X: u16 = 0x2;

@@ -1,21 +1,12 @@
 //! Decoding of real recordings from the shared events folder (`SDT_EVENTS_DIR`).
 
-use std::path::PathBuf;
-
-use sdt_core::events::evt3::{Evt3Decoder, TimePolicy};
-use sdt_core::events::nmnist::{NmnistDecoder, NMNIST};
-use sdt_core::events::{Decoder, Event, EventFormat, Geometry, HeaderInfo};
-
-const HOW: &str = "set SDT_EVENTS_DIR to the folder with the shared event recordings \
-                   (`shared/events`, next to the repository checkout), e.g. \
-                   `SDT_EVENTS_DIR=$PWD/../shared/events cargo test -p sdt-core`";
+use sdt_events::evt3::{Evt3Decoder, TimePolicy};
+use sdt_events::nmnist::{NmnistDecoder, NMNIST};
+use sdt_events::{Decoder, Event, EventFormat, Geometry, HeaderInfo};
 
 fn read(name: &str) -> Vec<u8> {
-    let Some(dir) = std::env::var_os("SDT_EVENTS_DIR") else {
-        panic!("SDT_EVENTS_DIR is not set: {HOW}");
-    };
-    let path = PathBuf::from(dir).join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}; {HOW}", path.display()))
+    let path = sdt_host::data::DataDir::Events.require(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// The fields of a NumPy structured array, as `(name, type, offset)`, and the record size.
@@ -86,11 +77,7 @@ fn read_npy(bytes: &[u8]) -> Vec<Event> {
         .collect()
 }
 
-fn decode_evt3(
-    raw: &[u8],
-    chunk: usize,
-    policy: TimePolicy,
-) -> (Vec<Event>, sdt_core::events::Counters) {
+fn decode_evt3(raw: &[u8], chunk: usize, policy: TimePolicy) -> (Vec<Event>, sdt_events::Counters) {
     let info = HeaderInfo::parse(raw).expect("complete header");
     assert_eq!(info.format, Some(EventFormat::Evt3));
     let geometry = info.geometry.unwrap_or(Geometry::new(1280, 720));

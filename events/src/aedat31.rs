@@ -25,8 +25,8 @@
 //! taken as lost synchronisation: the decoder shifts by one byte (one
 //! [`Counters::malformed`] per byte) until a plausible header appears.
 
-use super::header::CommentSkipper;
-use super::{fill, for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::header::CommentSkipper;
+use crate::{fill, for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// Event type of polarity packets.
 pub const POLARITY_EVENT: i16 = 1;

@@ -1,13 +1,13 @@
-//! Shared helpers for the event-decoder tests (included with `#[path]`; no tests here).
+//! Shared helpers for the event-decoder tests (a module of the test crates; no tests here).
 #![allow(dead_code)]
 
-use sdt_core::events::aedat2::{Aedat2Decoder, Aedat2Encoder};
-use sdt_core::events::aedat31::{Aedat31Decoder, Aedat31Encoder};
-use sdt_core::events::dat::{DatDecoder, DatEncoder};
-use sdt_core::events::evt2::{Evt2Decoder, Evt2Encoder};
-use sdt_core::events::evt3::{Evt3Decoder, Evt3Encoder};
-use sdt_core::events::nmnist::{NmnistDecoder, NmnistEncoder};
-use sdt_core::events::{Counters, Decoder, EncodeError, Encoder, Event, Geometry};
+use sdt_events::aedat2::{Aedat2Decoder, Aedat2Encoder};
+use sdt_events::aedat31::{Aedat31Decoder, Aedat31Encoder};
+use sdt_events::dat::{DatDecoder, DatEncoder};
+use sdt_events::evt2::{Evt2Decoder, Evt2Encoder};
+use sdt_events::evt3::{Evt3Decoder, Evt3Encoder};
+use sdt_events::nmnist::{NmnistDecoder, NmnistEncoder};
+use sdt_events::{Counters, Decoder, EncodeError, Encoder, Event, Geometry};
 
 /// Every format with a decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

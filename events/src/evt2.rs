@@ -11,8 +11,8 @@
 //! unwrapped to 64 bits (see the time-high rule in the crate's `time` module: a step back by
 //! more than half the range is a wrap-around).
 
-use super::time::{Unwrapper, Wrapper};
-use super::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::time::{Unwrapper, Wrapper};
+use crate::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 const CD_OFF: u32 = 0x0;
 const CD_ON: u32 = 0x1;

@@ -1,17 +1,17 @@
 //! Decoder throughput: events/s per format over a synthetic stream of a few MB, and over the
 //! real EVT 3.0 sample when `SDT_EVENTS_DIR` is set. Run with
-//! `cargo bench -p sdt-core --bench events`.
+//! `cargo bench -p sdt-events --bench events`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use sdt_core::events::aedat2::{Aedat2Decoder, Aedat2Encoder};
-use sdt_core::events::aedat31::{Aedat31Decoder, Aedat31Encoder};
-use sdt_core::events::dat::{DatDecoder, DatEncoder};
-use sdt_core::events::evt2::{Evt2Decoder, Evt2Encoder};
-use sdt_core::events::evt3::{Evt3Decoder, Evt3Encoder};
-use sdt_core::events::nmnist::{NmnistDecoder, NmnistEncoder};
-use sdt_core::events::{Decoder, Encoder, Event, Geometry, HeaderInfo};
+use sdt_events::aedat2::{Aedat2Decoder, Aedat2Encoder};
+use sdt_events::aedat31::{Aedat31Decoder, Aedat31Encoder};
+use sdt_events::dat::{DatDecoder, DatEncoder};
+use sdt_events::evt2::{Evt2Decoder, Evt2Encoder};
+use sdt_events::evt3::{Evt3Decoder, Evt3Encoder};
+use sdt_events::nmnist::{NmnistDecoder, NmnistEncoder};
+use sdt_events::{Decoder, Encoder, Event, Geometry, HeaderInfo};
 
 /// A deterministic pseudo-random event stream: bursts along rows (as a moving edge gives),
 /// mixed with isolated events, time increasing by 0–3 µs per group.
@@ -133,22 +133,20 @@ fn main() {
         measure(|| NmnistDecoder::new(g), &b),
     );
 
-    match std::env::var_os("SDT_EVENTS_DIR") {
-        Some(dir) => {
-            let path = std::path::Path::new(&dir).join("expelliarmus_evt3_gen41.raw");
-            match std::fs::read(&path) {
-                Ok(raw) => {
-                    let off = HeaderInfo::parse(&raw).map_or(0, |h| h.data_offset);
-                    let data = &raw[off..];
-                    report(
-                        "EVT 3.0 (Gen4.1 sample)",
-                        data.len(),
-                        measure(|| Evt3Decoder::new(hd), data),
-                    );
-                }
-                Err(e) => println!("cannot read {}: {e}", path.display()),
+    // The real recording is optional here (a benchmark, not a test): say why it is missing.
+    match sdt_host::data::events_file("expelliarmus_evt3_gen41.raw") {
+        Ok(path) => match std::fs::read(&path) {
+            Ok(raw) => {
+                let off = HeaderInfo::parse(&raw).map_or(0, |h| h.data_offset);
+                let data = &raw[off..];
+                report(
+                    "EVT 3.0 (Gen4.1 sample)",
+                    data.len(),
+                    measure(|| Evt3Decoder::new(hd), data),
+                );
             }
-        }
-        None => println!("SDT_EVENTS_DIR not set: skipping the real EVT 3.0 recording"),
+            Err(e) => println!("cannot read {}: {e}", path.display()),
+        },
+        Err(e) => println!("skipping the real EVT 3.0 recording: {e}"),
     }
 }

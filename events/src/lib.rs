@@ -1,4 +1,5 @@
-//! Event-camera stream decoders, encoders and a framer.
+//! Event-camera stream decoders, encoders, a framer and a streaming classifier (`no_std`, no
+//! allocation), on top of the `sdt-core` runtime.
 //!
 //! Every decoder is a small state machine that accepts byte chunks of any size (a DMA buffer,
 //! a file read, one byte at a time) and reports decoded [`Event`]s through a callback
@@ -21,6 +22,8 @@
 //!
 //! Each format module also has an encoder writing through a `FnMut(&[u8])` sink (no
 //! allocation), used to build fixtures and for round-trip tests.
+
+#![no_std]
 
 pub mod aedat2;
 pub mod aedat31;

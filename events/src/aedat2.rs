@@ -15,9 +15,9 @@
 //! not DVS128 addresses and are counted as [`Counters::malformed`]. The 32-bit timestamp is
 //! unwrapped to 64 bits (a step back by more than 2³¹ µs is a wrap-around).
 
-use super::header::CommentSkipper;
-use super::time::{Unwrapper, Wrapper};
-use super::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::header::CommentSkipper;
+use crate::time::{Unwrapper, Wrapper};
+use crate::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// The DVS128's resolution.
 pub const DVS128: Geometry = Geometry::new(128, 128);

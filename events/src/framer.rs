@@ -11,7 +11,7 @@
 //! [`Framer::push`] returns [`Push::Full`] *without* consuming it: read the frames, call
 //! [`Framer::next_window`] (which clears the buffer) and push the event again.
 
-use super::{Event, Geometry};
+use crate::{Event, Geometry};
 
 /// How events are assigned to the `T` bins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

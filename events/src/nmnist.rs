@@ -12,7 +12,7 @@
 //! hundred ms long, and no wrap-around is inferred. Events outside the configured geometry
 //! (e.g. 34 × 34 for N-MNIST) are counted as [`Counters::out_of_range`].
 
-use super::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// N-MNIST's resolution.
 pub const NMNIST: Geometry = Geometry::new(34, 34);

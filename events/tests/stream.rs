@@ -1,58 +1,21 @@
 //! The streaming classifier: equal to framing and running each bin by hand, deterministic,
 //! identical under both kernels, and allocation-free.
 
+// The core's test helpers (model builder, counting allocator): one copy, shared by path.
+#[path = "../../core/tests/alloc_count/mod.rs"]
+mod alloc_count;
+#[path = "../../core/tests/common/mod.rs"]
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use alloc_count::allocations;
 
 use common::*;
-use sdt_core::events::stream::{
-    Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
-};
-use sdt_core::events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 use sdt_core::graph::{AttentionOrder, TensorKind, WeightBits};
 use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-struct Counting;
-
-fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use sdt_events::stream::{
+    Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
+};
+use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 
 /// A model that reacts to its input: encode 3×3 (2 → 8 channels) into the residual stream,
 /// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
@@ -325,9 +288,7 @@ fn push_does_not_allocate() {
     let mut stats = Box::<Stats>::default();
     let mut predictions = 0usize;
     let mut last = None;
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
-    {
+    let n = allocations(|| {
         let bufs = StreamBuffers {
             frames: &mut frames,
             logits: &mut logits,
@@ -347,9 +308,7 @@ fn push_does_not_allocate() {
             })
             .unwrap();
         }
-    }
-    COUNTING.with(|c| c.set(false));
-    let n = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    });
     assert_eq!(n, 0, "the stream classifier allocated");
     assert!(predictions > 10 && last.is_some());
     assert!(stats.runs > 0 && stats.total().sops > 0);
@@ -357,11 +316,7 @@ fn push_does_not_allocate() {
 
 #[test]
 fn counting_allocator_is_active() {
-    COUNTING.with(|c| c.set(true));
-    let v = std::hint::black_box(vec![1u8; 10]);
-    COUNTING.with(|c| c.set(false));
-    drop(v);
-    assert!(ALLOCATIONS.load(Ordering::SeqCst) > 0);
+    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 10]))) > 0);
 }
 
 #[test]

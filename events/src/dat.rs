@@ -1,6 +1,6 @@
 //! Prophesee DAT: decoded CD events.
 //!
-//! Layout: a text header of lines starting with `%` (see [`super::header`]), then two bytes
+//! Layout: a text header of lines starting with `%` (see [`crate::header`]), then two bytes
 //! *event type* and *event size*, then little-endian records of *event size* bytes. For CD
 //! events (type `12`, or `0` for the generic 2D event) the record is 8 bytes: a 32-bit
 //! timestamp in µs, then a 32-bit word with x in bits 13..0, y in bits 27..14 and the
@@ -11,9 +11,9 @@
 //! counted as [`Counters::malformed`]. The 32-bit timestamp is unwrapped to 64 bits (a step
 //! back by more than 2³¹ µs is a wrap-around).
 
-use super::header::CommentSkipper;
-use super::time::{Unwrapper, Wrapper};
-use super::{
+use crate::header::CommentSkipper;
+use crate::time::{Unwrapper, Wrapper};
+use crate::{
     fill, for_each_unit, put_decimal, Counters, Decoder, EncodeError, Encoder, Event, Geometry,
     Sink,
 };

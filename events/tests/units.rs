@@ -1,12 +1,11 @@
 //! Hand-built streams for each decoder, the header parser and the framer.
 
-#[path = "events_util.rs"]
 mod util;
 
-use sdt_core::events::aedat31::{Aedat31Decoder, Aedat31Encoder};
-use sdt_core::events::evt2::Evt2Decoder;
-use sdt_core::events::evt3::{Evt3Decoder, Evt3Encoder};
-use sdt_core::events::{
+use sdt_events::aedat31::{Aedat31Decoder, Aedat31Encoder};
+use sdt_events::evt2::Evt2Decoder;
+use sdt_events::evt3::{Evt3Decoder, Evt3Encoder};
+use sdt_events::{
     Decoder, Encoder, Event, EventFormat, Framer, FramerConfig, FramerError, Geometry, HeaderError,
     HeaderInfo, Push, Window,
 };

@@ -11,13 +11,9 @@
 //! [`StreamClassifier::sizes`]): the `T` bin frames, the logits of the `T` bins (plus one
 //! cached for empty bins) and the `K` window scores. Nothing allocates.
 
-use super::{Event, Framer, FramerConfig, FramerError, Push, Window};
-use crate::exec::Executor;
-use crate::graph::TensorKind;
-use crate::kernels::Kernel;
-use crate::model::Model;
-use crate::session::Session;
-use crate::stats::Stats;
+use crate::{Event, Framer, FramerConfig, FramerError, Push, Window};
+use sdt_core::graph::TensorKind;
+use sdt_core::{Executor, Kernel, Model, Session, Stats};
 
 /// Most bins per window.
 pub const MAX_BINS: usize = 64;
@@ -56,11 +52,11 @@ pub enum StreamError {
     /// The session belongs to a model of another shape.
     Session,
     /// Running the model failed.
-    Model(crate::Error),
+    Model(sdt_core::Error),
 }
 
-impl From<crate::Error> for StreamError {
-    fn from(e: crate::Error) -> Self {
+impl From<sdt_core::Error> for StreamError {
+    fn from(e: sdt_core::Error) -> Self {
         StreamError::Model(e)
     }
 }

@@ -2,12 +2,11 @@
 //! decoding, for every format; hostile input (random bytes, truncation) never panics and is
 //! accounted for in the counters.
 
-#[path = "events_util.rs"]
 mod util;
 
 use proptest::prelude::*;
-use sdt_core::events::evt3::{Evt3Decoder, TimePolicy};
-use sdt_core::events::{Decoder, Event};
+use sdt_events::evt3::{Evt3Decoder, TimePolicy};
+use sdt_events::{Decoder, Event};
 use util::{build_events, decode_chunked, decode_whole, Format, ALL};
 
 type Segment = (u8, u64, u16, u16, bool, u32);
