@@ -17,7 +17,8 @@
 
 use crate::header::CommentSkipper;
 use crate::time::{Unwrapper, Wrapper};
-use crate::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::units::Units;
+use crate::{Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// The DVS128's resolution.
 pub const DVS128: Geometry = Geometry::new(128, 128);
@@ -30,9 +31,7 @@ pub struct Aedat2Decoder {
     geometry: Geometry,
     header: CommentSkipper,
     time: Unwrapper<32>,
-    buf: [u8; 8],
-    buf_len: usize,
-    counters: Counters,
+    units: Units<8>,
 }
 
 impl Aedat2Decoder {
@@ -42,15 +41,7 @@ impl Aedat2Decoder {
             geometry,
             header: CommentSkipper::new(b'#'),
             time: Unwrapper::new(),
-            buf: [0; 8],
-            buf_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            units: Units::new(),
         }
     }
 
@@ -60,27 +51,26 @@ impl Aedat2Decoder {
         let addr = u32::from_be_bytes([a0, a1, a2, a3]);
         let ts = u32::from_be_bytes([t0, t1, t2, t3]);
         if addr > 0xFFFF {
-            self.counters.malformed += 1;
+            self.units.counters.malformed += 1;
             return;
         }
         let t = self.time.unwrap(u64::from(ts));
         if addr & EXTERNAL != 0 {
-            self.counters.other += 1;
+            self.units.counters.other += 1;
             return;
         }
         let x = ((addr >> 1) & 0x7F) as u16;
         let y = ((addr >> 8) & 0x7F) as u16;
-        if self.geometry.contains(x, y) {
-            self.counters.events += 1;
-            sink(Event {
+        self.units.counters.deliver(
+            self.geometry,
+            Event {
                 t,
                 x,
                 y,
                 p: (addr & 1) as u8,
-            });
-        } else {
-            self.counters.out_of_range += 1;
-        }
+            },
+            sink,
+        );
     }
 }
 
@@ -90,18 +80,15 @@ impl Decoder for Aedat2Decoder {
 
     fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Event)) {
         let bytes = self.header.skip(bytes);
-        let (mut buf, mut len) = (self.buf, self.buf_len);
-        for_each_unit(&mut buf, &mut len, bytes, |r| self.record(r, &mut sink));
-        (self.buf, self.buf_len) = (buf, len);
+        Units::feed(self, |d| &mut d.units, bytes, |d, r| d.record(r, &mut sink));
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        self.counters.truncated_bytes += core::mem::take(&mut self.buf_len) as u64;
-        self.counters
+        self.units.finish(0)
     }
 }
 

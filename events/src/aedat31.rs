@@ -26,7 +26,8 @@
 //! [`Counters::malformed`] per byte) until a plausible header appears.
 
 use crate::header::CommentSkipper;
-use crate::{fill, for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::units::{Partial, Units};
+use crate::{Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// Event type of polarity packets.
 pub const POLARITY_EVENT: i16 = 1;
@@ -100,11 +101,8 @@ pub struct Aedat31Decoder {
     geometry: Geometry,
     header: CommentSkipper,
     body: Body,
-    packet: [u8; PACKET_HEADER_BYTES],
-    packet_len: usize,
-    buf: [u8; 8],
-    buf_len: usize,
-    counters: Counters,
+    packet: Partial<PACKET_HEADER_BYTES>,
+    units: Units<8>,
 }
 
 impl Aedat31Decoder {
@@ -115,28 +113,18 @@ impl Aedat31Decoder {
             geometry,
             header: CommentSkipper::new(b'#'),
             body: Body::Header,
-            packet: [0; PACKET_HEADER_BYTES],
-            packet_len: 0,
-            buf: [0; 8],
-            buf_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            packet: Partial::new(),
+            units: Units::new(),
         }
     }
 
     /// Tries the 28 bytes in `self.packet` as a packet header.
     fn start_packet(&mut self) {
-        let h = PacketHeader::parse(&self.packet);
+        let h = PacketHeader::parse(&self.packet.bytes());
         if !h.plausible() {
             // Lost synchronisation: drop one byte and look again.
-            self.counters.malformed += 1;
-            self.packet.copy_within(1.., 0);
-            self.packet_len = PACKET_HEADER_BYTES - 1;
+            self.units.counters.malformed += 1;
+            self.packet.shift_one();
             return;
         }
         let number = h.number.unsigned_abs();
@@ -146,7 +134,7 @@ impl Aedat31Decoder {
                 overflow: u64::from(h.ts_overflow.unsigned_abs()) << 31,
             }
         } else {
-            self.counters.other += 1;
+            self.units.counters.other += 1;
             Body::Skip {
                 left: u64::from(number) * u64::from(h.event_size.unsigned_abs()),
             }
@@ -167,25 +155,24 @@ impl Aedat31Decoder {
         let data = u32::from_le_bytes([d0, d1, d2, d3]);
         let ts = i32::from_le_bytes([t0, t1, t2, t3]);
         if ts < 0 {
-            self.counters.malformed += 1;
+            self.units.counters.malformed += 1;
             return;
         }
         if data & 1 == 0 {
-            self.counters.other += 1;
+            self.units.counters.other += 1;
             return;
         }
         let (x, y) = ((data >> 17) as u16, ((data >> 2) & 0x7FFF) as u16);
-        if self.geometry.contains(x, y) {
-            self.counters.events += 1;
-            sink(Event {
+        self.units.counters.deliver(
+            self.geometry,
+            Event {
                 t: overflow | u64::from(ts.unsigned_abs()),
                 x,
                 y,
                 p: ((data >> 1) & 1) as u8,
-            });
-        } else {
-            self.counters.out_of_range += 1;
-        }
+            },
+            sink,
+        );
     }
 }
 
@@ -198,7 +185,7 @@ impl Decoder for Aedat31Decoder {
         while !bytes.is_empty() {
             match self.body {
                 Body::Header => {
-                    let (rest, full) = fill(&mut self.packet, &mut self.packet_len, bytes);
+                    let (rest, full) = self.packet.fill(bytes);
                     bytes = rest;
                     if full.is_some() {
                         self.start_packet();
@@ -208,16 +195,19 @@ impl Decoder for Aedat31Decoder {
                     // Bytes of this packet still to come.
                     let want = (left as usize)
                         .saturating_mul(8)
-                        .saturating_sub(self.buf_len);
+                        .saturating_sub(self.units.pending());
                     let (now, rest) = bytes.split_at(want.min(bytes.len()));
                     bytes = rest;
-                    let (mut buf, mut len) = (self.buf, self.buf_len);
                     let mut done = 0u32;
-                    for_each_unit(&mut buf, &mut len, now, |r| {
-                        done += 1;
-                        self.event(r, overflow, &mut sink);
-                    });
-                    (self.buf, self.buf_len) = (buf, len);
+                    Units::feed(
+                        self,
+                        |d| &mut d.units,
+                        now,
+                        |d, r| {
+                            done += 1;
+                            d.event(r, overflow, &mut sink);
+                        },
+                    );
                     self.body = Body::Polarity {
                         left: left.saturating_sub(done),
                         overflow,
@@ -235,17 +225,15 @@ impl Decoder for Aedat31Decoder {
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        let pending = match self.body {
-            Body::Header => core::mem::take(&mut self.packet_len),
-            Body::Polarity { .. } => core::mem::take(&mut self.buf_len),
-            Body::Skip { .. } => 0,
+        let other = match self.body {
+            Body::Header => self.packet.clear(),
+            Body::Polarity { .. } | Body::Skip { .. } => 0,
         };
-        self.counters.truncated_bytes += pending as u64;
-        self.counters
+        self.units.finish(other)
     }
 }
 

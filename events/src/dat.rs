@@ -13,10 +13,8 @@
 
 use crate::header::CommentSkipper;
 use crate::time::{Unwrapper, Wrapper};
-use crate::{
-    fill, for_each_unit, put_decimal, Counters, Decoder, EncodeError, Encoder, Event, Geometry,
-    Sink,
-};
+use crate::units::{Partial, Units};
+use crate::{put_decimal, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// Event type byte of a generic 2D event.
 pub const TYPE_2D: u8 = 0;
@@ -43,11 +41,8 @@ pub struct DatDecoder {
     header: CommentSkipper,
     body: Body,
     time: Unwrapper<32>,
-    buf: [u8; 8],
-    buf_len: usize,
-    type_size: [u8; 2],
-    type_size_len: usize,
-    counters: Counters,
+    type_size: Partial<2>,
+    units: Units<8>,
 }
 
 impl DatDecoder {
@@ -58,17 +53,8 @@ impl DatDecoder {
             header: CommentSkipper::new(b'%'),
             body: Body::TypeSize,
             time: Unwrapper::new(),
-            buf: [0; 8],
-            buf_len: 0,
-            type_size: [0; 2],
-            type_size_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            type_size: Partial::new(),
+            units: Units::new(),
         }
     }
 
@@ -76,7 +62,10 @@ impl DatDecoder {
     pub fn event_type_size(&self) -> Option<(u8, u8)> {
         match self.body {
             Body::TypeSize => None,
-            _ => Some((self.type_size[0], self.type_size[1])),
+            _ => {
+                let [ty, size] = self.type_size.bytes();
+                Some((ty, size))
+            }
         }
     }
 
@@ -87,23 +76,22 @@ impl DatDecoder {
         let data = u32::from_le_bytes([d0, d1, d2, d3]);
         let p = data >> 28;
         if p > 1 {
-            self.counters.malformed += 1;
+            self.units.counters.malformed += 1;
             return;
         }
         let t = self.time.unwrap(u64::from(ts));
         let x = (data & 0x3FFF) as u16;
         let y = ((data >> 14) & 0x3FFF) as u16;
-        if self.geometry.contains(x, y) {
-            self.counters.events += 1;
-            sink(Event {
+        self.units.counters.deliver(
+            self.geometry,
+            Event {
                 t,
                 x,
                 y,
                 p: p as u8,
-            });
-        } else {
-            self.counters.out_of_range += 1;
-        }
+            },
+            sink,
+        );
     }
 }
 
@@ -117,9 +105,8 @@ impl Decoder for DatDecoder {
             return;
         }
         if self.body == Body::TypeSize {
-            let (rest, ts) = fill(&mut self.type_size, &mut self.type_size_len, bytes);
+            let (rest, ts) = self.type_size.fill(bytes);
             let Some([ty, size]) = ts else { return };
-            self.type_size = [ty, size];
             bytes = rest;
             let cd = ty == TYPE_CD || ty == TYPE_2D;
             self.body = if cd && size == 8 {
@@ -135,17 +122,15 @@ impl Decoder for DatDecoder {
         match self.body {
             Body::TypeSize => {}
             Body::Cd => {
-                let (mut buf, mut len) = (self.buf, self.buf_len);
-                for_each_unit(&mut buf, &mut len, bytes, |r| self.record(r, &mut sink));
-                (self.buf, self.buf_len) = (buf, len);
+                Units::feed(self, |d| &mut d.units, bytes, |d, r| d.record(r, &mut sink));
             }
             Body::Skip { size, seen, cd } => {
                 let total = bytes.len() as u64 + u64::from(seen);
                 let records = total / u64::from(size);
                 if cd {
-                    self.counters.malformed += records;
+                    self.units.counters.malformed += records;
                 } else {
-                    self.counters.other += records;
+                    self.units.counters.other += records;
                 }
                 let seen = (total % u64::from(size)) as u8;
                 self.body = Body::Skip { size, seen, cd };
@@ -154,23 +139,19 @@ impl Decoder for DatDecoder {
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        let pending = match self.body {
-            Body::TypeSize => self.type_size_len,
-            Body::Cd => core::mem::take(&mut self.buf_len),
+        let other = match self.body {
+            Body::TypeSize => self.type_size.clear(),
+            Body::Cd => 0,
             Body::Skip { size, seen, cd } => {
                 self.body = Body::Skip { size, seen: 0, cd };
                 usize::from(seen)
             }
         };
-        if self.body == Body::TypeSize {
-            self.type_size_len = 0;
-        }
-        self.counters.truncated_bytes += pending as u64;
-        self.counters
+        self.units.finish(other)
     }
 }
 

@@ -12,7 +12,8 @@
 //! more than half the range is a wrap-around).
 
 use crate::time::{Unwrapper, Wrapper};
-use crate::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::units::Units;
+use crate::{Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 const CD_OFF: u32 = 0x0;
 const CD_ON: u32 = 0x1;
@@ -28,9 +29,7 @@ pub struct Evt2Decoder {
     /// Unwrapped time-high, already shifted left by 6.
     time_base: u64,
     high: Unwrapper<28>,
-    buf: [u8; 4],
-    buf_len: usize,
-    counters: Counters,
+    units: Units<4>,
 }
 
 impl Evt2Decoder {
@@ -40,15 +39,7 @@ impl Evt2Decoder {
             geometry,
             time_base: 0,
             high: Unwrapper::new(),
-            buf: [0; 4],
-            buf_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            units: Units::new(),
         }
     }
 
@@ -58,24 +49,23 @@ impl Evt2Decoder {
             ty @ (CD_OFF | CD_ON) => {
                 let x = ((w >> 11) & 0x7FF) as u16;
                 let y = (w & 0x7FF) as u16;
-                if self.geometry.contains(x, y) {
-                    self.counters.events += 1;
-                    sink(Event {
+                self.units.counters.deliver(
+                    self.geometry,
+                    Event {
                         t: self.time_base | u64::from((w >> 22) & 0x3F),
                         x,
                         y,
                         p: ty as u8,
-                    });
-                } else {
-                    self.counters.out_of_range += 1;
-                }
+                    },
+                    sink,
+                );
             }
             TIME_HIGH => {
                 self.time_base = self.high.unwrap(u64::from(w & 0x0FFF_FFFF)).wrapping_shl(6);
-                self.counters.other += 1;
+                self.units.counters.other += 1;
             }
-            EXT_TRIGGER | OTHERS | CONTINUED => self.counters.other += 1,
-            _ => self.counters.malformed += 1,
+            EXT_TRIGGER | OTHERS | CONTINUED => self.units.counters.other += 1,
+            _ => self.units.counters.malformed += 1,
         }
     }
 }
@@ -85,32 +75,20 @@ impl Decoder for Evt2Decoder {
     const MAX_EVENTS_PER_UNIT: usize = 1;
 
     fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Event)) {
-        let mut bytes = bytes;
-        if self.buf_len > 0 {
-            let (rest, word) = fill(&mut self.buf, &mut self.buf_len, bytes);
-            match word {
-                Some(w) => self.word(u32::from_le_bytes(w), &mut sink),
-                None => return,
-            }
-            bytes = rest;
-        }
-        let mut words = bytes.chunks_exact(4);
-        for w in &mut words {
-            if let &[a, b, c, d] = w {
-                self.word(u32::from_le_bytes([a, b, c, d]), &mut sink);
-            }
-        }
-        stash(&mut self.buf, &mut self.buf_len, words.remainder());
+        Units::feed(
+            self,
+            |d| &mut d.units,
+            bytes,
+            |d, w| d.word(u32::from_le_bytes(w), &mut sink),
+        );
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        self.counters.truncated_bytes += self.buf_len as u64;
-        self.buf_len = 0;
-        self.counters
+        self.units.finish(0)
     }
 }
 

@@ -31,7 +31,8 @@
 //! coordinates and polarities agree but times differ by multiples of 4096 µs.
 
 use crate::time::{Unwrapper, Wrapper};
-use crate::{fill, stash, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::units::Units;
+use crate::{Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 const ADDR_Y: u16 = 0x0;
 const ADDR_X: u16 = 0x2;
@@ -74,9 +75,7 @@ pub struct Evt3Decoder {
     base_x: u32,
     base_p: u8,
     has_base: bool,
-    buf: [u8; 2],
-    buf_len: usize,
-    counters: Counters,
+    units: Units<2>,
 }
 
 impl Evt3Decoder {
@@ -100,15 +99,7 @@ impl Evt3Decoder {
             base_x: 0,
             base_p: 0,
             has_base: false,
-            buf: [0; 2],
-            buf_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            units: Units::new(),
         }
     }
 
@@ -116,7 +107,7 @@ impl Evt3Decoder {
     #[inline(always)]
     fn vector(&mut self, mask: u32, width: u32, sink: &mut impl FnMut(Event)) {
         if !(self.has_base && self.has_y) {
-            self.counters.malformed += 1;
+            self.units.counters.malformed += 1;
             return;
         }
         let base = self.base_x;
@@ -124,7 +115,7 @@ impl Evt3Decoder {
         let mut m = mask;
         let (t, y, p) = (self.t, self.y, self.base_p);
         if y < self.geometry.height && base + width <= u32::from(self.geometry.width) {
-            self.counters.events += u64::from(m.count_ones());
+            self.units.counters.events += u64::from(m.count_ones());
             while m != 0 {
                 let x = (base + m.trailing_zeros()) as u16;
                 m &= m - 1;
@@ -134,13 +125,11 @@ impl Evt3Decoder {
             while m != 0 {
                 let x = base + m.trailing_zeros();
                 m &= m - 1;
-                match u16::try_from(x) {
-                    Ok(x) if self.geometry.contains(x, y) => {
-                        self.counters.events += 1;
-                        sink(Event { t, x, y, p });
-                    }
-                    _ => self.counters.out_of_range += 1,
-                }
+                // Past u16::MAX is off every sensor.
+                let x = u16::try_from(x).unwrap_or(u16::MAX);
+                self.units
+                    .counters
+                    .deliver(self.geometry, Event { t, x, y, p }, sink);
             }
         }
     }
@@ -152,31 +141,26 @@ impl Evt3Decoder {
             ADDR_Y => {
                 self.y = payload & 0x7FF;
                 self.has_y = true;
-                self.counters.other += 1;
+                self.units.counters.other += 1;
             }
             ADDR_X => {
                 if !self.has_y {
-                    self.counters.malformed += 1;
+                    self.units.counters.malformed += 1;
                     return;
                 }
-                let x = payload & 0x7FF;
-                if self.geometry.contains(x, self.y) {
-                    self.counters.events += 1;
-                    sink(Event {
-                        t: self.t,
-                        x,
-                        y: self.y,
-                        p: (payload >> 11) as u8,
-                    });
-                } else {
-                    self.counters.out_of_range += 1;
-                }
+                let e = Event {
+                    t: self.t,
+                    x: payload & 0x7FF,
+                    y: self.y,
+                    p: (payload >> 11) as u8,
+                };
+                self.units.counters.deliver(self.geometry, e, sink);
             }
             VECT_BASE_X => {
                 self.base_x = u32::from(payload & 0x7FF);
                 self.base_p = (payload >> 11) as u8;
                 self.has_base = true;
-                self.counters.other += 1;
+                self.units.counters.other += 1;
             }
             VECT_12 => self.vector(u32::from(payload), 12, sink),
             VECT_8 => self.vector(u32::from(payload & 0xFF), 8, sink),
@@ -188,7 +172,7 @@ impl Evt3Decoder {
                     self.last_low = Some(payload);
                 }
                 self.t = self.time_base | u64::from(payload);
-                self.counters.other += 1;
+                self.units.counters.other += 1;
             }
             TIME_HIGH => {
                 self.time_base = match self.policy {
@@ -203,10 +187,10 @@ impl Evt3Decoder {
                 };
                 self.last_high = Some(payload);
                 self.t = self.time_base | (self.t & 0xFFF);
-                self.counters.other += 1;
+                self.units.counters.other += 1;
             }
-            CONTINUED_4 | EXT_TRIGGER | OTHERS | CONTINUED_12 => self.counters.other += 1,
-            _ => self.counters.malformed += 1,
+            CONTINUED_4 | EXT_TRIGGER | OTHERS | CONTINUED_12 => self.units.counters.other += 1,
+            _ => self.units.counters.malformed += 1,
         }
     }
 }
@@ -216,32 +200,20 @@ impl Decoder for Evt3Decoder {
     const MAX_EVENTS_PER_UNIT: usize = 12;
 
     fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Event)) {
-        let mut bytes = bytes;
-        if self.buf_len > 0 {
-            let (rest, word) = fill(&mut self.buf, &mut self.buf_len, bytes);
-            match word {
-                Some(w) => self.word(u16::from_le_bytes(w), &mut sink),
-                None => return,
-            }
-            bytes = rest;
-        }
-        let mut words = bytes.chunks_exact(2);
-        for w in &mut words {
-            if let &[a, b] = w {
-                self.word(u16::from_le_bytes([a, b]), &mut sink);
-            }
-        }
-        stash(&mut self.buf, &mut self.buf_len, words.remainder());
+        Units::feed(
+            self,
+            |d| &mut d.units,
+            bytes,
+            |d, w| d.word(u16::from_le_bytes(w), &mut sink),
+        );
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        self.counters.truncated_bytes += self.buf_len as u64;
-        self.buf_len = 0;
-        self.counters
+        self.units.finish(0)
     }
 }
 

@@ -35,6 +35,7 @@ pub mod header;
 pub mod nmnist;
 pub mod stream;
 mod time;
+mod units;
 
 pub use framer::{Framer, FramerConfig, FramerError, Push, Window};
 pub use header::{EventFormat, HeaderError, HeaderInfo};
@@ -191,65 +192,6 @@ pub trait Encoder {
     /// On error nothing is written for the offending event and the ones after it; the events
     /// before it are written.
     fn encode(&mut self, events: &[Event], out: &mut impl Sink) -> Result<(), EncodeError>;
-}
-
-/// Moves bytes from `input` into the partial-unit buffer `buf[..*len]` until it holds `N`
-/// bytes. Returns the unconsumed rest of `input`, and the full unit if it was completed.
-#[inline]
-fn fill<'a, const N: usize>(
-    buf: &mut [u8; N],
-    len: &mut usize,
-    input: &'a [u8],
-) -> (&'a [u8], Option<[u8; N]>) {
-    let need = N.saturating_sub(*len).min(input.len());
-    let (head, rest) = input.split_at(need);
-    if let Some(dst) = buf.get_mut(*len..*len + need) {
-        dst.copy_from_slice(head);
-    }
-    *len += need;
-    if *len >= N {
-        *len = 0;
-        (rest, Some(*buf))
-    } else {
-        (rest, None)
-    }
-}
-
-/// Stores the (shorter than `N`) tail of a chunk in the partial-unit buffer.
-#[inline]
-fn stash<const N: usize>(buf: &mut [u8; N], len: &mut usize, tail: &[u8]) {
-    let n = tail.len().min(N);
-    if let (Some(dst), Some(src)) = (buf.get_mut(..n), tail.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    *len = n;
-}
-
-/// Runs `f` on every complete `N`-byte unit of the stream continued by `bytes`, keeping an
-/// incomplete trailing unit in `buf[..*len]` for the next call.
-#[inline(always)]
-fn for_each_unit<const N: usize>(
-    buf: &mut [u8; N],
-    len: &mut usize,
-    bytes: &[u8],
-    mut f: impl FnMut([u8; N]),
-) {
-    let mut bytes = bytes;
-    if *len > 0 {
-        let (rest, unit) = fill(buf, len, bytes);
-        match unit {
-            Some(u) => f(u),
-            None => return,
-        }
-        bytes = rest;
-    }
-    let mut units = bytes.chunks_exact(N);
-    for u in &mut units {
-        if let Ok(u) = <[u8; N]>::try_from(u) {
-            f(u);
-        }
-    }
-    stash(buf, len, units.remainder());
 }
 
 /// Writes `v` in decimal.

@@ -12,7 +12,8 @@
 //! hundred ms long, and no wrap-around is inferred. Events outside the configured geometry
 //! (e.g. 34 × 34 for N-MNIST) are counted as [`Counters::out_of_range`].
 
-use crate::{for_each_unit, Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
+use crate::units::Units;
+use crate::{Counters, Decoder, EncodeError, Encoder, Event, Geometry, Sink};
 
 /// N-MNIST's resolution.
 pub const NMNIST: Geometry = Geometry::new(34, 34);
@@ -21,9 +22,7 @@ pub const NMNIST: Geometry = Geometry::new(34, 34);
 #[derive(Clone, Debug)]
 pub struct NmnistDecoder {
     geometry: Geometry,
-    buf: [u8; 5],
-    buf_len: usize,
-    counters: Counters,
+    units: Units<5>,
 }
 
 impl NmnistDecoder {
@@ -31,15 +30,7 @@ impl NmnistDecoder {
     pub const fn new(geometry: Geometry) -> Self {
         Self {
             geometry,
-            buf: [0; 5],
-            buf_len: 0,
-            counters: Counters {
-                events: 0,
-                malformed: 0,
-                other: 0,
-                out_of_range: 0,
-                truncated_bytes: 0,
-            },
+            units: Units::new(),
         }
     }
 
@@ -47,17 +38,16 @@ impl NmnistDecoder {
     fn record(&mut self, r: [u8; 5], sink: &mut impl FnMut(Event)) {
         let [x, y, b2, b3, b4] = r;
         let (x, y) = (u16::from(x), u16::from(y));
-        if self.geometry.contains(x, y) {
-            self.counters.events += 1;
-            sink(Event {
+        self.units.counters.deliver(
+            self.geometry,
+            Event {
                 t: u64::from(u32::from_be_bytes([0, b2 & 0x7F, b3, b4])),
                 x,
                 y,
                 p: b2 >> 7,
-            });
-        } else {
-            self.counters.out_of_range += 1;
-        }
+            },
+            sink,
+        );
     }
 }
 
@@ -66,18 +56,15 @@ impl Decoder for NmnistDecoder {
     const MAX_EVENTS_PER_UNIT: usize = 1;
 
     fn feed(&mut self, bytes: &[u8], mut sink: impl FnMut(Event)) {
-        let (mut buf, mut len) = (self.buf, self.buf_len);
-        for_each_unit(&mut buf, &mut len, bytes, |r| self.record(r, &mut sink));
-        (self.buf, self.buf_len) = (buf, len);
+        Units::feed(self, |d| &mut d.units, bytes, |d, r| d.record(r, &mut sink));
     }
 
     fn counters(&self) -> Counters {
-        self.counters
+        self.units.counters
     }
 
     fn finish(&mut self) -> Counters {
-        self.counters.truncated_bytes += core::mem::take(&mut self.buf_len) as u64;
-        self.counters
+        self.units.finish(0)
     }
 }
 
