@@ -29,14 +29,13 @@ impl From<Event> for EventJson {
     }
 }
 
-/// What was skipped or dropped while decoding (units depend on the format, see
-/// [`Counters`]).
+/// What was wrong in the stream: skipped, dropped or cut units (units depend on the format,
+/// see [`Counters`]). Well-formed units without events are not errors
+/// ([`Info::non_event_units`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErrorCounts {
     /// Malformed units skipped.
     pub malformed: u64,
-    /// Well-formed units without events (triggers, time bases, other streams' packets).
-    pub other: u64,
     /// Events outside the resolution.
     pub out_of_range: u64,
     /// Bytes of an incomplete unit at the end.
@@ -47,7 +46,6 @@ impl From<Counters> for ErrorCounts {
     fn from(c: Counters) -> Self {
         Self {
             malformed: c.malformed,
-            other: c.other,
             out_of_range: c.out_of_range,
             truncated_bytes: c.truncated_bytes,
         }
@@ -94,8 +92,11 @@ pub struct Info {
     pub duration_us: u64,
     /// Events whose time is earlier than the one before.
     pub time_steps_back: u64,
-    /// Decoder counters.
+    /// Malformed, out-of-range and truncated units.
     pub errors: ErrorCounts,
+    /// Well-formed units that carry no event (time bases, row addresses, triggers, packets of
+    /// other streams): normal stream content.
+    pub non_event_units: u64,
     /// Bytes read.
     pub bytes: u64,
     /// AEDAT 4.0 packet compression.
@@ -129,6 +130,7 @@ pub fn summarize(
         duration_us: 0,
         time_steps_back: 0,
         errors: ErrorCounts::default(),
+        non_event_units: 0,
         bytes: 0,
         compression: None,
         streams: None,
@@ -177,7 +179,9 @@ pub fn summarize(
     info.last = prev.map(Into::into);
     info.time_range_us = range;
     info.duration_us = range.map_or(0, |[lo, hi]| hi - lo);
-    info.errors = source.counters().into();
+    let counters = source.counters();
+    info.errors = counters.into();
+    info.non_event_units = counters.non_event;
     info.bytes = source.bytes_read();
     Ok(info)
 }

@@ -11,7 +11,9 @@ use sdt_events::dat::DatDecoder;
 use sdt_events::evt2::Evt2Decoder;
 use sdt_events::evt3::Evt3Decoder;
 use sdt_events::nmnist::{NmnistDecoder, NMNIST};
-use sdt_events::{Counters, Decoder, Event, EventFormat, Geometry, HeaderError, HeaderInfo};
+use sdt_events::{
+    Counters, Decoder, Event, EventFormat, Geometry, HeaderError, HeaderGeometry, HeaderInfo,
+};
 
 use crate::aedat4::{self, Aedat4Error, Aedat4Reader};
 
@@ -59,12 +61,15 @@ impl Format {
 
 /// Where the resolution came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum GeometrySource {
     /// Given by the caller.
     Option,
     /// Stated in the file.
     File,
+    /// Not stated; known from the sensor the file's header names (e.g. `% plugin_name
+    /// hal_plugin_gen3_fx3`: 640×480), as Metavision does.
+    SensorName,
     /// The format's usual sensor (nothing in the file says otherwise).
     Default,
 }
@@ -231,7 +236,12 @@ impl EventSource {
                 .map_err(|()| SourceError::Unsupported(name.into()))?,
         };
         let file_geometry = match format {
-            Format::Evt2 | Format::Evt3 | Format::Dat => header.and_then(|h| h.geometry),
+            Format::Evt2 | Format::Evt3 | Format::Dat => {
+                header.and_then(|h| h.geometry).map(|g| match g {
+                    HeaderGeometry::Stated(g) => (g, GeometrySource::File),
+                    HeaderGeometry::Sensor(g) => (g, GeometrySource::SensorName),
+                })
+            }
             _ => None,
         };
         // EVT streams start right after the text header; the other decoders skip theirs.
@@ -263,7 +273,7 @@ impl EventSource {
         }
         let (geometry, geometry_source) = match (opts.geometry, file_geometry) {
             (Some(g), _) => (g, GeometrySource::Option),
-            (None, Some(g)) => (g, GeometrySource::File),
+            (None, Some(found)) => found,
             (None, None) => (default_geometry(format), GeometrySource::Default),
         };
         let decoder =

@@ -95,7 +95,7 @@ fn round_trip_every_compression() {
         let k = r.counters();
         assert_eq!(k.events, 10_000);
         assert_eq!(
-            (k.other, k.malformed, k.truncated_bytes),
+            (k.non_event, k.malformed, k.truncated_bytes),
             (1, 0, 0),
             "{c:?}"
         );

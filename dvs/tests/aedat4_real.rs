@@ -57,7 +57,7 @@ fn check_davis346(bytes: &[u8]) {
     assert_eq!((c.malformed, c.out_of_range, c.truncated_bytes), (0, 0, 0));
     assert_eq!(event_packets, 13);
     assert_eq!(other, 3 + 13 + 11, "frame, IMU and trigger packets");
-    assert_eq!(c.other, other);
+    assert_eq!(c.non_event, other);
     // Stopped at the data table, which runs to the end of the file.
     assert_eq!(Some(r.position()), h.data_table_position);
     assert!(events.iter().all(|e| e.x < 346 && e.y < 260 && e.p <= 1));

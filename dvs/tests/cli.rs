@@ -116,7 +116,8 @@ fn info_bundled_davis346() {
         (Some(346), Some(260))
     );
     assert_eq!(v["compression"], "LZ4");
-    assert_eq!(v["errors"]["other"], 27);
+    assert_eq!(v["non_event_units"], 27);
+    assert!(v["errors"].get("other").is_none());
 }
 
 #[test]
@@ -147,7 +148,47 @@ fn info_shared_real_files() {
         v["first"],
         serde_json::json!({"t": 11_718_656, "x": 874, "y": 200, "p": 0})
     );
-    assert_eq!(v["errors"]["malformed"], 0);
+    // A clean recording: no errors; its time bases and row addresses are non-event units.
+    assert_eq!(
+        v["errors"],
+        serde_json::json!({"malformed": 0, "out_of_range": 0, "truncated_bytes": 0})
+    );
+    assert!(v["non_event_units"].as_u64().unwrap() > 0, "{v}");
+}
+
+/// A Gen3 EVT 2.0 recording as Metavision wrote them: the header names the HAL plugin but
+/// states no geometry.
+fn gen3_evt2_fixture(dir: &Path, events: &[Event]) -> std::path::PathBuf {
+    use sdt_events::Encoder;
+    let mut bytes = b"% Date 2020-09-14 09:03:25\n% firmware_version 2.0.2\n\
+                      % integrator_name Prophesee\n% plugin_name hal_plugin_gen3_fx3\n\
+                      % serial_number 30384338\n% system_ID 21\n% evt 2.0\n"
+        .to_vec();
+    sdt_events::evt2::Evt2Encoder::new()
+        .encode(events, &mut |b: &[u8]| bytes.extend_from_slice(b))
+        .unwrap();
+    let path = dir.join("gen3.raw");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn info_takes_the_geometry_of_a_gen3_header_from_its_plugin_name() {
+    let dir = scratch("cli_info_gen3");
+    // Events over a 1280-wide range: those past 640×480 are off a Gen3 sensor.
+    let events = sweep(400, Geometry::new(1280, 720), 5);
+    let path = gen3_evt2_fixture(&dir, &events);
+    let v = info(&path, &[]);
+    assert_eq!(v["format"], "evt2");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(v["geometry_source"], "sensor_name");
+    let inside = events.iter().filter(|e| e.x < 640 && e.y < 480).count() as u64;
+    assert!(inside > 0 && inside < 400);
+    assert_eq!(v["events"], inside);
+    assert_eq!(v["errors"]["out_of_range"], 400 - inside);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //!
 //! | bits | meaning |
 //! |---|---|
-//! | 15 | external event (counted as [`Counters::other`]) |
+//! | 15 | external event (counted as [`Counters::non_event`]) |
 //! | 14..8 | y, `(0, 0)` at the lower-left corner |
 //! | 7..1 | x |
 //! | 0 | polarity, 1 = ON |
@@ -56,7 +56,7 @@ impl Aedat2Decoder {
         }
         let t = self.time.unwrap(u64::from(ts));
         if addr & EXTERNAL != 0 {
-            self.units.counters.other += 1;
+            self.units.counters.non_event += 1;
             return;
         }
         let x = ((addr >> 1) & 0x7F) as u16;

@@ -18,8 +18,8 @@
 //! validity, bit 1 polarity with 1 = ON, bits 16..2 y, bits 31..17 x) and an `i32`
 //! timestamp in µs; the full time is `eventTSOverflow << 31 | timestamp`.
 //!
-//! Packets of other types are skipped whole ([`Counters::other`], one per packet); events
-//! without the validity bit count as [`Counters::other`]. A packet header with impossible
+//! Packets of other types are skipped whole ([`Counters::non_event`], one per packet); events
+//! without the validity bit count as [`Counters::non_event`]. A packet header with impossible
 //! fields (negative counts, `eventValid > eventNumber > eventCapacity`, timestamp offset
 //! outside the event, a polarity packet whose events are not 8 bytes, an unknown type) is
 //! taken as lost synchronisation: the decoder shifts by one byte (one
@@ -134,7 +134,7 @@ impl Aedat31Decoder {
                 overflow: u64::from(h.ts_overflow.unsigned_abs()) << 31,
             }
         } else {
-            self.units.counters.other += 1;
+            self.units.counters.non_event += 1;
             Body::Skip {
                 left: u64::from(number) * u64::from(h.event_size.unsigned_abs()),
             }
@@ -159,7 +159,7 @@ impl Aedat31Decoder {
             return;
         }
         if data & 1 == 0 {
-            self.units.counters.other += 1;
+            self.units.counters.non_event += 1;
             return;
         }
         let (x, y) = ((data >> 17) as u16, ((data >> 2) & 0x7FFF) as u16);

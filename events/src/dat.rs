@@ -7,7 +7,7 @@
 //! polarity in bits 31..28.
 //!
 //! Records of other types (e.g. external triggers, type `14`) are skipped and counted as
-//! [`Counters::other`]; CD records with a polarity other than 0/1 or a size other than 8 are
+//! [`Counters::non_event`]; CD records with a polarity other than 0/1 or a size other than 8 are
 //! counted as [`Counters::malformed`]. The 32-bit timestamp is unwrapped to 64 bits (a step
 //! back by more than 2³¹ µs is a wrap-around).
 
@@ -130,7 +130,7 @@ impl Decoder for DatDecoder {
                 if cd {
                     self.units.counters.malformed += records;
                 } else {
-                    self.units.counters.other += records;
+                    self.units.counters.non_event += records;
                 }
                 let seen = (total % u64::from(size)) as u8;
                 self.body = Body::Skip { size, seen, cd };

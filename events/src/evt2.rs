@@ -4,8 +4,8 @@
 //! |---|---|---|
 //! | `0x0` / `0x1` | `CD_OFF` / `CD_ON` | `[27:22]` time low 6 bits, `[21:11]` x, `[10:0]` y |
 //! | `0x8` | `EVT_TIME_HIGH` | `[27:0]` time bits 33..6 |
-//! | `0xA` | `EXT_TRIGGER` | counted as [`Counters::other`] |
-//! | `0xE` / `0xF` | `OTHERS` / `CONTINUED` | counted as [`Counters::other`] |
+//! | `0xA` | `EXT_TRIGGER` | counted as [`Counters::non_event`] |
+//! | `0xE` / `0xF` | `OTHERS` / `CONTINUED` | counted as [`Counters::non_event`] |
 //!
 //! Other types are reserved and counted as [`Counters::malformed`]. The 34-bit timestamp is
 //! unwrapped to 64 bits (see the time-high rule in the crate's `time` module: a step back by
@@ -62,9 +62,9 @@ impl Evt2Decoder {
             }
             TIME_HIGH => {
                 self.time_base = self.high.unwrap(u64::from(w & 0x0FFF_FFFF)).wrapping_shl(6);
-                self.units.counters.other += 1;
+                self.units.counters.non_event += 1;
             }
-            EXT_TRIGGER | OTHERS | CONTINUED => self.units.counters.other += 1,
+            EXT_TRIGGER | OTHERS | CONTINUED => self.units.counters.non_event += 1,
             _ => self.units.counters.malformed += 1,
         }
     }

@@ -9,10 +9,10 @@
 //! | `0x4` | `VECT_12` | `[11:0]` validity mask of pixels `base..base+12`; base += 12 |
 //! | `0x5` | `VECT_8` | `[7:0]` validity mask of pixels `base..base+8`; base += 8 |
 //! | `0x6` | `EVT_TIME_LOW` | `[11:0]` time bits 11..0 |
-//! | `0x7` | `CONTINUED_4` | counted as [`Counters::other`] |
+//! | `0x7` | `CONTINUED_4` | counted as [`Counters::non_event`] |
 //! | `0x8` | `EVT_TIME_HIGH` | `[11:0]` time bits 23..12 |
-//! | `0xA` | `EXT_TRIGGER` | counted as [`Counters::other`] |
-//! | `0xE` / `0xF` | `OTHERS` / `CONTINUED_12` | counted as [`Counters::other`] |
+//! | `0xA` | `EXT_TRIGGER` | counted as [`Counters::non_event`] |
+//! | `0xE` / `0xF` | `OTHERS` / `CONTINUED_12` | counted as [`Counters::non_event`] |
 //!
 //! Reserved types, events before the first `EVT_ADDR_Y`, and vectors before the first
 //! `VECT_BASE_X` are counted as [`Counters::malformed`]. The 24-bit time wraps every
@@ -141,7 +141,7 @@ impl Evt3Decoder {
             ADDR_Y => {
                 self.y = payload & 0x7FF;
                 self.has_y = true;
-                self.units.counters.other += 1;
+                self.units.counters.non_event += 1;
             }
             ADDR_X => {
                 if !self.has_y {
@@ -160,7 +160,7 @@ impl Evt3Decoder {
                 self.base_x = u32::from(payload & 0x7FF);
                 self.base_p = (payload >> 11) as u8;
                 self.has_base = true;
-                self.units.counters.other += 1;
+                self.units.counters.non_event += 1;
             }
             VECT_12 => self.vector(u32::from(payload), 12, sink),
             VECT_8 => self.vector(u32::from(payload & 0xFF), 8, sink),
@@ -172,7 +172,7 @@ impl Evt3Decoder {
                     self.last_low = Some(payload);
                 }
                 self.t = self.time_base | u64::from(payload);
-                self.units.counters.other += 1;
+                self.units.counters.non_event += 1;
             }
             TIME_HIGH => {
                 self.time_base = match self.policy {
@@ -187,9 +187,9 @@ impl Evt3Decoder {
                 };
                 self.last_high = Some(payload);
                 self.t = self.time_base | (self.t & 0xFFF);
-                self.units.counters.other += 1;
+                self.units.counters.non_event += 1;
             }
-            CONTINUED_4 | EXT_TRIGGER | OTHERS | CONTINUED_12 => self.units.counters.other += 1,
+            CONTINUED_4 | EXT_TRIGGER | OTHERS | CONTINUED_12 => self.units.counters.non_event += 1,
             _ => self.units.counters.malformed += 1,
         }
     }

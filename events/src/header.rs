@@ -13,6 +13,10 @@
 //! ```
 //!
 //! The header ends at the first line that does not start with `%`, or after a `% end` line.
+//!
+//! Older recordings state no resolution, only the sensor: `% plugin_name hal_plugin_gen3_fx3`
+//! (Metavision's HAL plugin) or `% sensor_generation 4.2`. As Metavision does, the resolution
+//! then follows from the sensor ([`sensor_geometry`]).
 
 use crate::Geometry;
 
@@ -41,14 +45,32 @@ impl EventFormat {
     }
 }
 
+/// Where a header's resolution came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeaderGeometry {
+    /// Stated: `% geometry WxH`, `% format …;width=…;height=…`, or DAT's `% Width` /
+    /// `% Height`.
+    Stated(Geometry),
+    /// Not stated, known from the sensor the header names (plugin name or generation).
+    Sensor(Geometry),
+}
+
+impl HeaderGeometry {
+    /// The resolution, whichever way it was found.
+    pub const fn geometry(self) -> Geometry {
+        match self {
+            HeaderGeometry::Stated(g) | HeaderGeometry::Sensor(g) => g,
+        }
+    }
+}
+
 /// What a Prophesee header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HeaderInfo {
     /// Stream encoding (`% evt …` or `% format …`), if stated.
     pub format: Option<EventFormat>,
-    /// Sensor resolution (`% geometry WxH`, `% format …;width=…;height=…`, or DAT's
-    /// `% Width` / `% Height`), if stated.
-    pub geometry: Option<Geometry>,
+    /// Sensor resolution: stated, else from the sensor's name, else `None`.
+    pub geometry: Option<HeaderGeometry>,
     /// Offset of the first byte after the header.
     pub data_offset: usize,
 }
@@ -72,6 +94,7 @@ impl HeaderInfo {
             data_offset: 0,
         };
         let (mut width, mut height) = (None, None);
+        let mut sensor = None;
         let mut rest = prefix;
         loop {
             match rest.first() {
@@ -116,17 +139,54 @@ impl HeaderInfo {
                         height = Some(h);
                     }
                 }
+            } else if key.eq_ignore_ascii_case(b"plugin_name")
+                || key.eq_ignore_ascii_case(b"sensor_name")
+                || key.eq_ignore_ascii_case(b"sensor_generation")
+                || key.eq_ignore_ascii_case(b"generation")
+            {
+                sensor = sensor_geometry(value).or(sensor);
             } else if key.eq_ignore_ascii_case(b"width") {
                 width = number(value).or(width);
             } else if key.eq_ignore_ascii_case(b"height") {
                 height = number(value).or(height);
             }
         }
-        if let (Some(w), Some(h)) = (width, height) {
-            info.geometry = Some(Geometry::new(w, h));
-        }
+        info.geometry = match (width, height) {
+            (Some(w), Some(h)) => Some(HeaderGeometry::Stated(Geometry::new(w, h))),
+            _ => sensor.map(HeaderGeometry::Sensor),
+        };
         Ok(info)
     }
+}
+
+/// The resolution of a Prophesee sensor named by a HAL plugin (`hal_plugin_gen3_fx3`,
+/// `hal_plugin_imx636_evk4`), a sensor name (`IMX636`, `GenX320`) or a generation (`3.1`,
+/// `4.2`). The table follows Metavision's plugin table (Gen3/Gen3.1 VGA, Gen4/Gen4.1 HD) and
+/// the sensors' datasheets (IMX636 = generation 4.2: 1280×720; GenX320: 320×320).
+pub fn sensor_geometry(name: &[u8]) -> Option<Geometry> {
+    const VGA: Geometry = Geometry::new(640, 480);
+    const HD: Geometry = Geometry::new(1280, 720);
+    const GENX320: Geometry = Geometry::new(320, 320);
+    let name = trim(name);
+    match name {
+        b"3.0" | b"3.1" | b"3" => return Some(VGA),
+        b"4.0" | b"4.1" | b"4.2" | b"4" => return Some(HD),
+        _ => {}
+    }
+    // Plugin names are `_`-separated words; one of them names the sensor.
+    name.split(|&b| b == b'_' || b == b'-' || b == b' ')
+        .find_map(|word| {
+            let is = |w: &[u8]| word.eq_ignore_ascii_case(w);
+            if is(b"gen3") || is(b"gen31") {
+                Some(VGA)
+            } else if is(b"gen4") || is(b"gen41") || is(b"imx636") {
+                Some(HD)
+            } else if is(b"genx320") {
+                Some(GENX320)
+            } else {
+                None
+            }
+        })
 }
 
 fn trim(s: &[u8]) -> &[u8] {

@@ -38,7 +38,7 @@ mod time;
 mod units;
 
 pub use framer::{Framer, FramerConfig, FramerError, Push, Window};
-pub use header::{EventFormat, HeaderError, HeaderInfo};
+pub use header::{EventFormat, HeaderError, HeaderGeometry, HeaderInfo};
 
 /// One change-detection event.
 ///
@@ -92,9 +92,10 @@ pub struct Counters {
     /// Unknown or inconsistent units skipped (reserved word types, vectors without a base,
     /// records with impossible fields, implausible packet headers: one per resync byte).
     pub malformed: u64,
-    /// Well-formed units that carry no change-detection event (time bases, triggers,
-    /// `OTHERS`/`CONTINUED` words, events flagged invalid, packets of other event types).
-    pub other: u64,
+    /// Well-formed units that carry no change-detection event (time bases, row addresses,
+    /// vector bases, triggers, `OTHERS`/`CONTINUED` words, events flagged invalid, packets
+    /// of other event types). Normal stream content, not errors.
+    pub non_event: u64,
     /// Decoded events dropped because `(x, y)` lies outside the configured [`Geometry`].
     pub out_of_range: u64,
     /// Bytes of an incomplete trailing unit discarded by [`Decoder::finish`].

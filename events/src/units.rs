@@ -131,7 +131,7 @@ impl Counters {
     pub const ZERO: Counters = Counters {
         events: 0,
         malformed: 0,
-        other: 0,
+        non_event: 0,
         out_of_range: 0,
         truncated_bytes: 0,
     };

@@ -79,11 +79,11 @@ proptest! {
                 // Every complete unit is exactly one of: event, out of range, malformed, other.
                 Format::Evt2 | Format::Dat | Format::Aedat2 | Format::Nmnist => {
                     let unit = match f { Format::Evt2 => 4, Format::Nmnist => 5, _ => 8 };
-                    prop_assert_eq!(c.events + c.out_of_range + c.malformed + c.other, n / unit, "{:?}", f);
+                    prop_assert_eq!(c.events + c.out_of_range + c.malformed + c.non_event, n / unit, "{:?}", f);
                     prop_assert_eq!(c.truncated_bytes, n % unit, "{:?}", f);
                 }
                 Format::Evt3 => {
-                    prop_assert!(c.malformed + c.other <= n / 2);
+                    prop_assert!(c.malformed + c.non_event <= n / 2);
                     prop_assert_eq!(c.truncated_bytes, n % 2);
                 }
                 Format::Aedat31 => {

@@ -7,7 +7,7 @@ use sdt_events::evt2::Evt2Decoder;
 use sdt_events::evt3::{Evt3Decoder, Evt3Encoder};
 use sdt_events::{
     Decoder, Encoder, Event, EventFormat, Framer, FramerConfig, FramerError, Geometry, HeaderError,
-    HeaderInfo, Push, Window,
+    HeaderGeometry, HeaderInfo, Push, Window,
 };
 use util::{decode_whole, Format};
 
@@ -52,7 +52,7 @@ fn evt3_vectors_and_time_wrap() {
             ev((1 << 24) + 1, 1, 5, 1),
         ]
     );
-    assert_eq!((c.events, c.malformed, c.other), (7, 1, 7));
+    assert_eq!((c.events, c.malformed, c.non_event), (7, 1, 7));
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn evt2_words_and_wrap() {
             c.events,
             c.out_of_range,
             c.malformed,
-            c.other,
+            c.non_event,
             c.truncated_bytes
         ),
         (2, 1, 1, 2, 3)
@@ -150,7 +150,7 @@ fn aedat31_skips_other_packets_invalid_events_and_garbage() {
     let c = d.finish();
     assert_eq!(got, events);
     assert_eq!(c.malformed, 5, "{c:?}");
-    assert_eq!(c.other, 3, "{c:?}");
+    assert_eq!(c.non_event, 3, "{c:?}");
 }
 
 #[test]
@@ -169,7 +169,10 @@ fn dat_header_geometry_and_other_types() {
     ];
     let bytes = Format::Dat.encode(&events).unwrap();
     let info = HeaderInfo::parse(&bytes).unwrap();
-    assert_eq!(info.geometry, Some(Geometry::new(640, 480)));
+    assert_eq!(
+        info.geometry,
+        Some(HeaderGeometry::Stated(Geometry::new(640, 480)))
+    );
     assert_eq!(&bytes[info.data_offset..info.data_offset + 2], &[12, 8]);
     assert_eq!(decode_whole(Format::Dat, &bytes).0, events);
     // Trigger records are skipped.
@@ -178,7 +181,7 @@ fn dat_header_geometry_and_other_types() {
     trig.extend_from_slice(&[0; 20]);
     let (got, c) = decode_whole(Format::Dat, &trig);
     assert!(got.is_empty());
-    assert_eq!((c.other, c.truncated_bytes), (2, 4));
+    assert_eq!((c.non_event, c.truncated_bytes), (2, 4));
 }
 
 #[test]
@@ -191,7 +194,7 @@ fn aedat2_dvs128_address_bits() {
     bytes.extend(1235u32.to_be_bytes());
     let (got, c) = decode_whole(Format::Aedat2, &bytes);
     assert_eq!(got, [ev(1234, 27, 100, 1)]);
-    assert_eq!(c.other, 1);
+    assert_eq!(c.non_event, 1);
 }
 
 #[test]
@@ -199,19 +202,28 @@ fn header_parser() {
     let h = b"% evt 3.0\n% format EVT3;height=720;width=1280\n% end\nDATA";
     let info = HeaderInfo::parse(h).unwrap();
     assert_eq!(info.format, Some(EventFormat::Evt3));
-    assert_eq!(info.geometry, Some(Geometry::new(1280, 720)));
+    assert_eq!(
+        info.geometry,
+        Some(HeaderGeometry::Stated(Geometry::new(1280, 720)))
+    );
     assert_eq!(&h[info.data_offset..], b"DATA");
 
     let h = b"% evt 2.0\r\n% geometry 640x480\r\n\x01\x02";
     let info = HeaderInfo::parse(h).unwrap();
     assert_eq!(info.format, Some(EventFormat::Evt2));
-    assert_eq!(info.geometry, Some(Geometry::new(640, 480)));
+    assert_eq!(
+        info.geometry,
+        Some(HeaderGeometry::Stated(Geometry::new(640, 480)))
+    );
     assert_eq!(info.data_offset, h.len() - 2);
 
     let h = b"% format EVT21;width=320;height=320\n\0";
     let info = HeaderInfo::parse(h).unwrap();
     assert_eq!(info.format, Some(EventFormat::Evt21));
-    assert_eq!(info.geometry, Some(Geometry::new(320, 320)));
+    assert_eq!(
+        info.geometry,
+        Some(HeaderGeometry::Stated(Geometry::new(320, 320)))
+    );
 
     assert_eq!(
         HeaderInfo::parse(b"% evt 3.0\n% geom"),
@@ -308,4 +320,54 @@ fn framer_rejects_bad_config() {
     // A too-short buffer drops instead of panicking.
     let mut f = Framer::new(cfg(Window::Time { us: 1 }, 1, 1, 1)).unwrap();
     assert_eq!(f.push(ev(0, 0, 0, 0), &mut [0u8; 3]), Push::Dropped);
+}
+
+#[test]
+fn header_geometry_from_the_sensor_name_when_none_is_stated() {
+    use sdt_events::header::sensor_geometry;
+    let vga = Geometry::new(640, 480);
+    let hd = Geometry::new(1280, 720);
+    // A Gen3 EVT 2.0 recording's header, as Metavision wrote them: no geometry line.
+    let h = b"% Date 2020-09-14 09:03:25\n% firmware_version 2.0.2\n\
+              % integrator_name Prophesee\n% plugin_name hal_plugin_gen3_fx3\n\
+              % serial_number 30384338\n% system_ID 21\n% evt 2.0\nDATA";
+    let info = HeaderInfo::parse(h).unwrap();
+    assert_eq!(info.format, Some(EventFormat::Evt2));
+    assert_eq!(info.geometry, Some(HeaderGeometry::Sensor(vga)));
+    assert_eq!(info.geometry.map(HeaderGeometry::geometry), Some(vga));
+    assert_eq!(&h[info.data_offset..], b"DATA");
+    // A stated geometry wins over the sensor, wherever it appears.
+    let h = b"% geometry 320x240\n% plugin_name hal_plugin_gen41_evk3\n% end\n";
+    let info = HeaderInfo::parse(h).unwrap();
+    assert_eq!(
+        info.geometry,
+        Some(HeaderGeometry::Stated(Geometry::new(320, 240)))
+    );
+    let h = b"% sensor_generation 4.2\n% end\n";
+    assert_eq!(
+        HeaderInfo::parse(h).unwrap().geometry,
+        Some(HeaderGeometry::Sensor(hd))
+    );
+    for (name, want) in [
+        (&b"hal_plugin_gen3_fx3"[..], Some(vga)),
+        (b"hal_plugin_gen31_evk3", Some(vga)),
+        (b"hal_plugin_gen4_fx3", Some(hd)),
+        (b"hal_plugin_gen41_evk2", Some(hd)),
+        (b"hal_plugin_imx636_evk4", Some(hd)),
+        (b"IMX636", Some(hd)),
+        (b"hal_plugin_genx320_evk", Some(Geometry::new(320, 320))),
+        (b"3.1", Some(vga)),
+        (b"hal_plugin_unknown_fx3", None),
+        (b"", None),
+    ] {
+        assert_eq!(
+            sensor_geometry(name),
+            want,
+            "{}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    // Unknown sensor, nothing stated: no geometry (the caller's default applies).
+    let h = b"% plugin_name hal_plugin_unknown\n% end\n";
+    assert_eq!(HeaderInfo::parse(h).unwrap().geometry, None);
 }

@@ -17,7 +17,7 @@
 //!
 //! Packets are read one at a time from any [`Read`]. A packet that cannot be decompressed or
 //! parsed, or names an unknown stream, is skipped and counted ([`Counters::malformed`]);
-//! packets of other streams count as [`Counters::other`]; a file cut inside a packet ends the
+//! packets of other streams count as [`Counters::non_event`]; a file cut inside a packet ends the
 //! stream with the bytes counted as [`Counters::truncated_bytes`]. Only a damaged file header
 //! (before any packet) is an error.
 
@@ -371,7 +371,7 @@ impl<R: Read> Aedat4Reader<R> {
             if let Ok(id) = <&[u8; 4]>::try_from(id) {
                 flat::Table::root(buf, id)?;
             }
-            self.counters.other += 1;
+            self.counters.non_event += 1;
             return Ok(Packet::Other { stream });
         }
         let table = flat::Table::root(buf, b"EVTS")?;
