@@ -10,7 +10,9 @@ pub mod blobfile;
 pub mod checkpoint;
 pub mod error;
 pub mod exec;
+pub mod inspect;
 pub mod lower;
+pub mod pack;
 pub mod progress;
 pub mod quantize;
 pub mod verify;
@@ -19,6 +21,7 @@ pub use arch::{Arch, ArchOptions};
 pub use blobfile::AlignedBlob;
 pub use error::{ConvertError, Result};
 pub use lower::{lower, LowerOptions, Lowered};
+pub use pack::{pack, PackOptions};
 
 /// Converts a checkpoint to blob bytes in one call.
 pub fn convert(

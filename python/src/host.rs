@@ -1,0 +1,9 @@
+//! Host-side pieces this crate takes from the converter and the event tools, named in one
+//! place so that a move of these types between crates touches only this file.
+
+pub use sdt_convert::exec::ThreadPool;
+pub use sdt_convert::AlignedBlob;
+pub use sdt_core::events::evt3::TimePolicy;
+pub use sdt_core::events::framer::{Framer, FramerConfig, FramerError, Push, Window};
+pub use sdt_core::events::{Counters, Event, Geometry};
+pub use sdt_dvs::source::{EventSource, Format, GeometrySource, SourceError, SourceOptions};
