@@ -208,6 +208,9 @@ impl EventReader {
     }
 }
 
+/// `(T, 2, H', W')` of one window.
+type FrameShape = (usize, usize, usize, usize);
+
 fn framer_error(e: FramerError) -> PyErr {
     let why = match e {
         FramerError::NoBins => "bins must be at least 1",
@@ -238,7 +241,7 @@ fn frame_words<'py>(
     downsample: u16,
     clip: u8,
     partial: bool,
-) -> PyResult<(Bound<'py, PyArray1<u8>>, (usize, usize, usize, usize))> {
+) -> PyResult<(Bound<'py, PyArray1<u8>>, FrameShape)> {
     let window = match (window_us, window_events) {
         (Some(us), None) => Window::Time { us },
         (None, Some(events)) => Window::Count { events },
