@@ -62,13 +62,14 @@ def main():
     size = os.path.getsize(path)
     print(f"{path}: {size:,} bytes, {len(a):,} events, {args.runs} runs each, alternating")
     print(f"{'decoder':<14}{'median ms':>11}{'min ms':>9}{'max ms':>9}{'Mev/s':>9}")
-    med = {}
+    med, best = {}, {}
     for name, times in rounds.items():
-        med[name] = statistics.median(times)
+        med[name], best[name] = statistics.median(times), min(times)
         print(f"{name:<14}{med[name] * 1e3:>11.3f}{min(times) * 1e3:>9.3f}"
               f"{max(times) * 1e3:>9.3f}{len(a) / med[name] / 1e6:>9.1f}")
     ratio = med["expelliarmus"] / med["sdt"]
-    print(f"sdt is {ratio:.2f}x the speed of expelliarmus (median)")
+    print(f"sdt is {ratio:.2f}x the speed of expelliarmus by the median, "
+          f"{best['expelliarmus'] / best['sdt']:.2f}x by the fastest run")
     if ratio < 1.0:
         sys.exit("sdt.events.read is slower than expelliarmus on this file")
 
