@@ -44,19 +44,19 @@ CARGO_TARGET_DIR=target/capi-c cargo clippy -p sdt-capi --target thumbv8m.main-n
 step "tests (core, convert, C API, examples, end-to-end)"
 cargo test --release
 
-# About 3 minutes: the wheel reuses the release build of the workspace.
+# About 2 minutes: the wheel reuses the release build of the workspace.
 step "Python package: abi3 wheel (maturin), installed in a fresh venv, pytest, event decoding vs expelliarmus"
 [ -x .venv-py/bin/maturin ] || { python3 -m venv .venv-py && .venv-py/bin/pip install -q 'maturin>=1.5,<2'; }
 PYO3_PYTHON="$root/.venv-py/bin/python" cargo clippy --release -p sdt-python --all-targets -- -D warnings
 rm -rf target/wheels
-(cd python && ../.venv-py/bin/maturin build --release --strip -o ../target/wheels)
+(cd python && ../.venv-py/bin/maturin build --release -o ../target/wheels)
 cargo build --release -p sdt-convert -p sdt-dvs
 pyvenv=$(mktemp -d)/venv
 python3 -m venv "$pyvenv"
 "$pyvenv/bin/pip" install -q target/wheels/sdt-*-abi3-*.whl pytest expelliarmus
 # Run outside the repository so the installed wheel is what gets imported.
 (cd "$(dirname "$pyvenv")" && "$pyvenv/bin/python" -m pytest -q "$root/python/tests")
-"$pyvenv/bin/python" python/bench/bench_events.py --runs 20
+"$pyvenv/bin/python" python/bench/bench_events.py --runs 30
 
 # This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels
 # (other x86 CPUs, and every fallback of the AVX-512 code) must give the same integers.

@@ -153,11 +153,13 @@ fn read_words<'py>(
     let (words, info) = py
         .detach(move || -> Result<(Vec<u64>, Info), SourceError> {
             let mut source = EventSource::open(&path, opts)?;
-            // Reserve for the densest case of the byte formats the file could hold
-            // (EVT 3.0 vectors aside) to avoid most regrowth copies.
+            // One event per two bytes covers every format but dense EVT 3.0 vectors, so most
+            // files decode without a regrowth copy; pages never written cost no memory, and
+            // the shrink of a large allocation remaps instead of copying.
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            let mut words = Vec::with_capacity((bytes as usize / 2).min(1 << 28));
+            let mut words = Vec::with_capacity((bytes as usize).min(1 << 30));
             while source.next_chunk_with(|e| push_words(&mut words, e))? {}
+            words.shrink_to_fit();
             Ok((words, Info::of(&source)))
         })
         .map_err(errors::source)?;
