@@ -204,7 +204,9 @@ fn status(r: Result<(), SdtStatus>) -> SdtStatus {
     }
 }
 
-/// A static, NUL-terminated English message for `status` (never NULL).
+/// @brief A static, NUL-terminated English message for a status code.
+/// @param status Any `sdt_status` value.
+/// @return A string with static storage duration; never NULL.
 #[no_mangle]
 pub extern "C" fn sdt_status_message(status: SdtStatus) -> *const c_char {
     let text: &'static core::ffi::CStr = match status {
@@ -232,9 +234,14 @@ pub extern "C" fn sdt_status_message(status: SdtStatus) -> *const c_char {
     text.as_ptr()
 }
 
-/// Loads and validates the blob at `blob` (`blob_len` bytes, 4-byte aligned, left in place:
-/// weights are read from it) into `storage` (`storage_len >= SDT_MODEL_STORAGE_BYTES`).
-/// On success `*out` points into `storage`.
+/// @brief Loads and validates a model blob in place (weights are read from it, never copied).
+/// @param blob        The blob bytes, 4-byte aligned (e.g. in flash).
+/// @param blob_len    Length of the blob in bytes.
+/// @param storage     Caller storage for the model handle, `SDT_ALIGN`-aligned preferred.
+/// @param storage_len At least `SDT_MODEL_STORAGE_BYTES`.
+/// @param out         Receives the model handle (it points into `storage`).
+/// @return `SDT_STATUS_OK`, or why the blob was rejected (`SDT_STATUS_BAD_MAGIC`,
+///         `SDT_STATUS_CHECKSUM_MISMATCH`, `SDT_STATUS_MISALIGNED`, ...).
 ///
 /// # Safety
 /// `blob` must be readable for `blob_len` bytes and `storage` writable for `storage_len`
@@ -265,7 +272,10 @@ pub unsafe extern "C" fn sdt_model_load(
     })())
 }
 
-/// Fills `*info` with the shapes and formats of `model`.
+/// @brief Describes a loaded model: input shape and type, input scale, classes, logits format.
+/// @param model A handle from `sdt_model_load`.
+/// @param info  Receives the description.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `model` must come from `sdt_model_load`; `info` must be writable.
@@ -303,8 +313,11 @@ pub unsafe extern "C" fn sdt_model_get_info(
     SdtStatus::Ok
 }
 
-/// Bytes of arena `sdt_session_init` needs for `model` (tensors, session state, statistics and
-/// alignment slack), into `*bytes`.
+/// @brief Bytes of arena `sdt_session_init` needs for a model (tensors, session state,
+///        statistics and alignment slack).
+/// @param model A handle from `sdt_model_load`.
+/// @param bytes Receives the size.
+/// @return `SDT_STATUS_OK`, or an error of the model's plan.
 ///
 /// # Safety
 /// `model` must come from `sdt_model_load`; `bytes` must be writable.
@@ -325,8 +338,14 @@ pub unsafe extern "C" fn sdt_arena_bytes(model: *const SdtModel, bytes: *mut usi
     }
 }
 
-/// Starts a session of `model` in the caller's `arena` (`arena_len >= sdt_arena_bytes`). The
-/// session handle, its statistics and every tensor live in the arena; `*out` points into it.
+/// @brief Starts a session of a model in the caller's arena. The session handle, its
+///        statistics and every tensor live in the arena.
+/// @param model     A handle from `sdt_model_load`; must outlive the session.
+/// @param arena     Caller memory, `SDT_ALIGN`-aligned preferred; not touched by the caller
+///                  while the session is in use.
+/// @param arena_len At least what `sdt_arena_bytes` says.
+/// @param out       Receives the session handle (it points into `arena`).
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_ARENA_TOO_SMALL`.
 ///
 /// # Safety
 /// `model` must come from `sdt_model_load` and outlive the session; `arena` must be writable
@@ -369,7 +388,11 @@ fn session_mut<'a>(s: *mut SdtSession) -> Result<&'a mut SdtSession, SdtStatus> 
     unsafe { s.as_mut() }.ok_or(SdtStatus::NullArgument)
 }
 
-/// Copies `len` quantized `int8_t` input values (HWC) into the session.
+/// @brief Copies a quantized `int8_t` input (HWC order) into the session.
+/// @param session A handle from `sdt_session_init`.
+/// @param input   `len` values: `q = round(x / input_scale) + zero_point`, clamped.
+/// @param len     Must equal `sdt_model_info.input_len`.
+/// @return `SDT_STATUS_OK`, or `SDT_STATUS_INPUT_LENGTH` (wrong length, or an `int16_t` model).
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `input` readable for `len` values.
@@ -390,8 +413,12 @@ pub unsafe extern "C" fn sdt_session_set_input_i8(
     })())
 }
 
-/// Copies `len` quantized `int16_t` input values (HWC) into the session (models with
-/// `input_is_i16`).
+/// @brief Copies a quantized `int16_t` input (HWC order) into the session (models with
+///        `input_is_i16`).
+/// @param session A handle from `sdt_session_init`.
+/// @param input   `len` values.
+/// @param len     Must equal `sdt_model_info.input_len`.
+/// @return `SDT_STATUS_OK`, or `SDT_STATUS_INPUT_LENGTH`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `input` readable for `len` values.
@@ -412,8 +439,11 @@ pub unsafe extern "C" fn sdt_session_set_input_i16(
     })())
 }
 
-/// Runs the model on the current input (single-threaded) and adds this run to the session's
-/// statistics. The input stays intact: runs can repeat.
+/// @brief Runs the model on the current input (single-threaded) and adds the run to the
+///        session's statistics. The input stays intact: runs can repeat.
+/// @param session A handle from `sdt_session_init`.
+/// @param kernel  `SDT_KERNEL_SPIKE` (deployment) or `SDT_KERNEL_DENSE` (same integers).
+/// @return `SDT_STATUS_OK`, or an error of the run.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`.
@@ -426,8 +456,11 @@ pub unsafe extern "C" fn sdt_session_run(session: *mut SdtSession, kernel: SdtKe
     })())
 }
 
-/// Points `*logits` at the session's `*classes` fixed-point logits (valid until the next run;
-/// `real = logit / 2^logits_frac`).
+/// @brief The fixed-point logits of the last run (`real = logit / 2^logits_frac`).
+/// @param session A handle from `sdt_session_init`.
+/// @param logits  Receives a pointer into the arena, valid until the next run.
+/// @param classes Receives the number of logits.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `logits` and `classes` writable.
@@ -453,7 +486,10 @@ pub unsafe extern "C" fn sdt_session_logits(
     SdtStatus::Ok
 }
 
-/// The index of the largest logit of the last run (the first on ties), into `*class_`.
+/// @brief The class of the last run: the index of the largest logit (the first on ties).
+/// @param session A handle from `sdt_session_init`.
+/// @param class_  Receives the class index.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `class_` writable.
@@ -473,8 +509,11 @@ pub unsafe extern "C" fn sdt_session_top1(
     }
 }
 
-/// Statistics summed over all nodes and all runs since init or the last reset, into `*out`;
-/// `*runs` (if not NULL) gets the number of runs.
+/// @brief Statistics summed over all nodes and all runs since init or the last reset.
+/// @param session A handle from `sdt_session_init`.
+/// @param out     Receives SOPs, MACs, spikes, sites and the energy estimate.
+/// @param runs    Receives the number of runs; may be NULL.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `out` writable, `runs` NULL or writable.
@@ -498,7 +537,11 @@ pub unsafe extern "C" fn sdt_session_stats(
     SdtStatus::Ok
 }
 
-/// Statistics of node `node` (`< info.nodes`) over the runs since init or reset, into `*out`.
+/// @brief Statistics of one node over the runs since init or the last reset.
+/// @param session A handle from `sdt_session_init`.
+/// @param node    Node index, below `sdt_model_info.nodes`.
+/// @param out     Receives the node's counters.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_BAD_NODE_RANGE`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`; `out` writable.
@@ -520,7 +563,9 @@ pub unsafe extern "C" fn sdt_session_node_stats(
     SdtStatus::Ok
 }
 
-/// Clears the session's statistics.
+/// @brief Clears the session's statistics.
+/// @param session A handle from `sdt_session_init`.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `session` from `sdt_session_init`.
@@ -537,8 +582,12 @@ pub unsafe extern "C" fn sdt_session_reset_stats(session: *mut SdtSession) -> Sd
     })())
 }
 
-/// The node's name (its module path in the checkpoint), NUL-free bytes into `*name`/`*len`
-/// (not NUL-terminated; empty if the blob has none).
+/// @brief A node's name: its module path in the checkpoint (empty if the blob has none).
+/// @param model A handle from `sdt_model_load`.
+/// @param node  Node index, below `sdt_model_info.nodes`.
+/// @param name  Receives a pointer into the blob; the text is NOT NUL-terminated.
+/// @param len   Receives the length in bytes.
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_BAD_NODE_RANGE`.
 ///
 /// # Safety
 /// `model` from `sdt_model_load`; `name` and `len` writable.
