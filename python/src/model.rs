@@ -378,7 +378,7 @@ impl Model {
         &self,
         py: Python<'py>,
         images: PyReadonlyArrayDyn<'py, f32>,
-        labels: PyReadonlyArrayDyn<'py, i64>,
+        labels: &Bound<'py, PyAny>,
         logits: Option<PyReadonlyArrayDyn<'py, f32>>,
         kernel: &str,
         threads: usize,
@@ -395,7 +395,7 @@ impl Model {
             "input".into(),
             tensor(imgs.shape(), imgs.iter().copied().collect()),
         );
-        let labs = labels.as_array();
+        let labs = class_labels(labels)?;
         if labs.len() * self.core()?.input_len() != imgs.len() {
             return Err(InputError::new_err(format!(
                 "{} labels for {} input values",
@@ -403,10 +403,8 @@ impl Model {
                 imgs.len()
             )));
         }
-        test.tensors.insert(
-            "label".into(),
-            tensor(labs.shape(), labs.iter().map(|&l| l as f32).collect()),
-        );
+        test.tensors
+            .insert("label".into(), tensor(&[labs.len()], labs));
         if let Some(l) = logits {
             let l = l.as_array();
             test.tensors.insert(
@@ -506,6 +504,25 @@ fn run_batch(
         }
         Ok((logits, stats))
     })
+}
+
+/// Class labels from a numpy array of any integer type (or floats holding integers).
+fn class_labels(x: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
+    fn all<T: numpy::Element + Copy>(
+        x: &Bound<'_, PyAny>,
+        f: impl Fn(T) -> f32,
+    ) -> Option<Vec<f32>> {
+        let a = x.extract::<PyReadonlyArrayDyn<T>>().ok()?;
+        let v = a.as_array().iter().map(|&v| f(v)).collect();
+        Some(v)
+    }
+    all::<i64>(x, |v| v as f32)
+        .or_else(|| all::<i32>(x, |v| v as f32))
+        .or_else(|| all::<u8>(x, f32::from))
+        .or_else(|| all::<i16>(x, f32::from))
+        .or_else(|| all::<f32>(x, |v| v))
+        .or_else(|| all::<f64>(x, |v| v as f32))
+        .ok_or_else(|| InputError::new_err("labels must be a numpy array of class indices"))
 }
 
 /// A JSON value as plain Python objects (dict, list, int, float, str, bool, None).

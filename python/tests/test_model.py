@@ -93,6 +93,11 @@ def test_evaluate_matches_the_cli(digits, cli, data_dir):
     expected = cli("sdt-convert", "eval", py_path, test_file, "--limit", 40)
     for key in ("images", "accuracy", "top1_agreement", "max_abs_logit_diff", "firing"):
         assert report[key] == expected[key], key
+    # Any integer label type.
+    again = sdt.Model(blob).evaluate(t["input"][:40], t["label"][:40].astype(np.int32))
+    assert again["accuracy"] == expected["accuracy"]
+    with pytest.raises(sdt.InputError):
+        sdt.Model(blob).evaluate(t["input"][:40], t["label"][:39])
 
 
 def test_errors_are_typed(digits, tmp_path):

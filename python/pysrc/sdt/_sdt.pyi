@@ -67,7 +67,7 @@ class Model:
     def evaluate(
         self,
         images: npt.NDArray[np.float32],
-        labels: npt.NDArray[np.int64],
+        labels: npt.NDArray[Any],
         *,
         logits: Optional[npt.NDArray[np.float32]] = None,
         kernel: str = "spike",
