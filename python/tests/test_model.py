@@ -126,3 +126,28 @@ def test_errors_are_typed(digits, tmp_path):
     with pytest.raises(sdt.ConversionError):
         sdt.convert(bad, weight_bits=3)
     assert issubclass(sdt.CheckpointError, sdt.SdtError)
+
+
+def test_run_releases_the_gil(digits):
+    """Python threads keep running while a batch runs: the GIL is released."""
+    import threading
+    import time
+
+    model = sdt.Model(digits[0])
+    x = np.random.default_rng(3).normal(size=(200, 1, 32, 32)).astype(np.float32)
+    span = {}
+
+    def work():
+        span["start"] = time.perf_counter()
+        model.run(x)
+        span["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=work)
+    ticks = []
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    assert span["end"] - span["start"] > 0.05, "batch too short to tell"
+    inside = [t for t in ticks if span["start"] + 0.02 < t < span["end"] - 0.02]
+    assert len(inside) > 100, f"{len(inside)} ticks while the batch ran"
