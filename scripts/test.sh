@@ -38,6 +38,7 @@ cargo build --release -p sdt-core --target thumbv7em-none-eabihf
 cargo build --release -p sdt-core --target thumbv8m.main-none-eabihf
 # The C API's static library for firmware (its own target dir: the capi tests build there too).
 CARGO_TARGET_DIR=target/capi-c cargo clippy -p sdt-capi --target thumbv8m.main-none-eabihf -- -D warnings
+CARGO_TARGET_DIR=target/capi-c cargo build --release -p sdt-capi --target thumbv7em-none-eabihf
 
 # capi's tests also check the cbindgen header, run a host C program and the C firmware on
 # QEMU mps3-an547 (built with arm-none-eabi-gcc), all bit-exact with the core (about 2 min).
