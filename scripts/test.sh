@@ -57,7 +57,7 @@ python3 -m venv "$pyvenv"
 "$pyvenv/bin/pip" install -q target/wheels/sdt-*-abi3-*.whl pytest expelliarmus
 # Run outside the repository so the installed wheel is what gets imported.
 (cd "$(dirname "$pyvenv")" && "$pyvenv/bin/python" -m pytest -q "$root/python/tests")
-"$pyvenv/bin/python" python/bench/bench_events.py --runs 30
+"$pyvenv/bin/python" python/bench/bench_events.py --runs 50
 
 # This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels
 # (other x86 CPUs, and every fallback of the AVX-512 code) must give the same integers.
