@@ -80,8 +80,10 @@ fn options(
 /// The two words of one event.
 #[inline(always)]
 fn push_words(out: &mut Vec<u64>, e: Event) {
-    out.push(e.t);
-    out.push(u64::from(e.x) | u64::from(e.y) << 16 | u64::from(e.p) << 32);
+    out.extend_from_slice(&[
+        e.t,
+        u64::from(e.x) | u64::from(e.y) << 16 | u64::from(e.p) << 32,
+    ]);
 }
 
 #[inline(always)]
