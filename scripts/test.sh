@@ -41,7 +41,8 @@ CARGO_TARGET_DIR=target/capi-c cargo clippy -p sdt-capi --target thumbv8m.main-n
 CARGO_TARGET_DIR=target/capi-c cargo build --release -p sdt-capi --target thumbv7em-none-eabihf
 
 # capi's tests also check the cbindgen header, run a host C program and the C firmware on
-# QEMU mps3-an547 (built with arm-none-eabi-gcc), all bit-exact with the core (about 2 min).
+# QEMU mps3-an547 (built with arm-none-eabi-gcc), all bit-exact with the core (about 2 min:
+# they build the static library for the host and for Cortex-M55 in target/capi-c).
 step "tests (core, convert, C API, examples, end-to-end)"
 cargo test --release
 
