@@ -21,7 +21,7 @@ pub use arch::{Arch, ArchOptions};
 pub use blobfile::AlignedBlob;
 pub use error::{ConvertError, Result};
 pub use lower::{lower, LowerOptions, Lowered};
-pub use pack::{pack, PackOptions};
+pub use pack::{pack, pack_with_progress, PackOptions};
 
 /// Converts a checkpoint to blob bytes in one call.
 pub fn convert(

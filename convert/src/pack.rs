@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sdt_core::graph::WeightBits;
 
 use crate::error::{ConvertError, Result};
-use crate::{checkpoint, convert, AlignedBlob, Arch, ArchOptions, LowerOptions, Lowered};
+use crate::{checkpoint, AlignedBlob, Arch, ArchOptions, LowerOptions, Lowered};
 
 /// Options of a conversion.
 #[derive(Clone, Debug)]
@@ -45,6 +45,15 @@ impl Default for PackOptions {
 
 /// Converts the checkpoint at `path` with `opt`.
 pub fn pack(path: &Path, opt: &PackOptions) -> Result<(Arch, Lowered, AlignedBlob)> {
+    pack_with_progress(path, opt, &mut |_| {})
+}
+
+/// [`pack`], telling `stage` the name of each step as it starts.
+pub fn pack_with_progress(
+    path: &Path,
+    opt: &PackOptions,
+    stage: &mut dyn FnMut(&str),
+) -> Result<(Arch, Lowered, AlignedBlob)> {
     let weight_bits = match opt.weight_bits {
         4 => WeightBits::I4,
         8 => WeightBits::I8,
@@ -61,6 +70,7 @@ pub fn pack(path: &Path, opt: &PackOptions) -> Result<(Arch, Lowered, AlignedBlo
             opt.input_bits
         )));
     }
+    stage("reading the checkpoint");
     let ck = checkpoint::load(path)?;
     let input_absmax = match &opt.calibration {
         Some(cal) => checkpoint::load(cal)?
@@ -82,5 +92,11 @@ pub fn pack(path: &Path, opt: &PackOptions) -> Result<(Arch, Lowered, AlignedBlo
         wide_input: opt.input_bits == 16,
         spike_bias: opt.spike_bias,
     };
-    convert(&ck, arch, lower)
+    stage("inferring the architecture");
+    let arch = Arch::infer(&ck, arch)?;
+    stage("lowering: folding BatchNorm, quantizing, proving bounds");
+    let lowered = crate::lower(&ck, &arch, lower)?;
+    stage("assembling and validating the blob");
+    let blob = crate::blobfile::assemble(&lowered.graph, &lowered.data)?;
+    Ok((arch, lowered, blob))
 }

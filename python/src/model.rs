@@ -97,10 +97,12 @@ impl Blob {
 }
 
 /// Converts a checkpoint (.pth or .safetensors) into a blob; every option of
-/// `sdt-convert pack`. Writes the blob to `output` too when given.
+/// `sdt-convert pack`. Writes the blob to `output` too when given; calls `progress(stage)`
+/// with the name of each step as it starts.
 #[pyfunction]
 #[pyo3(signature = (checkpoint, *, weight_bits = 8, input_size = 224, heads = 8, d = 4,
-    input_absmax = 3.0, input_bits = 8, calibration = None, spike_bias = 0.0, output = None))]
+    input_absmax = 3.0, input_bits = 8, calibration = None, spike_bias = 0.0, output = None,
+    progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn convert(
     py: Python<'_>,
@@ -114,6 +116,7 @@ fn convert(
     calibration: Option<PathBuf>,
     spike_bias: f64,
     output: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Blob> {
     let opt = PackOptions {
         weight_bits,
@@ -125,10 +128,22 @@ fn convert(
         calibration,
         spike_bias,
     };
+    // `progress(stage)` runs with the GIL taken back for the call; its errors are printed
+    // by Python (unraisable) rather than stopping the conversion.
+    let mut report = |stage: &str| {
+        if let Some(cb) = &progress {
+            Python::attach(|py| {
+                if let Err(e) = cb.call1(py, (stage,)) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }
+    };
     let blob = py
         .detach(|| {
-            let (_, _, blob) = sdt_convert::pack(&checkpoint, &opt)?;
+            let (_, _, blob) = sdt_convert::pack_with_progress(&checkpoint, &opt, &mut report)?;
             if let Some(out) = &output {
+                report("writing the blob");
                 blobfile::write_atomic(out, blob.bytes())?;
             }
             Ok::<_, ConvertError>(blob)

@@ -30,7 +30,11 @@ def digits(golden_dir, tmp_path_factory):
     ck = golden_dir / "sdt_digits32_seed1.safetensors"
     out = tmp_path_factory.mktemp("blobs")
     py_path = out / "py.blob"
-    blob = sdt.convert(ck, input_size=32, input_absmax=1.0, output=py_path)
+    stages = []
+    blob = sdt.convert(ck, input_size=32, input_absmax=1.0, output=py_path,
+                       progress=stages.append)
+    assert stages[0] == "reading the checkpoint" and stages[-1] == "writing the blob"
+    assert len(stages) == 5
     return blob, py_path
 
 

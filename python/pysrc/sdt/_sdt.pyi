@@ -1,7 +1,7 @@
 """Type stubs of the native module ``sdt._sdt`` (see the ``sdt`` package for the docs)."""
 
 from os import PathLike
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ def convert(
     calibration: Optional[_Path] = None,
     spike_bias: float = 0.0,
     output: Optional[_Path] = None,
+    progress: Optional[Callable[[str], Any]] = None,
 ) -> Blob:
     """Converts a .pth / .safetensors checkpoint (the options of ``sdt-convert pack``)."""
 
