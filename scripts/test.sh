@@ -14,10 +14,20 @@ for dir in "$SDT_GOLDEN_DIR" "$SDT_EVENTS_DIR"; do
   [ -d "$dir" ] || { echo "missing data folder $dir (set SDT_GOLDEN_DIR / SDT_EVENTS_DIR)"; exit 1; }
 done
 
-step "toolchain: bare-metal targets, nightly, cargo-fuzz"
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$@"
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "$@"; fi
+}
+
+step "toolchain: bare-metal targets, nightly, cargo-fuzz, cbindgen; C compilers and QEMU for the C API tests"
 rustup target add thumbv7em-none-eabihf thumbv8m.main-none-eabihf
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+command -v cbindgen >/dev/null || cargo install cbindgen --locked
+command -v cc >/dev/null || apt_install gcc
+command -v arm-none-eabi-gcc >/dev/null || apt_install gcc-arm-none-eabi
+command -v qemu-system-arm >/dev/null || apt_install qemu-system-arm
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3 python3-venv
 
 step "format and lints"
 cargo fmt --all -- --check
@@ -26,9 +36,29 @@ cargo clippy --all-targets -- -D warnings
 step "core is no_std without alloc (Cortex-M4F and Cortex-M55 targets)"
 cargo build --release -p sdt-core --target thumbv7em-none-eabihf
 cargo build --release -p sdt-core --target thumbv8m.main-none-eabihf
+# The C API's static library for firmware (its own target dir: the capi tests build there too).
+CARGO_TARGET_DIR=target/capi-c cargo clippy -p sdt-capi --target thumbv8m.main-none-eabihf -- -D warnings
+CARGO_TARGET_DIR=target/capi-c cargo build --release -p sdt-capi --target thumbv7em-none-eabihf
 
-step "tests (core, convert, examples, end-to-end)"
+# capi's tests also check the cbindgen header, run a host C program and the C firmware on
+# QEMU mps3-an547 (built with arm-none-eabi-gcc), all bit-exact with the core (about 2 min:
+# they build the static library for the host and for Cortex-M55 in target/capi-c).
+step "tests (core, convert, C API, examples, end-to-end)"
 cargo test --release
+
+# About 2 minutes: the wheel reuses the release build of the workspace.
+step "Python package: abi3 wheel (maturin), installed in a fresh venv, pytest, event decoding vs expelliarmus"
+[ -x .venv-py/bin/maturin ] || { python3 -m venv .venv-py && .venv-py/bin/pip install -q 'maturin>=1.5,<2'; }
+PYO3_PYTHON="$root/.venv-py/bin/python" cargo clippy --release -p sdt-python --all-targets -- -D warnings
+rm -rf target/wheels
+(cd python && ../.venv-py/bin/maturin build --release -o ../target/wheels)
+cargo build --release -p sdt-convert -p sdt-dvs
+pyvenv=$(mktemp -d)/venv
+python3 -m venv "$pyvenv"
+"$pyvenv/bin/pip" install -q target/wheels/sdt-*-abi3-*.whl pytest expelliarmus
+# Run outside the repository so the installed wheel is what gets imported.
+(cd "$(dirname "$pyvenv")" && "$pyvenv/bin/python" -m pytest -q "$root/python/tests")
+"$pyvenv/bin/python" python/bench/bench_events.py --runs 50
 
 # This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels
 # (other x86 CPUs, and every fallback of the AVX-512 code) must give the same integers.
@@ -51,10 +81,6 @@ cargo clippy -p sdt-train --all-targets -- -D warnings
 OMP_WAIT_POLICY=PASSIVE cargo test --release -p sdt-train
 
 step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core (boards/)"
-if ! command -v qemu-system-arm >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq qemu-system-arm
-  else sudo apt-get update -qq && sudo apt-get install -y -qq qemu-system-arm; fi
-fi
 (
   cd boards
   cargo fmt -p sdt-qemu-m55 -p sdt-qemu-m55-host -- --check

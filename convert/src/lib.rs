@@ -8,7 +8,9 @@
 pub mod arch;
 pub mod checkpoint;
 pub mod error;
+pub mod inspect;
 pub mod lower;
+pub mod pack;
 pub mod progress;
 pub mod quantize;
 pub mod verify;
@@ -16,6 +18,7 @@ pub mod verify;
 pub use arch::{Arch, ArchOptions};
 pub use error::{ConvertError, Result};
 pub use lower::{lower, LowerOptions, Lowered};
+pub use pack::{pack, pack_with_progress, PackOptions};
 
 /// Converts a checkpoint to blob bytes in one call.
 pub fn convert(

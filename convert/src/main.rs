@@ -5,10 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
-use sdt_convert::verify::{blockcheck, evaluate};
-use sdt_convert::{convert, ArchOptions, ConvertError, LowerOptions};
-use sdt_core::graph::{Op, TensorKind, WeightBits};
-use sdt_core::model::{node_io, tensor_bytes};
+use sdt_convert::verify::{self, blockcheck, evaluate};
+use sdt_convert::{pack, ConvertError, PackOptions};
 use sdt_core::plan::Plan;
 use sdt_core::Kernel;
 use sdt_host::AlignedBlob;
@@ -86,6 +84,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = KernelArg::Spike)]
         kernel: KernelArg,
     },
+    /// The fixed-point logits of every input of a `*_test.safetensors` file (JSON).
+    Logits {
+        blob: PathBuf,
+        test: PathBuf,
+        #[arg(long, value_enum, default_value_t = KernelArg::Spike)]
+        kernel: KernelArg,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Accuracy and agreement on a `*_test.safetensors` file (JSON).
     Eval {
         blob: PathBuf,
@@ -136,35 +143,17 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             calibration,
             spike_bias,
         } => {
-            let ck = checkpoint::load(&checkpoint)?;
-            let input_absmax = match calibration {
-                Some(path) => {
-                    let cal = checkpoint::load(&path)?;
-                    cal.get("input")?
-                        .data
-                        .iter()
-                        .fold(0f32, |m, &x| m.max(x.abs()))
-                }
-                None => input_absmax,
-            };
-            let bits = match weight_bits {
-                16 => WeightBits::I16,
-                4 => WeightBits::I4,
-                _ => WeightBits::I8,
-            };
-            let arch = ArchOptions {
+            let opt = PackOptions {
+                weight_bits,
+                input_size,
                 heads,
                 d,
-                input_h: input_size,
-                input_w: input_size,
-            };
-            let opt = LowerOptions {
-                weight_bits: bits,
                 input_absmax,
-                wide_input: input_bits == 16,
+                input_bits,
+                calibration,
                 spike_bias,
             };
-            let (arch, lowered, blob) = convert(&ck, arch, opt)?;
+            let (arch, lowered, blob) = pack(&checkpoint, &opt)?;
             sdt_host::fs::write_atomic(&output, blob.bytes())?;
             let model = blob.model()?;
             let plan = Plan::new(model.graph(), 1).map_err(ConvertError::Blob)?;
@@ -197,6 +186,20 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             );
             Ok(())
         }
+        Command::Logits {
+            blob,
+            test,
+            kernel,
+            limit,
+        } => {
+            let blob = AlignedBlob::read(&blob)?;
+            let model = blob.model()?;
+            let test = checkpoint::load(&test)?;
+            let logits = verify::logits(&model, &test, kernel.into(), limit)?;
+            let frac = verify::frac_of(&model, model.graph().logits);
+            println!("{}", serde_json::json!({ "frac": frac, "logits": logits }));
+            Ok(())
+        }
         Command::Eval {
             blob,
             test,
@@ -219,32 +222,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
 
 fn inspect(blob: &AlignedBlob, layers: bool) -> Result<(), ConvertError> {
     let model = blob.model()?;
-    let g = model.graph();
-    let plan = Plan::new(g, 1).map_err(ConvertError::Blob)?;
-    let input = model.tensor(g.input);
-    let mut weights = 0usize;
-    for node in model.nodes() {
-        if let Op::Conv { geom, .. } | Op::Encode { geom, .. } = node.op {
-            weights += geom.weight_count();
-        }
-    }
-    let summary = serde_json::json!({
-        "embed": g.arch.embed,
-        "blocks3": g.arch.blocks3,
-        "blocks4": g.arch.blocks4,
-        "input": [input.h, input.w, input.c],
-        "input_scale": g.input_spec.scale,
-        "classes": model.classes(),
-        "d": g.d,
-        "params": g.arch.params,
-        "stored_weights": weights,
-        "nodes": g.nodes.len(),
-        "tensors": g.tensors.len(),
-        "blob_bytes": blob.bytes().len(),
-        "bytes_per_param": blob.bytes().len() as f64 / g.arch.params.max(1) as f64,
-        "arena_bytes": plan.bytes,
-        "arena_lower_bound": plan.lower_bound,
-    });
+    let summary = sdt_convert::inspect::summary(&model, blob.bytes().len())?;
     println!(
         "{}",
         serde_json::to_string_pretty(&summary).unwrap_or_default()
@@ -254,30 +232,11 @@ fn inspect(blob: &AlignedBlob, layers: bool) -> Result<(), ConvertError> {
             "{:>4} {:>3} {:<58} {:>16} {:>7} {:>10}",
             "node", "blk", "name", "out HxWxC", "format", "bytes"
         );
-        for (i, node) in model.nodes().iter().enumerate() {
-            let out = model.tensor(node_io(&node.op).1);
-            let format = match (node.op, out.kind) {
-                (Op::Conv { bits, .. } | Op::Encode { bits, .. }, TensorKind::Fixed { frac }) => {
-                    format!("w{} Q{frac}", bits.bits())
-                }
-                (
-                    Op::Conv {
-                        bits,
-                        mode: sdt_core::graph::ConvOutput::Spikes { frac },
-                        ..
-                    },
-                    _,
-                ) => format!("w{} s{frac}", bits.bits()),
-                (Op::Attention { frac, .. }, _) => format!("attn s{frac}"),
-                (_, TensorKind::Spikes) => "spikes".into(),
-                _ => "-".into(),
-            };
-            let shape = format!("{}x{}x{}", out.h, out.w, out.c);
+        for l in sdt_convert::inspect::layers(&model) {
+            let shape = format!("{}x{}x{}", l.out[0], l.out[1], l.out[2]);
             println!(
-                "{i:>4} {:>3} {:<58} {shape:>16} {format:>7} {:>10}",
-                node.block,
-                model.node_name(i),
-                tensor_bytes(out)
+                "{:>4} {:>3} {:<58} {shape:>16} {:>7} {:>10}",
+                l.node, l.block, l.name, l.format, l.bytes
             );
         }
     }

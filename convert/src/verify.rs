@@ -184,6 +184,33 @@ pub fn evaluate(
     })
 }
 
+/// The fixed-point logits of the first `limit` (default all) inputs of a test file.
+pub fn logits(
+    model: &Model<'_>,
+    test: &Checkpoint,
+    kernel: Kernel,
+    limit: Option<usize>,
+) -> Result<Vec<Vec<i32>>> {
+    let inputs = test.get("input")?;
+    let per = model.input_len();
+    let available = inputs.data.len() / per.max(1);
+    let n = limit.map_or(available, |l| l.min(available));
+    let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).map_err(ConvertError::Blob)?];
+    let mut session = Session::new(model, &mut arena, 1).map_err(ConvertError::Blob)?;
+    let mut out = Vec::with_capacity(n);
+    for image in inputs.data.chunks_exact(per.max(1)).take(n) {
+        let x = quantize_input(model, image)?;
+        session
+            .set_input(x.as_input())
+            .map_err(ConvertError::Blob)?;
+        session
+            .run(kernel, &sdt_core::Sequential, None)
+            .map_err(ConvertError::Blob)?;
+        out.push(session.logits().to_vec());
+    }
+    Ok(out)
+}
+
 pub fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {

@@ -126,6 +126,7 @@ impl InputArgs {
                 .width
                 .zip(self.height)
                 .map(|(w, h)| Geometry::new(w, h)),
+            ..SourceOptions::default()
         };
         let source = EventSource::open(&self.file, opts)?;
         Ok((source, progress(&self.file, self.quiet)))

@@ -9,7 +9,7 @@ use sdt_events::aedat2::{Aedat2Decoder, DVS128};
 use sdt_events::aedat31::Aedat31Decoder;
 use sdt_events::dat::DatDecoder;
 use sdt_events::evt2::Evt2Decoder;
-use sdt_events::evt3::Evt3Decoder;
+use sdt_events::evt3::{Evt3Decoder, TimePolicy};
 use sdt_events::nmnist::{NmnistDecoder, NMNIST};
 use sdt_events::{
     Counters, Decoder, Event, EventFormat, Geometry, HeaderError, HeaderGeometry, HeaderInfo,
@@ -81,6 +81,9 @@ pub struct SourceOptions {
     pub format: Option<Format>,
     /// Force this resolution.
     pub geometry: Option<Geometry>,
+    /// How EVT 3.0 time words combine (the documented rule by default; `LowCarry` reproduces
+    /// expelliarmus' output).
+    pub evt3_time: TimePolicy,
 }
 
 /// Why a file cannot be opened.
@@ -124,10 +127,10 @@ enum CoreDecoder {
 }
 
 impl CoreDecoder {
-    fn new(format: Format, g: Geometry) -> Option<Self> {
+    fn new(format: Format, g: Geometry, evt3_time: TimePolicy) -> Option<Self> {
         Some(match format {
             Format::Evt2 => Self::Evt2(Evt2Decoder::new(g)),
-            Format::Evt3 => Self::Evt3(Evt3Decoder::new(g)),
+            Format::Evt3 => Self::Evt3(Evt3Decoder::with_policy(g, evt3_time)),
             Format::Dat => Self::Dat(DatDecoder::new(g)),
             Format::Aedat2 => Self::Aedat2(Aedat2Decoder::new(g)),
             Format::Aedat31 => Self::Aedat31(Aedat31Decoder::new(g)),
@@ -136,8 +139,7 @@ impl CoreDecoder {
         })
     }
 
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Event>) {
-        let sink = |e| out.push(e);
+    fn feed(&mut self, bytes: &[u8], sink: impl FnMut(Event)) {
         match self {
             Self::Evt2(d) => d.feed(bytes, sink),
             Self::Evt3(d) => d.feed(bytes, sink),
@@ -276,8 +278,8 @@ impl EventSource {
             (None, Some(found)) => found,
             (None, None) => (default_geometry(format), GeometrySource::Default),
         };
-        let decoder =
-            CoreDecoder::new(format, geometry).ok_or(SourceError::Unknown(name.into()))?;
+        let decoder = CoreDecoder::new(format, geometry, opts.evt3_time)
+            .ok_or(SourceError::Unknown(name.into()))?;
         Ok(Self {
             format,
             geometry,
@@ -335,14 +337,33 @@ impl EventSource {
     /// Appends the next events to `out`; `false` once the file is exhausted (then
     /// [`Self::counters`] are final).
     pub fn next_chunk(&mut self, out: &mut Vec<Event>) -> Result<bool, SourceError> {
+        if let Inner::Aedat4(r) = &mut self.inner {
+            return r
+                .next_packet(out)
+                .map(|p| p.is_some())
+                .map_err(|source| SourceError::Aedat4 {
+                    path: String::new(),
+                    source,
+                });
+        }
+        self.next_chunk_with(|e| out.push(e))
+    }
+
+    /// Like [`Self::next_chunk`], but hands each event to `sink` (for callers that store
+    /// events in their own layout without an intermediate buffer).
+    pub fn next_chunk_with(&mut self, sink: impl FnMut(Event)) -> Result<bool, SourceError> {
         match &mut self.inner {
             Inner::Aedat4(r) => {
-                r.next_packet(out)
+                let mut packet = Vec::new();
+                let more = r
+                    .next_packet(&mut packet)
                     .map(|p| p.is_some())
                     .map_err(|source| SourceError::Aedat4 {
                         path: String::new(),
                         source,
-                    })
+                    })?;
+                packet.into_iter().for_each(sink);
+                Ok(more)
             }
             Inner::Bytes {
                 input,
@@ -371,7 +392,7 @@ impl EventSource {
                     return Ok(false);
                 }
                 self.bytes_read += n as u64;
-                decoder.feed(buf.get(..n).unwrap_or(&[]), out);
+                decoder.feed(buf.get(..n).unwrap_or(&[]), sink);
                 Ok(true)
             }
         }

@@ -1,0 +1,90 @@
+//! What a blob holds: architecture, sizes, arena, and per-layer formats (`sdt-convert inspect`,
+//! the Python `Blob.inspect()`).
+
+use sdt_core::graph::{ConvOutput, Op, TensorKind};
+use sdt_core::model::{node_io, tensor_bytes};
+use sdt_core::plan::Plan;
+use sdt_core::Model;
+use serde::Serialize;
+
+use crate::error::{ConvertError, Result};
+
+/// The whole-blob summary.
+pub fn summary(model: &Model<'_>, blob_bytes: usize) -> Result<serde_json::Value> {
+    let g = model.graph();
+    let plan = Plan::new(g, 1).map_err(ConvertError::Blob)?;
+    let input = model.tensor(g.input);
+    let mut weights = 0usize;
+    for node in model.nodes() {
+        if let Op::Conv { geom, .. } | Op::Encode { geom, .. } = node.op {
+            weights += geom.weight_count();
+        }
+    }
+    Ok(serde_json::json!({
+        "embed": g.arch.embed,
+        "blocks3": g.arch.blocks3,
+        "blocks4": g.arch.blocks4,
+        "input": [input.h, input.w, input.c],
+        "input_scale": g.input_spec.scale,
+        "classes": model.classes(),
+        "d": g.d,
+        "params": g.arch.params,
+        "stored_weights": weights,
+        "nodes": g.nodes.len(),
+        "tensors": g.tensors.len(),
+        "blob_bytes": blob_bytes,
+        "bytes_per_param": blob_bytes as f64 / g.arch.params.max(1) as f64,
+        "arena_bytes": plan.bytes,
+        "arena_lower_bound": plan.lower_bound,
+    }))
+}
+
+/// One node of the graph as `inspect --layers` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Layer {
+    pub node: usize,
+    pub block: u16,
+    pub name: String,
+    /// Output height, width, channels.
+    pub out: [u16; 3],
+    /// Weight bits and fixed-point format (`w8 Q12`, `w8 s10`, `attn s8`, `spikes`, `-`).
+    pub format: String,
+    /// Bytes of the output tensor.
+    pub bytes: usize,
+}
+
+/// Every node of `model`.
+pub fn layers(model: &Model<'_>) -> Vec<Layer> {
+    model
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let out = model.tensor(node_io(&node.op).1);
+            let format = match (node.op, out.kind) {
+                (Op::Conv { bits, .. } | Op::Encode { bits, .. }, TensorKind::Fixed { frac }) => {
+                    format!("w{} Q{frac}", bits.bits())
+                }
+                (
+                    Op::Conv {
+                        bits,
+                        mode: ConvOutput::Spikes { frac },
+                        ..
+                    },
+                    _,
+                ) => format!("w{} s{frac}", bits.bits()),
+                (Op::Attention { frac, .. }, _) => format!("attn s{frac}"),
+                (_, TensorKind::Spikes) => "spikes".into(),
+                _ => "-".into(),
+            };
+            Layer {
+                node: i,
+                block: node.block,
+                name: model.node_name(i).to_owned(),
+                out: [out.h, out.w, out.c],
+                format,
+                bytes: tensor_bytes(out),
+            }
+        })
+        .collect()
+}

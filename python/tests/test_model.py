@@ -1,0 +1,157 @@
+"""Converting, inspecting and running models from Python gives what the Rust CLI gives."""
+
+import numpy as np
+import pytest
+
+import sdt
+
+
+def load_test(path):
+    """The tensors of a small safetensors file (f32 little-endian), read with numpy only."""
+    import json
+    import struct
+
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = {"F32": "<f4", "I64": "<i8"}[t["dtype"]]
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype).reshape(t["shape"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def digits(golden_dir, tmp_path_factory):
+    """The digits checkpoint converted by Python and by `sdt-convert pack`."""
+    ck = golden_dir / "sdt_digits32_seed1.safetensors"
+    out = tmp_path_factory.mktemp("blobs")
+    py_path = out / "py.blob"
+    stages = []
+    blob = sdt.convert(ck, input_size=32, input_absmax=1.0, output=py_path,
+                       progress=stages.append)
+    assert stages[0] == "reading the checkpoint" and stages[-1] == "writing the blob"
+    assert len(stages) == 5
+    return blob, py_path
+
+
+def test_convert_gives_the_cli_bytes(digits, golden_dir, cli_raw, tmp_path, data_dir):
+    blob, py_path = digits
+    cli_path = tmp_path / "cli.blob"
+    cli_raw("sdt-convert", "pack", golden_dir / "sdt_digits32_seed1.safetensors", "-o", cli_path,
+            "--input-size", 32, "--input-absmax", 1.0)
+    assert blob.to_bytes() == cli_path.read_bytes() == py_path.read_bytes()
+    # The bundled blob was made the same way.
+    assert blob.to_bytes() == (data_dir / "digits32_int8.blob").read_bytes()
+    assert len(blob) == cli_path.stat().st_size
+
+
+def test_inspect_matches_the_cli(digits, cli, tmp_path):
+    blob, py_path = digits
+    info = blob.inspect()
+    assert info == cli("sdt-convert", "inspect", py_path)
+    layers = blob.inspect(layers=True)["layers"]
+    assert len(layers) == info["nodes"]
+    assert {"node", "block", "name", "out", "format", "bytes"} <= set(layers[0])
+
+
+def test_run_gives_the_cli_logits(digits, cli, data_dir):
+    blob, py_path = digits
+    test_file = data_dir / "digits32_test.safetensors"
+    n = 24
+    expected = cli("sdt-convert", "logits", py_path, test_file, "--limit", n)
+    model = sdt.Model(blob)
+    assert model.logits_frac == expected["frac"]
+    images = load_test(test_file)["input"][:n]
+    # Float images are quantized as the CLI does; the integers must be identical.
+    logits = model.run(images)
+    assert logits.dtype == np.int32 and logits.shape == (n, 10)
+    np.testing.assert_array_equal(logits, np.array(expected["logits"], np.int32))
+    # Quantized input, one image, dense kernel, threads: same integers.
+    q = model.quantize(images)
+    assert q.dtype == np.int8 and q.shape == (n, 32, 32, 1)
+    np.testing.assert_array_equal(model.run(q[3], kernel="dense"), logits[3])
+    np.testing.assert_array_equal(model.run(q, threads=2), logits)
+
+
+def test_stats_records(digits):
+    model = sdt.Model(digits[0])
+    x = np.zeros((2, 1, 32, 32), np.float32)
+    logits, records = model.run(x, stats=True)
+    assert len(records) == len(model.node_names)
+    assert all(r["runs"] == 2 for r in records)
+    assert sum(r["sops"] for r in records) > 0
+    assert {"node", "name", "block", "sops", "macs", "spikes", "nonzero", "sites",
+            "energy_fj"} <= set(records[0])
+
+
+def test_evaluate_matches_the_cli(digits, cli, data_dir):
+    blob, py_path = digits
+    test_file = data_dir / "digits32_test.safetensors"
+    t = load_test(test_file)
+    report = sdt.Model(blob).evaluate(t["input"], t["label"].astype(np.int64),
+                                      logits=t["logits"], limit=40)
+    expected = cli("sdt-convert", "eval", py_path, test_file, "--limit", 40)
+    for key in ("images", "accuracy", "top1_agreement", "max_abs_logit_diff", "firing"):
+        assert report[key] == expected[key], key
+    # Any integer label type.
+    again = sdt.Model(blob).evaluate(t["input"][:40], t["label"][:40].astype(np.int32))
+    assert again["accuracy"] == expected["accuracy"]
+    with pytest.raises(sdt.InputError):
+        sdt.Model(blob).evaluate(t["input"][:40], t["label"][:39])
+
+
+def test_errors_are_typed(digits, tmp_path):
+    blob = digits[0]
+    raw = bytearray(blob.to_bytes())
+    raw[0] ^= 0xFF
+    with pytest.raises(sdt.BlobError, match="magic"):
+        sdt.Blob.from_bytes(bytes(raw))
+    raw = bytearray(blob.to_bytes())
+    raw[-1] ^= 1
+    with pytest.raises(sdt.BlobError, match="checksum"):
+        sdt.Blob.from_bytes(bytes(raw))
+    with pytest.raises(FileNotFoundError):
+        sdt.Blob.load(tmp_path / "missing.blob")
+    model = sdt.Model(blob)
+    with pytest.raises(sdt.InputError):
+        model.run(np.zeros(7, np.int8))
+    with pytest.raises(sdt.InputError, match="int8"):
+        model.run(np.zeros(32 * 32, np.int16))
+    with pytest.raises(sdt.InputError, match="kernel"):
+        model.run(np.zeros(32 * 32, np.int8), kernel="fast")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    with pytest.raises(sdt.SdtError):
+        sdt.convert(bad, input_size=32)
+    with pytest.raises(sdt.ConversionError):
+        sdt.convert(bad, weight_bits=3)
+    assert issubclass(sdt.CheckpointError, sdt.SdtError)
+
+
+def test_run_releases_the_gil(digits):
+    """Python threads keep running while a batch runs: the GIL is released."""
+    import threading
+    import time
+
+    model = sdt.Model(digits[0])
+    x = np.random.default_rng(3).normal(size=(200, 1, 32, 32)).astype(np.float32)
+    span = {}
+
+    def work():
+        span["start"] = time.perf_counter()
+        model.run(x)
+        span["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=work)
+    ticks = []
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    assert span["end"] - span["start"] > 0.05, "batch too short to tell"
+    inside = [t for t in ticks if span["start"] + 0.02 < t < span["end"] - 0.02]
+    assert len(inside) > 100, f"{len(inside)} ticks while the batch ran"
