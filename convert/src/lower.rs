@@ -8,8 +8,8 @@
 
 use sdt_core::fixed::Affine;
 use sdt_core::graph::{
-    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, TensorDesc, TensorId,
-    TensorKind, WeightBits,
+    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
+    TensorId, TensorKind, WeightBits,
 };
 use sdt_core::model::cheaper_attention_order;
 
@@ -263,15 +263,16 @@ impl<'c> Builder<'c> {
             .iter()
             .map(|r| r.iter().map(|v| v.unsigned_abs() as f64).sum::<f64>() * x_max)
             .collect();
+        let synapse = Synapse {
+            input,
+            output,
+            geom,
+            bits,
+            weights,
+            affine: Section::default(),
+        };
         let op = if is_input {
-            Op::Encode {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine: Section::default(),
-            }
+            Op::Encode(synapse)
         } else {
             let mode = match dest {
                 Dest::Spikes => ConvOutput::Spikes { frac: 0 },
@@ -280,15 +281,7 @@ impl<'c> Builder<'c> {
                 }
                 Dest::Fixed(_) => ConvOutput::Write,
             };
-            Op::Conv {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine: Section::default(),
-                mode,
-            }
+            Op::Conv { synapse, mode }
         };
         let node = self.node(op, name);
         self.pending.push(Pending {
@@ -667,9 +660,9 @@ fn writes(op: &Op, t: TensorId) -> bool {
 
 fn set_affine(op: &mut Op, section: Section, out_frac: u8) {
     match op {
-        Op::Encode { affine, .. } => *affine = section,
-        Op::Conv { affine, mode, .. } => {
-            *affine = section;
+        Op::Encode(synapse) => synapse.affine = section,
+        Op::Conv { synapse, mode } => {
+            synapse.affine = section;
             if let ConvOutput::Spikes { frac } = mode {
                 *frac = out_frac;
             }
