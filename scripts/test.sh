@@ -23,11 +23,18 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
-step "core is no_std without alloc (Cortex-M4F and Cortex-M55 targets)"
-cargo build --release -p sdt-core --target thumbv7em-none-eabihf
-cargo build --release -p sdt-core --target thumbv8m.main-none-eabihf
+step "core and events are no_std without alloc (Cortex-M4F and Cortex-M55 targets)"
+cargo build --release -p sdt-core -p sdt-events --target thumbv7em-none-eabihf
+cargo build --release -p sdt-core -p sdt-events --target thumbv8m.main-none-eabihf
 
-step "tests (core, convert, examples, end-to-end)"
+# Every crate inherits the workspace's rust-version: 1.88, set by the locked dependencies
+# (postcard 1.2, image 0.25.10); the code itself needs 1.87 (is_multiple_of).
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+step "minimum supported Rust $msrv: library crates build with it"
+rustup toolchain install "$msrv" --profile minimal
+cargo +"$msrv" check --target-dir target/msrv -p sdt-core -p sdt-events -p sdt-host -p sdt-convert -p sdt-dvs
+
+step "tests (core, host, events, convert, dvs, examples, end-to-end)"
 cargo test --release
 
 # This machine builds for its own CPU (.cargo/config.toml); the portable and AVX2 kernels

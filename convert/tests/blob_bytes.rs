@@ -15,11 +15,19 @@ fn bundled_blobs_rewrite_byte_identical() {
             continue;
         }
         let blob = AlignedBlob::read(&path).unwrap();
-        blob.model().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        blob.model()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let raw = sdt_core::blob::parse(blob.bytes()).unwrap();
         assert!(
-            raw.graph.nodes.iter().any(|n| matches!(n.op, Op::Encode(_)))
-                && raw.graph.nodes.iter().any(|n| matches!(n.op, Op::Conv { .. })),
+            raw.graph
+                .nodes
+                .iter()
+                .any(|n| matches!(n.op, Op::Encode(_)))
+                && raw
+                    .graph
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n.op, Op::Conv { .. })),
             "{}: expected encoding and convolution nodes",
             path.display()
         );
