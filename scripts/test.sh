@@ -27,8 +27,9 @@ step "core and events are no_std without alloc (Cortex-M4F and Cortex-M55 target
 cargo build --release -p sdt-core -p sdt-events --target thumbv7em-none-eabihf
 cargo build --release -p sdt-core -p sdt-events --target thumbv8m.main-none-eabihf
 
-# Every crate inherits the workspace's rust-version: 1.88, set by the locked dependencies
-# (postcard 1.2, image 0.25.10); the code itself needs 1.87 (is_multiple_of).
+# Every crate inherits the workspace's rust-version: 1.89, for the AVX-512 intrinsics of the
+# x86 kernels (1.88 compiles them out silently); the locked postcard 1.2 and image 0.25.10 need
+# 1.88, the code 1.87 (is_multiple_of).
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 step "minimum supported Rust $msrv: library crates build with it"
 rustup toolchain install "$msrv" --profile minimal
