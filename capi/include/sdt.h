@@ -117,6 +117,14 @@ typedef enum sdt_status {
    * A matrix-product engine failed.
    */
   SDT_STATUS_ENGINE = 19,
+  /**
+   * A worker count outside what the model was planned for.
+   */
+  SDT_STATUS_BAD_WORKER_COUNT = 20,
+  /**
+   * An error this version of the C API does not name yet (a newer core).
+   */
+  SDT_STATUS_OTHER = 21,
 } sdt_status;
 
 /**

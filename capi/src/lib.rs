@@ -75,6 +75,10 @@ pub enum SdtStatus {
     BadNodeRange = 18,
     /// A matrix-product engine failed.
     Engine = 19,
+    /// A worker count outside what the model was planned for.
+    BadWorkerCount = 20,
+    /// An error this version of the C API does not name yet (a newer core).
+    Other = 21,
 }
 
 impl From<Error> for SdtStatus {
@@ -97,6 +101,8 @@ impl From<Error> for SdtStatus {
             Error::InputLength { .. } => SdtStatus::InputLength,
             Error::BadNodeRange => SdtStatus::BadNodeRange,
             Error::Engine { .. } => SdtStatus::Engine,
+            Error::BadWorkerCount { .. } => SdtStatus::BadWorkerCount,
+            _ => SdtStatus::Other,
         }
     }
 }
@@ -230,6 +236,8 @@ pub extern "C" fn sdt_status_message(status: SdtStatus) -> *const c_char {
         SdtStatus::InputLength => c"input has the wrong length or type",
         SdtStatus::BadNodeRange => c"node index out of range",
         SdtStatus::Engine => c"matrix-product engine failed",
+        SdtStatus::BadWorkerCount => c"worker count out of range",
+        SdtStatus::Other => c"error not named by this version of the C API",
     };
     text.as_ptr()
 }

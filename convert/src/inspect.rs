@@ -16,8 +16,8 @@ pub fn summary(model: &Model<'_>, blob_bytes: usize) -> Result<serde_json::Value
     let input = model.tensor(g.input);
     let mut weights = 0usize;
     for node in model.nodes() {
-        if let Op::Conv { geom, .. } | Op::Encode { geom, .. } = node.op {
-            weights += geom.weight_count();
+        if let Some(s) = node.op.synapse() {
+            weights += s.geom.weight_count();
         }
     }
     Ok(serde_json::json!({
@@ -61,20 +61,18 @@ pub fn layers(model: &Model<'_>) -> Vec<Layer> {
         .enumerate()
         .map(|(i, node)| {
             let out = model.tensor(node_io(&node.op).1);
-            let format = match (node.op, out.kind) {
-                (Op::Conv { bits, .. } | Op::Encode { bits, .. }, TensorKind::Fixed { frac }) => {
-                    format!("w{} Q{frac}", bits.bits())
-                }
+            let format = match (node.op.synapse(), node.op, out.kind) {
+                (Some(s), _, TensorKind::Fixed { frac }) => format!("w{} Q{frac}", s.bits.bits()),
                 (
+                    Some(s),
                     Op::Conv {
-                        bits,
                         mode: ConvOutput::Spikes { frac },
                         ..
                     },
                     _,
-                ) => format!("w{} s{frac}", bits.bits()),
-                (Op::Attention { frac, .. }, _) => format!("attn s{frac}"),
-                (_, TensorKind::Spikes) => "spikes".into(),
+                ) => format!("w{} s{frac}", s.bits.bits()),
+                (_, Op::Attention { frac, .. }, _) => format!("attn s{frac}"),
+                (_, _, TensorKind::Spikes) => "spikes".into(),
                 _ => "-".into(),
             };
             Layer {

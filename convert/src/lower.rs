@@ -8,8 +8,8 @@
 
 use sdt_core::fixed::Affine;
 use sdt_core::graph::{
-    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, TensorDesc, TensorId,
-    TensorKind, WeightBits,
+    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
+    TensorId, TensorKind, WeightBits,
 };
 use sdt_core::model::cheaper_attention_order;
 
@@ -263,15 +263,16 @@ impl<'c> Builder<'c> {
             .iter()
             .map(|r| r.iter().map(|v| v.unsigned_abs() as f64).sum::<f64>() * x_max)
             .collect();
+        let synapse = Synapse {
+            input,
+            output,
+            geom,
+            bits,
+            weights,
+            affine: Section::default(),
+        };
         let op = if is_input {
-            Op::Encode {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine: Section::default(),
-            }
+            Op::Encode(synapse)
         } else {
             let mode = match dest {
                 Dest::Spikes => ConvOutput::Spikes { frac: 0 },
@@ -280,15 +281,7 @@ impl<'c> Builder<'c> {
                 }
                 Dest::Fixed(_) => ConvOutput::Write,
             };
-            Op::Conv {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine: Section::default(),
-                mode,
-            }
+            Op::Conv { synapse, mode }
         };
         let node = self.node(op, name);
         self.pending.push(Pending {
@@ -344,59 +337,30 @@ impl<'c> Builder<'c> {
     }
 
     /// A synaptic conv from spikes `x` to a new spike tensor.
-    #[allow(clippy::too_many_arguments)]
     fn conv_to_spikes(
         &mut self,
         x: TensorId,
         out_c: usize,
-        kernel: usize,
-        depthwise: bool,
-        conv: &str,
-        bn: &str,
-        bias: bool,
+        layer: Layer<'_>,
         spike: &str,
     ) -> Result<TensorId> {
         let t = self.desc(x);
         let y = self.tensor(TensorKind::Spikes, t.h as usize, t.w as usize, out_c)?;
-        let geom = self.conv_geom(x, out_c, kernel, 1, depthwise);
+        let geom = self.conv_geom(x, out_c, layer.kernel, 1, layer.depthwise);
         let norm = self.d as f64;
-        self.synapse(
-            x,
-            y,
-            geom,
-            conv,
-            Some(bn),
-            bias,
-            Dest::Spikes,
-            norm,
-            &format!("{conv}->{spike}"),
-        )?;
+        let name = format!("{}->{spike}", layer.conv);
+        let (conv, bn, bias) = (layer.conv, Some(layer.bn), layer.bias);
+        self.synapse(x, y, geom, conv, bn, bias, Dest::Spikes, norm, &name)?;
         Ok(y)
     }
 
     /// A synaptic conv from spikes `x` added into the residual stream `res`.
-    fn conv_into(
-        &mut self,
-        x: TensorId,
-        res: TensorId,
-        kernel: usize,
-        conv: &str,
-        bn: &str,
-        bias: bool,
-    ) -> Result<()> {
-        let geom = self.conv_geom(x, self.desc(res).c as usize, kernel, 1, false);
+    fn conv_into(&mut self, x: TensorId, res: TensorId, layer: Layer<'_>) -> Result<()> {
+        let out_c = self.desc(res).c as usize;
+        let geom = self.conv_geom(x, out_c, layer.kernel, 1, layer.depthwise);
         let norm = self.d as f64;
-        self.synapse(
-            x,
-            res,
-            geom,
-            conv,
-            Some(bn),
-            bias,
-            Dest::Fixed(res),
-            norm,
-            conv,
-        )?;
+        let (conv, bn, bias) = (layer.conv, Some(layer.bn), layer.bias);
+        self.synapse(x, res, geom, conv, bn, bias, Dest::Fixed(res), norm, conv)?;
         Ok(())
     }
 
@@ -407,30 +371,21 @@ impl<'c> Builder<'c> {
         let a = self.conv_to_spikes(
             s,
             2 * c,
-            1,
-            false,
-            &format!("{p}.pwconv1.0"),
-            &format!("{p}.pwconv1.1"),
-            false,
+            Layer::new(&format!("{p}.pwconv1.0"), &format!("{p}.pwconv1.1")),
             &format!("{p}.spike2"),
         )?;
         let b = self.conv_to_spikes(
             a,
             2 * c,
-            kernel,
-            true,
-            &format!("{p}.dwconv.0"),
-            &format!("{p}.dwconv.1"),
-            false,
+            Layer::new(&format!("{p}.dwconv.0"), &format!("{p}.dwconv.1"))
+                .kernel(kernel)
+                .depthwise(),
             &format!("{p}.spike3"),
         )?;
         self.conv_into(
             b,
             res,
-            1,
-            &format!("{p}.pwconv2.0"),
-            &format!("{p}.pwconv2.1"),
-            false,
+            Layer::new(&format!("{p}.pwconv2.0"), &format!("{p}.pwconv2.1")),
         )
     }
 
@@ -442,14 +397,14 @@ impl<'c> Builder<'c> {
         let h = self.conv_to_spikes(
             s,
             4 * c,
-            3,
-            false,
-            &format!("{p}.conv1"),
-            &format!("{p}.bn1"),
-            false,
+            Layer::new(&format!("{p}.conv1"), &format!("{p}.bn1")).kernel(3),
             &format!("{p}.spike2"),
         )?;
-        self.conv_into(h, res, 3, &format!("{p}.conv2"), &format!("{p}.bn2"), false)
+        self.conv_into(
+            h,
+            res,
+            Layer::new(&format!("{p}.conv2"), &format!("{p}.bn2")).kernel(3),
+        )
     }
 
     /// `MS_Block_Spike_SepConv`: SepConv (k3), linear attention, MLP, each added.
@@ -461,31 +416,19 @@ impl<'c> Builder<'c> {
         let q = self.conv_to_spikes(
             s,
             c,
-            1,
-            false,
-            &format!("{a}.q_conv.0"),
-            &format!("{a}.q_conv.1"),
-            false,
+            Layer::new(&format!("{a}.q_conv.0"), &format!("{a}.q_conv.1")),
             &format!("{a}.q_spike"),
         )?;
         let k = self.conv_to_spikes(
             s,
             c,
-            1,
-            false,
-            &format!("{a}.k_conv.0"),
-            &format!("{a}.k_conv.1"),
-            false,
+            Layer::new(&format!("{a}.k_conv.0"), &format!("{a}.k_conv.1")),
             &format!("{a}.k_spike"),
         )?;
         let v = self.conv_to_spikes(
             s,
             4 * c,
-            1,
-            false,
-            &format!("{a}.v_conv.0"),
-            &format!("{a}.v_conv.1"),
-            false,
+            Layer::new(&format!("{a}.v_conv.0"), &format!("{a}.v_conv.1")),
             &format!("{a}.v_spike"),
         )?;
         let t = self.desc(v);
@@ -519,30 +462,20 @@ impl<'c> Builder<'c> {
         self.conv_into(
             out,
             res,
-            1,
-            &format!("{a}.proj_conv.0"),
-            &format!("{a}.proj_conv.1"),
-            false,
+            Layer::new(&format!("{a}.proj_conv.0"), &format!("{a}.proj_conv.1")),
         )?;
         let m = format!("{p}.mlp");
         let s = self.spike(res, &format!("{m}.fc1_spike"))?;
         let h = self.conv_to_spikes(
             s,
             4 * c,
-            1,
-            false,
-            &format!("{m}.fc1_conv"),
-            &format!("{m}.fc1_bn"),
-            true,
+            Layer::new(&format!("{m}.fc1_conv"), &format!("{m}.fc1_bn")).with_bias(),
             &format!("{m}.fc2_spike"),
         )?;
         self.conv_into(
             h,
             res,
-            1,
-            &format!("{m}.fc2_conv"),
-            &format!("{m}.fc2_bn"),
-            true,
+            Layer::new(&format!("{m}.fc2_conv"), &format!("{m}.fc2_bn")).with_bias(),
         )
     }
 
@@ -661,15 +594,54 @@ fn worst(p: &Pending) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A synaptic layer of the checkpoint: its conv and BatchNorm parameter prefixes and its
+/// shape. By default 1×1, dense, without bias; the builder methods say otherwise (no
+/// positional booleans at the call sites).
+#[derive(Clone, Copy, Debug)]
+struct Layer<'a> {
+    conv: &'a str,
+    bn: &'a str,
+    kernel: usize,
+    depthwise: bool,
+    bias: bool,
+}
+
+impl<'a> Layer<'a> {
+    fn new(conv: &'a str, bn: &'a str) -> Self {
+        Layer {
+            conv,
+            bn,
+            kernel: 1,
+            depthwise: false,
+            bias: false,
+        }
+    }
+
+    fn kernel(self, kernel: usize) -> Self {
+        Layer { kernel, ..self }
+    }
+
+    fn depthwise(self) -> Self {
+        Layer {
+            depthwise: true,
+            ..self
+        }
+    }
+
+    fn with_bias(self) -> Self {
+        Layer { bias: true, ..self }
+    }
+}
+
 fn writes(op: &Op, t: TensorId) -> bool {
     sdt_core::model::node_io(op).1 == t
 }
 
 fn set_affine(op: &mut Op, section: Section, out_frac: u8) {
     match op {
-        Op::Encode { affine, .. } => *affine = section,
-        Op::Conv { affine, mode, .. } => {
-            *affine = section;
+        Op::Encode(synapse) => synapse.affine = section,
+        Op::Conv { synapse, mode } => {
+            synapse.affine = section;
             if let ConvOutput::Spikes { frac } = mode {
                 *frac = out_frac;
             }

@@ -164,6 +164,7 @@ impl MatMul<'_> {
 
 /// Why an engine could not compute a product it took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EngineError {
     /// `A`'s columns do not match `B`'s rows, or the product is not the one prepared.
     Shape,

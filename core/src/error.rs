@@ -3,8 +3,11 @@
 use crate::engine::EngineError;
 use crate::graph::TensorId;
 
-/// Why a blob was rejected or a run could not start.
+/// Why a blob was rejected or a run could not start. New variants may come (match with a
+/// wildcard arm); firmware logs it directly with the `defmt` feature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// Shorter than its header or its declared sections.
     Truncated { needed: usize, found: usize },
@@ -40,6 +43,8 @@ pub enum Error {
     InputLength { expected: usize, found: usize },
     /// Asked for a node range outside the graph.
     BadNodeRange,
+    /// Asked to plan for a worker count outside `1..=max`.
+    BadWorkerCount { workers: usize, max: usize },
     /// The matrix-product engine failed on a product it took.
     Engine { node: u16, error: EngineError },
 }
@@ -88,6 +93,9 @@ impl core::fmt::Display for Error {
                 write!(f, "input has {found} values, model expects {expected}")
             }
             Error::BadNodeRange => write!(f, "node range outside the graph"),
+            Error::BadWorkerCount { workers, max } => {
+                write!(f, "{workers} workers asked; a plan takes 1 to {max}")
+            }
             Error::Engine { node, error } => write!(f, "node {node}: engine failed: {error}"),
         }
     }

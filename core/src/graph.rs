@@ -136,30 +136,28 @@ pub enum AttentionOrder {
     KvFirst,
 }
 
+/// What a synaptic layer (encoding or convolution) is: tensors, geometry, weights and the
+/// per-channel affine map. In the blob its fields follow each other exactly as if written
+/// inline in the op (postcard adds no framing), so grouping them changes no byte.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Synapse {
+    pub input: TensorId,
+    pub output: TensorId,
+    pub geom: ConvGeom,
+    pub bits: WeightBits,
+    pub weights: Section,
+    pub affine: Section,
+}
+
 /// One operation.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Encoding layer: real-valued input times int8 weights (MACs), written as fixed point.
-    Encode {
-        input: TensorId,
-        output: TensorId,
-        geom: ConvGeom,
-        bits: WeightBits,
-        weights: Section,
-        affine: Section,
-    },
+    Encode(Synapse),
     /// Spikes of a fixed-point tensor: `round_half_even(clamp(x, 0, D))`.
     Spike { input: TensorId, output: TensorId },
     /// Synaptic convolution of spikes (1×1, k×k, depthwise, or a linear layer on 1×1).
-    Conv {
-        input: TensorId,
-        output: TensorId,
-        geom: ConvGeom,
-        bits: WeightBits,
-        weights: Section,
-        affine: Section,
-        mode: ConvOutput,
-    },
+    Conv { synapse: Synapse, mode: ConvOutput },
     /// Linear attention of spike tensors `q`, `k` (C channels) and `v` (Cv channels), per head,
     /// followed by one affine map to spikes (`frac` fractional bits before rounding).
     Attention {
@@ -174,6 +172,33 @@ pub enum Op {
     },
     /// Spatial mean of a fixed-point tensor, then spikes (Norm = 1): a `1×1×C` spike tensor.
     MeanSpike { input: TensorId, output: TensorId },
+}
+
+impl Op {
+    /// The synaptic layer of an encoding or convolution node.
+    pub const fn synapse(&self) -> Option<&Synapse> {
+        match self {
+            Op::Encode(s) | Op::Conv { synapse: s, .. } => Some(s),
+            _ => None,
+        }
+    }
+
+    /// [`Op::synapse`], to change it.
+    pub fn synapse_mut(&mut self) -> Option<&mut Synapse> {
+        match self {
+            Op::Encode(s) | Op::Conv { synapse: s, .. } => Some(s),
+            _ => None,
+        }
+    }
+
+    /// How a synaptic node writes its output: an encoding layer writes fixed point.
+    pub const fn conv_output(&self) -> Option<ConvOutput> {
+        match self {
+            Op::Encode(_) => Some(ConvOutput::Write),
+            Op::Conv { mode, .. } => Some(*mode),
+            _ => None,
+        }
+    }
 }
 
 /// A node: an op plus where it came from.

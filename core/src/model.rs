@@ -8,7 +8,7 @@ use crate::blob;
 use crate::error::{Error, Result};
 use crate::fixed::Affine;
 use crate::graph::{
-    AttentionOrder, ConvGeom, ConvOutput, Graph, Node, Op, Section, TensorDesc, TensorId,
+    AttentionOrder, ConvGeom, ConvOutput, Graph, Node, Op, Section, Synapse, TensorDesc, TensorId,
     TensorKind, WeightBits, MAX_D, MAX_TENSORS,
 };
 
@@ -214,14 +214,14 @@ impl<'b> Model<'b> {
         let d = self.graph.d as u64;
         let shape = Error::ShapeMismatch { node: i };
         match *op {
-            Op::Encode {
+            Op::Encode(Synapse {
                 input,
                 output,
                 geom,
                 bits,
                 weights,
                 affine,
-            } => {
+            }) => {
                 let (x, y) = (self.desc(i, input)?, self.desc(i, output)?);
                 check_conv_shapes(i, &geom, x, y)?;
                 if !matches!(x.kind, TensorKind::Input { .. }) || !is_fixed(y) || geom.depthwise {
@@ -246,12 +246,15 @@ impl<'b> Model<'b> {
                 Ok(0)
             }
             Op::Conv {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine,
+                synapse:
+                    Synapse {
+                        input,
+                        output,
+                        geom,
+                        bits,
+                        weights,
+                        affine,
+                    },
                 mode,
             } => {
                 let (x, y) = (self.desc(i, input)?, self.desc(i, output)?);
@@ -479,9 +482,12 @@ pub fn tensor_bytes(t: &TensorDesc) -> usize {
 /// Tensors a node reads (up to three) and the tensor it writes.
 pub fn node_io(op: &Op) -> ([Option<TensorId>; 3], TensorId) {
     match *op {
-        Op::Encode { input, output, .. }
+        Op::Encode(Synapse { input, output, .. })
+        | Op::Conv {
+            synapse: Synapse { input, output, .. },
+            ..
+        }
         | Op::Spike { input, output }
-        | Op::Conv { input, output, .. }
         | Op::MeanSpike { input, output } => ([Some(input), None, None], output),
         Op::Attention {
             q, k, v, output, ..

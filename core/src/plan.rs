@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::WeightBits;
-use crate::graph::{AttentionOrder, Graph, Op, MAX_NODES, MAX_TENSORS};
+use crate::graph::{AttentionOrder, Graph, Op, Synapse, MAX_NODES, MAX_TENSORS};
 use crate::kernels::conv::conv_scratch_len;
 use crate::model::{node_io, tensor_bytes};
 
@@ -30,7 +30,11 @@ struct Buffer {
 pub fn node_scratch(graph: &Graph, op: &Op) -> (usize, usize) {
     let t = |id: u16| graph.tensors.get(id as usize).copied();
     match *op {
-        Op::Encode { geom, bits, .. } | Op::Conv { geom, bits, .. } => {
+        Op::Encode(Synapse { geom, bits, .. })
+        | Op::Conv {
+            synapse: Synapse { geom, bits, .. },
+            ..
+        } => {
             // Packed 4-bit weights are unpacked to i8 here for the run (shared by the workers).
             let unpacked = match bits {
                 WeightBits::I4 => geom.weight_count(),
@@ -89,7 +93,10 @@ impl Plan {
     /// Plans a validated graph for `workers` threads (1 ..= [`MAX_WORKERS`]).
     pub fn new(graph: &Graph, workers: usize) -> Result<Self> {
         if workers == 0 || workers > MAX_WORKERS {
-            return Err(Error::BadNodeRange);
+            return Err(Error::BadWorkerCount {
+                workers,
+                max: MAX_WORKERS,
+            });
         }
         let tensors = graph.tensors.len();
         let nodes = graph.nodes.len() as u16;

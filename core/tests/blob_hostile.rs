@@ -167,18 +167,18 @@ fn absurd_dimensions() {
 
 /// Replaces the weight or affine section of node `node` (a conv or encode).
 fn patch_section(b: &mut Builder, node: usize, affine: bool, f: impl Fn(Section) -> Section) {
-    match &mut b.graph.nodes[node].op {
-        Op::Conv {
-            weights, affine: a, ..
-        }
-        | Op::Encode {
-            weights, affine: a, ..
-        } => {
-            let s = if affine { a } else { weights };
-            *s = f(*s);
-        }
-        Op::Attention { affine: a, .. } => *a = f(*a),
-        op => panic!("no sections: {op:?}"),
+    let op = &mut b.graph.nodes[node].op;
+    if let Some(s) = op.synapse_mut() {
+        let s = if affine {
+            &mut s.affine
+        } else {
+            &mut s.weights
+        };
+        *s = f(*s);
+    } else if let Op::Attention { affine: a, .. } = op {
+        *a = f(*a);
+    } else {
+        panic!("no sections: {op:?}");
     }
 }
 
@@ -457,6 +457,16 @@ fn wrong_input_and_node_range() {
     let r = s.run_nodes(0..nodes + 1, Kernel::Dense, &Sequential, None);
     assert_eq!(r, Err(Error::BadNodeRange));
     assert!(s.run(Kernel::Dense, &Sequential, None).is_ok());
+    for workers in [0, sdt_core::plan::MAX_WORKERS + 1] {
+        let want = Error::BadWorkerCount {
+            workers,
+            max: sdt_core::plan::MAX_WORKERS,
+        };
+        assert_eq!(
+            sdt_core::plan::Plan::new(model.graph(), workers).err(),
+            Some(want)
+        );
+    }
 }
 
 /// With `SDT_FUZZ_SEED_DIR` set, writes valid blobs there to seed the fuzzer's corpus.

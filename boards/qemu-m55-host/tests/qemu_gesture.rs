@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use sdt_events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
 use sdt_core::{Kernel, Sequential, Session};
+use sdt_events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
 use sdt_host::AlignedBlob;
 use sdt_qemu_m55_host::gesture::{self, BINS, HOP};
 use sdt_qemu_m55_host::{qemu, run_checked, Variant};

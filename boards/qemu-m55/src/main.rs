@@ -73,6 +73,8 @@ impl FwError {
                 E::InputLength { .. } => 25,
                 E::BadNodeRange => 26,
                 E::Engine { .. } => 27,
+                E::BadWorkerCount { .. } => 28,
+                _ => 29,
             },
         }
     }

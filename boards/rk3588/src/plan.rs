@@ -1,7 +1,7 @@
 //! Which layers of a model go to the NPU, as which products, in which tiles.
 
 use sdt_core::engine::Role;
-use sdt_core::graph::{AttentionOrder, Op, Section, WeightBits};
+use sdt_core::graph::{AttentionOrder, Op, Section, Synapse, WeightBits};
 use sdt_core::Model;
 
 use crate::tiling::{tiles, Limits, Tile};
@@ -103,15 +103,19 @@ pub fn plan(model: &Model<'_>, limits: &Limits) -> Result<Vec<LayerPlan>, RkErro
             products: Vec::new(),
         };
         match node.op {
-            Op::Encode { geom, .. } => {
+            Op::Encode(Synapse { geom, .. }) => {
                 layer.op = format!("encode k{} s{}", geom.kernel, geom.stride);
                 layer.placement = Placement::Cpu("encoding layer: pixels, not spikes");
             }
             Op::Conv {
-                input,
-                geom,
-                bits,
-                weights,
+                synapse:
+                    Synapse {
+                        input,
+                        geom,
+                        bits,
+                        weights,
+                        ..
+                    },
                 ..
             } => {
                 let t = model.tensor(input);

@@ -41,7 +41,7 @@ enum AppError {
     Board(board::BoardError),
     /// The linker reserved a region of another size than the build script computed.
     Layout,
-    Model(#[defmt(Debug2Format)] sdt_core::Error),
+    Model(sdt_core::Error),
 }
 
 impl From<sdt_core::Error> for AppError {

@@ -234,38 +234,19 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
         };
         let plan = &self.plan;
         let scratch = plan.scratch(i);
-        match model.nodes()[i].op {
-            Op::Encode {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine,
-            } => {
+        let op = model.nodes()[i].op;
+        match op {
+            Op::Encode(synapse) | Op::Conv { synapse, .. } => {
+                let mode = op.conv_output().unwrap_or(ConvOutput::Write);
                 let [x, y, s] = regions(
                     self.arena,
-                    [plan.tensor(input), plan.tensor(output), scratch],
+                    [
+                        plan.tensor(synapse.input),
+                        plan.tensor(synapse.output),
+                        scratch,
+                    ],
                 )?;
-                let mode = ConvOutput::Write;
-                let layer = Synapse::new(model, input, output, geom, bits, weights, affine, mode);
-                layer.run(&ctx, x, y, s)
-            }
-            Op::Conv {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine,
-                mode,
-            } => {
-                let [x, y, s] = regions(
-                    self.arena,
-                    [plan.tensor(input), plan.tensor(output), scratch],
-                )?;
-                let layer = Synapse::new(model, input, output, geom, bits, weights, affine, mode);
-                layer.run(&ctx, x, y, s)
+                Synapse::new(model, &synapse, mode).run(&ctx, x, y, s)
             }
             Op::Spike { input, output } => {
                 let [x, y] = regions(self.arena, [plan.tensor(input), plan.tensor(output)])?;

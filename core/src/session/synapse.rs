@@ -7,7 +7,7 @@ use super::NodeCtx;
 use crate::engine::{MatMul, Operand, Role, View};
 use crate::error::{Error, Result};
 use crate::fixed::Affine;
-use crate::graph::{ConvGeom, ConvOutput, Section, TensorDesc, TensorId, TensorKind, WeightBits};
+use crate::graph::{self, ConvGeom, ConvOutput, Section, TensorDesc, TensorKind, WeightBits};
 use crate::int4;
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, MapFields, Sink, SpikeSink};
@@ -39,24 +39,14 @@ pub(super) struct Synapse<'b> {
 }
 
 impl<'b> Synapse<'b> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        model: &'b Model<'b>,
-        input: TensorId,
-        output: TensorId,
-        geom: ConvGeom,
-        bits: WeightBits,
-        weights: Section,
-        affine: Section,
-        mode: ConvOutput,
-    ) -> Self {
+    pub fn new(model: &'b Model<'b>, layer: &graph::Synapse, mode: ConvOutput) -> Self {
         Synapse {
-            input: *model.tensor(input),
-            output: *model.tensor(output),
-            geom,
-            bits,
-            weights,
-            affine: model.affine(affine),
+            input: *model.tensor(layer.input),
+            output: *model.tensor(layer.output),
+            geom: layer.geom,
+            bits: layer.bits,
+            weights: layer.weights,
+            affine: model.affine(layer.affine),
             mode,
             model,
         }

@@ -6,8 +6,8 @@
 use sdt_core::blob;
 use sdt_core::fixed::Affine;
 use sdt_core::graph::{
-    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, TensorDesc, TensorId,
-    TensorKind, WeightBits,
+    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
+    TensorId, TensorKind, WeightBits,
 };
 use sdt_core::{Executor, Kernel, Model, Sequential, Session};
 
@@ -215,24 +215,17 @@ impl Builder {
     ) -> usize {
         let bits = weights.bits();
         let (weights, affine) = (self.weights(weights), self.affine(affine));
+        let synapse = Synapse {
+            input,
+            output,
+            geom,
+            bits,
+            weights,
+            affine,
+        };
         let op = match mode {
-            Some(mode) => Op::Conv {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine,
-                mode,
-            },
-            None => Op::Encode {
-                input,
-                output,
-                geom,
-                bits,
-                weights,
-                affine,
-            },
+            Some(mode) => Op::Conv { synapse, mode },
+            None => Op::Encode(synapse),
         };
         self.node(op)
     }

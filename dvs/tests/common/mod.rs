@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use sdt_core::fixed::Affine;
 use sdt_core::graph::{
-    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, TensorDesc, TensorKind,
-    WeightBits,
+    ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
+    TensorKind, WeightBits,
 };
 use sdt_dvs::aedat4::{Aedat4Writer, Compression, StreamInfo};
 use sdt_dvs::source::Format;
@@ -195,25 +195,27 @@ pub fn event_model(h: u16, w: u16, labels: &[&str], seed: u64) -> Vec<u8> {
     };
     let mut nodes = heapless::Vec::new();
     for n in [
-        node(Op::Encode {
+        node(Op::Encode(Synapse {
             input: 0,
             output: 1,
             geom: g0,
             bits: WeightBits::I8,
             weights: sw0,
             affine: sa0,
-        }),
+        })),
         node(Op::MeanSpike {
             input: 1,
             output: 2,
         }),
         node(Op::Conv {
-            input: 2,
-            output: 3,
-            geom: g1,
-            bits: WeightBits::I8,
-            weights: sw1,
-            affine: sa1,
+            synapse: Synapse {
+                input: 2,
+                output: 3,
+                geom: g1,
+                bits: WeightBits::I8,
+                weights: sw1,
+                affine: sa1,
+            },
             mode: ConvOutput::Write,
         }),
     ] {
