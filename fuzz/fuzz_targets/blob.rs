@@ -19,9 +19,13 @@ fn work(model: &Model<'_>) -> u64 {
     let mut total = 0u64;
     for node in model.nodes() {
         let cost = match node.op {
-            Op::Encode { output, geom, .. } | Op::Conv { output, geom, .. } => {
-                let fan = if geom.depthwise { 1 } else { geom.in_c as u64 };
-                elems(output) * (geom.kernel as u64).pow(2) * fan * d
+            Op::Encode(s) | Op::Conv { synapse: s, .. } => {
+                let fan = if s.geom.depthwise {
+                    1
+                } else {
+                    s.geom.in_c as u64
+                };
+                elems(s.output) * (s.geom.kernel as u64).pow(2) * fan * d
             }
             Op::Attention { q, v, heads, .. } => {
                 let (tq, tv) = (model.tensor(q), model.tensor(v));

@@ -7,8 +7,8 @@
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
-use sdt_events::Geometry;
 use sdt_dvs::aedat4::{Aedat4Reader, Aedat4Writer, Compression, StreamInfo};
+use sdt_events::Geometry;
 
 /// A reader that returns at most `step` bytes per call.
 struct Trickle<'a> {
