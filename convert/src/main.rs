@@ -71,8 +71,10 @@ enum Command {
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         spike_bias: f64,
     },
-    /// Describe a blob: architecture, sizes, arena, per-layer formats.
+    /// Describe a blob (architecture, sizes, arena, per-layer formats) or a checkpoint (format,
+    /// the container keys unwrapped and name prefixes stripped, tensors).
     Inspect {
+        /// A blob, or a checkpoint (.pth, legacy .pth, .safetensors).
         blob: PathBuf,
         /// Also print every node.
         #[arg(long)]
@@ -163,6 +165,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 wide_input: input_bits == 16,
                 spike_bias,
             };
+            println!("{}: {}", checkpoint.display(), ck.origin);
             let (arch, lowered, blob) = convert(&ck, arch, opt)?;
             blobfile::write_atomic(&output, blob.bytes())?;
             let model = blob.model()?;
@@ -180,7 +183,15 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             );
             Ok(())
         }
-        Command::Inspect { blob, layers } => inspect(&AlignedBlob::read(&blob)?, layers),
+        Command::Inspect { blob, layers } => {
+            let blob = AlignedBlob::read(&blob)?;
+            if blob.bytes().starts_with(&sdt_core::blob::MAGIC) {
+                inspect(&blob, layers)
+            } else {
+                inspect_checkpoint(&checkpoint::load_bytes(blob.bytes())?, layers);
+                Ok(())
+            }
+        }
         Command::Blockcheck {
             blob,
             blocks,
@@ -212,6 +223,29 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
             Ok(())
+        }
+    }
+}
+
+/// A checkpoint's format, what was unwrapped to reach its state dict, and its tensors.
+fn inspect_checkpoint(ck: &checkpoint::Checkpoint, layers: bool) {
+    let origin = &ck.origin;
+    let summary = serde_json::json!({
+        "format": origin.format.map(|f| f.to_string()),
+        "unwrapped": origin.container,
+        "stripped_prefixes": origin.stripped_prefixes,
+        "summary": origin.to_string(),
+        "tensors": ck.tensors.len(),
+        "elements": ck.tensors.values().map(|t| t.numel()).sum::<usize>(),
+        "args": ck.args.len(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    if layers {
+        for (name, tensor) in &ck.tensors {
+            println!("{name:<64} {:?}", tensor.shape);
         }
     }
 }
