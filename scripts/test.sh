@@ -121,13 +121,16 @@ step "main job runs (DVS gesture demo; the digits example too)"
 cargo run --release -q -p sdt-examples --bin dvs_gesture >/dev/null
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 
-step "fuzzing (short runs)"
+step "fuzzing: the committed regression inputs replayed, then short runs (scripts/fuzz.sh runs long ones)"
 fuzz_seconds="${FUZZ_SECONDS:-20}"
 (
   cd fuzz
+  cargo fmt -- --check
+  cargo test --release --test regressions
   for target in $(cargo +nightly fuzz list); do
     echo "fuzz $target for ${fuzz_seconds}s"
     mkdir -p "corpus/$target"
+    cp -n "regressions/$target"/* "corpus/$target"/ 2>/dev/null || true
     cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 2>&1 | tail -n 2
   done
 )
