@@ -23,6 +23,18 @@ mod rknn {
     pub fn build() {
         println!("cargo:rerun-if-env-changed=RKNPU_INCLUDE_DIR");
         println!("cargo:rerun-if-env-changed=RKNPU_LIB_DIR");
+        // The C compiler and its flags decide the layout the bindings are checked against.
+        let target = env::var("TARGET").expect("cargo sets it");
+        for var in ["CC", "CFLAGS"] {
+            for name in [
+                var.to_owned(),
+                format!("TARGET_{var}"),
+                format!("{var}_{target}"),
+                format!("{var}_{}", target.replace('-', "_")),
+            ] {
+                println!("cargo:rerun-if-env-changed={name}");
+            }
+        }
         let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
         let include = env::var_os("RKNPU_INCLUDE_DIR")
             .map(PathBuf::from)
