@@ -100,10 +100,18 @@ step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core (boar
   cargo test -p sdt-qemu-m55-host
 )
 
-step "RK3588 NPU board: host tests of the NPU path, aarch64 cross-build (boards/rk3588)"
-if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu
-  else sudo apt-get update -qq && sudo apt-get install -y -qq gcc-aarch64-linux-gnu; fi
+step "RK3588 NPU board: host tests of the NPU path, RKNN bindings, aarch64 cross-build with the NPU (boards/rk3588)"
+# The `npu` feature generates its bindings from Rockchip's headers (bindgen: libclang) and
+# links a stub librknnrt.so generated from them (cross C compiler).
+export RKNPU_INCLUDE_DIR="${RKNPU_INCLUDE_DIR:-$root/../shared/vendor/rknpu2/include}"
+[ -f "$RKNPU_INCLUDE_DIR/rknn_matmul_api.h" ] || {
+  echo "missing $RKNPU_INCLUDE_DIR/rknn_matmul_api.h (set RKNPU_INCLUDE_DIR to rknpu2's include folder)"; exit 1; }
+need_apt=""
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt="$need_apt gcc-aarch64-linux-gnu"
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need_apt="$need_apt libclang-dev"
+if [ -n "$need_apt" ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $need_apt
+  else sudo apt-get update -qq && sudo apt-get install -y -qq $need_apt; fi
 fi
 rustup target add aarch64-unknown-linux-gnu
 (
@@ -111,8 +119,15 @@ rustup target add aarch64-unknown-linux-gnu
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
   cargo fmt -p sdt-rk3588 -- --check
   cargo clippy -p sdt-rk3588 --all-targets -- -D warnings
+  cargo clippy -p sdt-rk3588 --all-targets --features npu -- -D warnings
   cargo test --release -p sdt-rk3588
+  # x86_64 layout of the bindings against gcc's, and a call into the stub runtime.
+  cargo test --release -p sdt-rk3588 --features npu --test npu_ffi
   cargo build --release -p sdt-rk3588 --target aarch64-unknown-linux-gnu
+  # The NPU backend for the board: its build asserts the aarch64 layout against
+  # aarch64-linux-gnu-gcc's and links against the stub runtime.
+  cargo build --release -p sdt-rk3588 --target aarch64-unknown-linux-gnu --features npu
+  aarch64-linux-gnu-readelf -d target/aarch64-unknown-linux-gnu/release/sdt-rk3588 | grep -q 'NEEDED.*librknnrt.so'
 )
 
 step "STM32H747I-DISCO firmware: host tests, Cortex-M7 builds for the digits model and SDT-10M, footprint (boards/)"
@@ -140,13 +155,16 @@ step "main job runs (DVS gesture demo; the digits example too)"
 cargo run --release -q -p sdt-examples --bin dvs_gesture >/dev/null
 cargo run --release -q -p sdt-examples --bin classify_digits >/dev/null
 
-step "fuzzing (short runs)"
+step "fuzzing: the committed regression inputs replayed, then short runs (scripts/fuzz.sh runs long ones)"
 fuzz_seconds="${FUZZ_SECONDS:-20}"
 (
   cd fuzz
+  cargo fmt -- --check
+  cargo test --release --test regressions
   for target in $(cargo +nightly fuzz list); do
     echo "fuzz $target for ${fuzz_seconds}s"
     mkdir -p "corpus/$target"
+    cp -n "regressions/$target"/* "corpus/$target"/ 2>/dev/null || true
     cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 2>&1 | tail -n 2
   done
 )

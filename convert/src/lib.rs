@@ -18,7 +18,7 @@ pub mod verify;
 pub use arch::{Arch, ArchOptions};
 pub use error::{ConvertError, Result};
 pub use lower::{lower, LowerOptions, Lowered};
-pub use pack::{pack, pack_with_progress, PackOptions};
+pub use pack::{pack, pack_checkpoint, pack_with_progress, PackOptions};
 
 /// Converts a checkpoint to blob bytes in one call.
 pub fn convert(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
 use sdt_convert::verify::{self, blockcheck, evaluate};
-use sdt_convert::{pack, ConvertError, PackOptions};
+use sdt_convert::{pack_checkpoint, ConvertError, PackOptions};
 use sdt_core::plan::Plan;
 use sdt_core::Kernel;
 use sdt_host::AlignedBlob;
@@ -70,8 +70,10 @@ enum Command {
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         spike_bias: f64,
     },
-    /// Describe a blob: architecture, sizes, arena, per-layer formats.
+    /// Describe a blob (architecture, sizes, arena, per-layer formats) or a checkpoint (format,
+    /// the container keys unwrapped and name prefixes stripped, tensors).
     Inspect {
+        /// A blob, or a checkpoint (.pth, legacy .pth, .safetensors).
         blob: PathBuf,
         /// Also print every node.
         #[arg(long)]
@@ -153,7 +155,9 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 calibration,
                 spike_bias,
             };
-            let (arch, lowered, blob) = pack(&checkpoint, &opt)?;
+            let ck = checkpoint::load(&checkpoint)?;
+            println!("{}: {}", checkpoint.display(), ck.origin);
+            let (arch, lowered, blob) = pack_checkpoint(&ck, &opt, &mut |_| {})?;
             sdt_host::fs::write_atomic(&output, blob.bytes())?;
             let model = blob.model()?;
             let plan = Plan::new(model.graph(), 1).map_err(ConvertError::Blob)?;
@@ -170,7 +174,15 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             );
             Ok(())
         }
-        Command::Inspect { blob, layers } => inspect(&AlignedBlob::read(&blob)?, layers),
+        Command::Inspect { blob, layers } => {
+            let blob = AlignedBlob::read(&blob)?;
+            if blob.bytes().starts_with(&sdt_core::blob::MAGIC) {
+                inspect(&blob, layers)
+            } else {
+                inspect_checkpoint(&checkpoint::load_bytes(blob.bytes())?, layers);
+                Ok(())
+            }
+        }
         Command::Blockcheck {
             blob,
             blocks,
@@ -216,6 +228,29 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
             Ok(())
+        }
+    }
+}
+
+/// A checkpoint's format, what was unwrapped to reach its state dict, and its tensors.
+fn inspect_checkpoint(ck: &checkpoint::Checkpoint, layers: bool) {
+    let origin = &ck.origin;
+    let summary = serde_json::json!({
+        "format": origin.format.map(|f| f.to_string()),
+        "unwrapped": origin.container,
+        "stripped_prefixes": origin.stripped_prefixes,
+        "summary": origin.to_string(),
+        "tensors": ck.tensors.len(),
+        "elements": ck.tensors.values().map(|t| t.numel()).sum::<usize>(),
+        "args": ck.args.len(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    if layers {
+        for (name, tensor) in &ck.tensors {
+            println!("{name:<64} {:?}", tensor.shape);
         }
     }
 }

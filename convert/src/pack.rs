@@ -55,6 +55,18 @@ pub fn pack_with_progress(
     opt: &PackOptions,
     stage: &mut dyn FnMut(&str),
 ) -> Result<(Arch, Lowered, AlignedBlob)> {
+    stage("reading the checkpoint");
+    let ck = checkpoint::load(path)?;
+    pack_checkpoint(&ck, opt, stage)
+}
+
+/// [`pack_with_progress`] for a checkpoint already loaded (e.g. to show its
+/// [`origin`](checkpoint::Checkpoint::origin) first).
+pub fn pack_checkpoint(
+    ck: &checkpoint::Checkpoint,
+    opt: &PackOptions,
+    stage: &mut dyn FnMut(&str),
+) -> Result<(Arch, Lowered, AlignedBlob)> {
     let weight_bits = match opt.weight_bits {
         4 => WeightBits::I4,
         8 => WeightBits::I8,
@@ -71,8 +83,6 @@ pub fn pack_with_progress(
             opt.input_bits
         )));
     }
-    stage("reading the checkpoint");
-    let ck = checkpoint::load(path)?;
     let input_absmax = match &opt.calibration {
         Some(cal) => checkpoint::load(cal)?
             .get("input")?
@@ -94,9 +104,9 @@ pub fn pack_with_progress(
         spike_bias: opt.spike_bias,
     };
     stage("inferring the architecture");
-    let arch = Arch::infer(&ck, arch)?;
+    let arch = Arch::infer(ck, arch)?;
     stage("lowering: folding BatchNorm, quantizing, proving bounds");
-    let lowered = crate::lower(&ck, &arch, lower)?;
+    let lowered = crate::lower(ck, &arch, lower)?;
     stage("assembling and validating the blob");
     let blob = sdt_host::blob::assemble(&lowered.graph, &lowered.data)?;
     Ok((arch, lowered, blob))

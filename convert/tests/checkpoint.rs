@@ -281,7 +281,7 @@ fn nan_is_reported_with_name_and_index() {
     }
     let only_w = Checkpoint {
         tensors: [("w".to_string(), ckpt.get("w").unwrap().clone())].into(),
-        args: Default::default(),
+        ..Default::default()
     };
     assert!(matches!(
         only_w.check_finite(),

@@ -1,23 +1,24 @@
-//! Checks shared by the fuzz targets.
+//! The fuzz harnesses, shared by the libFuzzer targets (`fuzz_targets/`, nightly) and the
+//! regression test that replays the committed corpora (`tests/regressions.rs`, stable).
 
-use sdt_events::{Counters, Decoder, Event};
+pub mod aedat4;
+pub mod blob;
+pub mod checkpoint;
+pub mod events;
 
-fn decode<D: Decoder>(mut decoder: D, parts: &[&[u8]]) -> (Vec<Event>, Counters) {
-    let mut events = Vec::new();
-    for part in parts {
-        decoder.feed(part, |e| events.push(e));
-    }
-    (events, decoder.finish())
-}
+/// A harness: panics when `data` shows a bug.
+pub type Harness = fn(&[u8]);
 
-/// Decoding `data` in two chunks, split at a point taken from the data, gives the same events
-/// and counters as decoding it whole, and the counters account for every event.
-pub fn check_split<D: Decoder>(new_decoder: impl Fn() -> D, data: &[u8]) {
-    let split = data
-        .first()
-        .map_or(0, |&b| usize::from(b) * data.len() / 256);
-    let (a, b) = data.split_at(split);
-    let whole = decode(new_decoder(), &[data]);
-    assert_eq!(whole, decode(new_decoder(), &[a, b]));
-    assert_eq!(whole.1.events, whole.0.len() as u64);
-}
+/// Every fuzz target by name (the names of `fuzz_targets/*.rs` and `regressions/*/`).
+pub const TARGETS: [(&str, Harness); 10] = [
+    ("blob", blob::run),
+    ("pth", checkpoint::pth),
+    ("safetensors", checkpoint::safetensors),
+    ("events_aedat2", events::aedat2),
+    ("events_aedat31", events::aedat31),
+    ("events_aedat4", aedat4::run),
+    ("events_dat", events::dat),
+    ("events_evt2", events::evt2),
+    ("events_evt3", events::evt3),
+    ("events_nmnist", events::nmnist),
+];

@@ -58,6 +58,7 @@ fn checkpoint_of(tensors: impl IntoIterator<Item = (String, Tensor)>) -> Result<
     Ok(Checkpoint {
         tensors,
         args: BTreeMap::new(),
+        ..Default::default()
     })
 }
 

@@ -10,14 +10,16 @@
 //!
 //! Modules: [`native`] (the native layouts), [`tiling`] (size limits), [`plan`] (which layer
 //! goes where), [`backend`] (what runs a tile: the NPU or the host stand-in), [`engine`] (the
-//! [`sdt_core::Engine`]), `npu` (the RKNN FFI, feature `npu` on aarch64).
+//! [`sdt_core::Engine`]), `npu` and `rknn` (the NPU through the RKNN runtime, feature `npu`).
 
 pub mod backend;
 pub mod engine;
 pub mod native;
-#[cfg(all(feature = "npu", target_arch = "aarch64"))]
+#[cfg(feature = "npu")]
 pub mod npu;
 pub mod plan;
+#[cfg(feature = "npu")]
+pub mod rknn;
 pub mod tiling;
 
 pub use backend::{Backend, HostStandIn};

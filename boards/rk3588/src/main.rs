@@ -75,7 +75,7 @@ enum Command {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum EngineKind {
-    /// The NPU (builds with feature `npu` on aarch64 only).
+    /// The NPU (feature `npu`; needs the RKNN runtime `librknnrt.so` of the board).
     Npu,
     /// The NPU path with the device call replaced by a CPU computation on the same buffers.
     StandIn,
@@ -137,17 +137,17 @@ fn run(cli: Cli) -> Res<()> {
     }
 }
 
-#[cfg(all(feature = "npu", target_arch = "aarch64"))]
+#[cfg(feature = "npu")]
 fn npu_engine(model: &Model<'_>, limits: &Limits) -> Res<Box<dyn Engine>> {
     let engine = RkEngine::new(model, sdt_rk3588::npu::Npu, limits).map_err(|e| e.to_string())?;
     Ok(Box::new(engine))
 }
 
-#[cfg(not(all(feature = "npu", target_arch = "aarch64")))]
+#[cfg(not(feature = "npu"))]
 fn npu_engine(_: &Model<'_>, _: &Limits) -> Res<Box<dyn Engine>> {
     Err(
-        "this binary was built without the NPU: build on aarch64 with `--features npu` and \
-         RKNPU_INCLUDE_DIR / RKNPU_LIB_DIR set (see boards/README.md), or use --engine stand-in"
+        "this binary was built without the NPU: build with `--features npu` (see \
+         boards/README.md), or use --engine stand-in"
             .into(),
     )
 }

@@ -1,22 +1,20 @@
 //! The NPU through the RKNN matmul API (`librknnrt`): one INT8 × INT8 → INT32 matmul context
 //! per tile, A, B and C in native layout, B (weights) written once at load.
 //!
-//! Built only with feature `npu` on aarch64, against the vendor headers (`rknpu-sys` with
-//! `matmul` and `raw`: bindgen names as in `rknn_matmul_api.h`).
+//! Built with feature `npu`, against bindings generated from the vendor headers ([`crate::rknn`]);
+//! the real `librknnrt.so` is on the board (aarch64), a generated stub elsewhere.
 
 use std::os::raw::c_int;
 use std::ptr;
 
-use rknpu_sys::bindings as ffi;
+use crate::rknn as ffi;
 
 use crate::backend::Backend;
 use crate::native::Padded;
 use crate::RkError;
 
-/// `RKNN_INT8_MM_INT8_TO_INT32` of `rknn_matmul_type`.
-const INT8_MM_INT8_TO_INT32: u32 = 2;
-/// `RKNN_MM_LAYOUT_NATIVE` for `B_layout` and `AC_layout`.
-const LAYOUT_NATIVE: i16 = 1;
+/// `B_layout` and `AC_layout` are `int16_t` fields holding `rknn_matmul_layout` values.
+const LAYOUT_NATIVE: i16 = ffi::RKNN_MM_LAYOUT_NATIVE as i16;
 
 fn check(call: &'static str, code: c_int) -> Result<(), RkError> {
     if code == 0 {
@@ -72,7 +70,7 @@ impl NpuTile {
                 (*mem).virt_addr as *mut u8,
                 bytes,
             );
-            let mode = ffi::rknn_mem_sync_mode::RKNN_MEMORY_SYNC_TO_DEVICE;
+            let mode = ffi::RKNN_MEMORY_SYNC_TO_DEVICE;
             check("rknn_mem_sync", ffi::rknn_mem_sync(self.ctx, mem, mode))
         }
     }
@@ -91,7 +89,7 @@ impl Backend for Npu {
         info.M = shape.m as i32;
         info.K = shape.k as i32;
         info.N = shape.n as i32;
-        info.type_ = INT8_MM_INT8_TO_INT32 as _;
+        info.type_ = ffi::RKNN_INT8_MM_INT8_TO_INT32;
         info.B_layout = LAYOUT_NATIVE;
         info.AC_layout = LAYOUT_NATIVE;
         let mut tile = NpuTile {
@@ -157,7 +155,7 @@ impl Backend for Npu {
         // SAFETY: C is a live buffer of at least `c.len()·4` bytes (checked at prepare), read
         // after the device finished and its cache lines were invalidated.
         unsafe {
-            let mode = ffi::rknn_mem_sync_mode::RKNN_MEMORY_SYNC_FROM_DEVICE;
+            let mode = ffi::RKNN_MEMORY_SYNC_FROM_DEVICE;
             check("rknn_mem_sync", ffi::rknn_mem_sync(tile.ctx, mem, mode))?;
             ptr::copy_nonoverlapping((*mem).virt_addr as *const i32, c.as_mut_ptr(), c.len());
         }

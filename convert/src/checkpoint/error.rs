@@ -36,6 +36,19 @@ pub enum CheckpointError {
     Pickle(#[from] PickleError),
     #[error("the pickle holds no state dict: {reason}")]
     NoStateDict { reason: String },
+    #[error("no state dict in {}: it holds {keys}; expected a dict of tensors or one of the keys {}", if path.is_empty() { "the checkpoint's root dict".to_owned() } else { format!("`{path}`") }, super::state_dict::CONTAINER_KEYS.join(", "))]
+    UnknownContainer { path: String, keys: String },
+    #[error("legacy torch.save file: {reason}")]
+    Legacy { reason: String },
+    #[error("legacy torch.save file: {what} pickle at offset {offset}: {source}")]
+    LegacyPickle {
+        what: String,
+        offset: usize,
+        #[source]
+        source: PickleError,
+    },
+    #[error("unknown checkpoint format; tried torch.save zip archive (no `PK` signature), legacy torch.save (no magic number), safetensors (no 8-byte header length followed by `{{`){tar}", tar = if *tar { "; this looks like a tar archive (torch before 0.4), which is not supported: load and re-save it with torch.save" } else { "" })]
+    UnknownFormat { tar: bool },
     #[error("state dict key {key} is not a string")]
     NonStringKey { key: String },
     #[error("state dict entry {name} is not a tensor but {found}")]
@@ -81,8 +94,8 @@ pub enum CheckpointError {
     UnsupportedDtype { name: String, dtype: String },
     #[error("safetensors: {0}")]
     Safetensors(#[from] safetensors::SafeTensorError),
-    #[error("no tensor named {name}")]
-    MissingTensor { name: String },
+    #[error("no tensor named {name}{hint}")]
+    MissingTensor { name: String, hint: String },
     #[error("tensor {name} has shape {found:?}, expected {expected:?}")]
     ShapeMismatch {
         name: String,

@@ -89,6 +89,8 @@ pub enum PickleError {
     },
     #[error("persistent id at offset {offset} is not a torch storage reference")]
     BadPersistentId { offset: usize },
+    #[error("storage at offset {offset} is a view of another storage (torch before 1.0); re-save the checkpoint with a newer torch")]
+    StorageView { offset: usize },
     #[error("unknown storage type torch.{name} at offset {offset}")]
     UnknownStorage { name: String, offset: usize },
     #[error("tensor rebuilt at offset {offset}: {reason}")]
@@ -120,6 +122,14 @@ impl Pickle {
         }
     }
 
+    /// Every storage the pickle refers to (once per reference).
+    pub(crate) fn storages(&self) -> impl Iterator<Item = &StorageRef> {
+        self.values.iter().filter_map(|v| match v {
+            Value::Storage(s) => Some(s),
+            _ => None,
+        })
+    }
+
     /// Short human description of a value, for error messages.
     pub(crate) fn describe(&self, id: Id) -> String {
         match self.get(id) {
@@ -146,6 +156,12 @@ impl Pickle {
 
 /// Runs the pickle machine over `input` up to its STOP opcode.
 pub(crate) fn parse(input: &[u8]) -> Result<Pickle, PickleError> {
+    parse_prefix(input).map(|(pickle, _)| pickle)
+}
+
+/// Like [`parse`], also giving the length of the pickle (the legacy format puts several
+/// pickles and raw data one after another).
+pub(crate) fn parse_prefix(input: &[u8]) -> Result<(Pickle, usize), PickleError> {
     Machine {
         input,
         pos: 0,
@@ -230,7 +246,7 @@ struct Machine<'a> {
 }
 
 impl Machine<'_> {
-    fn run(mut self) -> Result<Pickle, PickleError> {
+    fn run(mut self) -> Result<(Pickle, usize), PickleError> {
         loop {
             self.op_offset = self.pos;
             let Some(&opcode) = self.input.get(self.pos) else {
@@ -240,10 +256,11 @@ impl Machine<'_> {
             self.pos += 1;
             if opcode == op::STOP {
                 let root = self.pop()?;
-                return Ok(Pickle {
+                let pickle = Pickle {
                     values: self.values,
                     root,
-                });
+                };
+                return Ok((pickle, self.pos));
             }
             self.step(opcode)?;
         }
@@ -740,7 +757,8 @@ impl Machine<'_> {
         }
     }
 
-    /// `BINPERSID` with torch's `('storage', torch.XStorage, key, location, numel)`.
+    /// `BINPERSID` with torch's `('storage', torch.XStorage, key, location, numel)`; the
+    /// legacy format appends `view_metadata`, which torch has written as `None` since 1.0.
     fn storage_ref(&self, pid: Id) -> Result<StorageRef, PickleError> {
         let bad = || PickleError::BadPersistentId {
             offset: self.op_offset,
@@ -748,8 +766,17 @@ impl Machine<'_> {
         let Value::Tuple(fields) = &self.values[pid] else {
             return Err(bad());
         };
-        let [tag, class, key, _location, numel] = fields[..] else {
-            return Err(bad());
+        let (tag, class, key, numel) = match fields[..] {
+            [tag, class, key, _location, numel] => (tag, class, key, numel),
+            [tag, class, key, _location, numel, view] => {
+                if self.values[view] != Value::None {
+                    return Err(PickleError::StorageView {
+                        offset: self.op_offset,
+                    });
+                }
+                (tag, class, key, numel)
+            }
+            _ => return Err(bad()),
         };
         if !matches!(&self.values[tag], Value::Str(s) if s == "storage") {
             return Err(bad());

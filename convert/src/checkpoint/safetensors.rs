@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use safetensors::SafeTensors;
 
 use super::dtype::DType;
-use super::{Checkpoint, CheckpointError, Tensor};
+use super::{Checkpoint, CheckpointError, Format, Tensor};
 
 pub(crate) fn load(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
     // `read_metadata` checks every range against the buffer and the shapes against the ranges.
@@ -37,8 +37,10 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
             },
         );
     }
-    Ok(Checkpoint {
+    Ok(Checkpoint::unwrapped(
         tensors,
-        args: BTreeMap::new(),
-    })
+        BTreeMap::new(),
+        Format::Safetensors,
+        Vec::new(),
+    ))
 }

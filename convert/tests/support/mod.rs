@@ -1,0 +1,3 @@
+//! Helpers shared by the checkpoint tests.
+
+pub mod torch_save;

@@ -1,0 +1,4 @@
+//! `.safetensors` checkpoints (see `sdt_fuzz::checkpoint`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sdt_fuzz::checkpoint::safetensors(data));
