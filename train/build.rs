@@ -6,8 +6,8 @@
 //! - `csrc/dist.cpp`: C entry points over c10d (TCP/file rendezvous stores, the Gloo process
 //!   group in `libtorch_cpu`), compiled against the headers next to the libtorch `tch` links, the
 //!   way `torch-sys` builds its own wrapper. `csrc/nccl.cpp` adds the NCCL process group (in
-//!   `libtorch_cuda`) when libtorch has CUDA and the NCCL and CUDA runtime headers of the pip
-//!   wheel's `nvidia-*` packages are found; the build then sets `cfg(sdt_nccl)`.
+//!   `libtorch_cuda`) when libtorch has CUDA and the CUDA and NCCL headers are found; the build
+//!   then sets `cfg(sdt_nccl)`.
 
 use std::path::{Path, PathBuf};
 
@@ -53,48 +53,62 @@ fn main() {
         .include("csrc")
         .file("csrc/dist.cpp");
 
-    // CUDA runtime and NCCL headers: the pip wheel's `nvidia-*` packages carry `nccl.h` and
-    // `cuda_runtime_api.h` but not the toolkit's `crt/` headers, which come from a CUDA toolkit
-    // (`CUDA_HOME`, `/usr/local/cuda`) or the `nvidia-cuda-nvcc` wheel.
+    // CUDA and NCCL headers: the pip wheel's `nvidia-*` packages carry `nccl.h` and
+    // `cuda_runtime_api.h` but not the toolkit's `crt/` and `nv/` headers, which come from a
+    // CUDA toolkit (`CUDA_HOME`, `/usr/local/cuda`) or the `nvidia-cuda-crt` and
+    // `nvidia-cuda-cccl` wheels (installed next to torch, or listed in `SDT_CUDA_INCLUDE`).
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    println!("cargo:rerun-if-env-changed=SDT_CUDA_INCLUDE");
     let site = root.parent().unwrap_or(Path::new("/")).join("nvidia");
-    let mut cuda_dirs: Vec<PathBuf> = ["cu13", "cu12", "cuda_runtime", "cuda_nvcc"]
-        .iter()
-        .map(|d| site.join(d).join("include"))
-        .collect();
-    if let Some(home) = std::env::var_os("CUDA_HOME") {
-        cuda_dirs.insert(0, PathBuf::from(home).join("include"));
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(list) = std::env::var_os("SDT_CUDA_INCLUDE") {
+        dirs.extend(std::env::split_paths(&list));
     }
-    cuda_dirs.push(PathBuf::from("/usr/local/cuda/include"));
-    let nccl_dirs = [
-        site.join("nccl/include"),
-        PathBuf::from("/usr/include"),
-        PathBuf::from("/usr/local/cuda/include"),
+    if let Some(home) = std::env::var_os("CUDA_HOME") {
+        dirs.push(PathBuf::from(home).join("include"));
+    }
+    dirs.extend(
+        ["cu13", "cu12", "cuda_runtime", "nccl"]
+            .iter()
+            .map(|d| site.join(d).join("include")),
+    );
+    dirs.push(PathBuf::from("/usr/local/cuda/include"));
+    dirs.push(PathBuf::from("/usr/include"));
+    let needed = [
+        "cuda_runtime_api.h",
+        "crt/host_config.h",
+        "nv/target",
+        "nccl.h",
     ];
-    let runtime = find_include(&cuda_dirs, "cuda_runtime_api.h");
-    let crt = find_include(&cuda_dirs, "crt/host_config.h");
-    let nccl = find_include(&nccl_dirs, "nccl.h");
-    match (cuda, runtime, crt, nccl) {
-        (true, Some(runtime), Some(crt), Some(nccl)) => {
-            build
-                .define("USE_C10D_NCCL", None)
-                .define("USE_CUDA", None)
-                .define("SDT_WITH_NCCL", None)
-                .include(runtime)
-                .include(crt)
-                .include(nccl)
-                .file("csrc/nccl.cpp");
-            println!("cargo:rustc-cfg=sdt_nccl");
+    let found: Vec<Option<PathBuf>> = needed.iter().map(|f| find_include(&dirs, f)).collect();
+    if cuda && found.iter().all(Option::is_some) {
+        build
+            .define("USE_C10D_NCCL", None)
+            .define("USE_CUDA", None)
+            .define("SDT_WITH_NCCL", None)
+            .file("csrc/nccl.cpp");
+        let mut seen: Vec<PathBuf> = Vec::new();
+        for dir in found.into_iter().flatten() {
+            if !seen.contains(&dir) {
+                build.include(&dir);
+                seen.push(dir);
+            }
         }
-        (true, runtime, crt, nccl) => println!(
-            "cargo:warning=libtorch has CUDA but the NCCL process group is left out (headers \
-             found: cuda_runtime_api.h {}, crt/host_config.h {}, nccl.h {}; set CUDA_HOME to a \
-             CUDA toolkit to build it)",
-            runtime.is_some(),
-            crt.is_some(),
-            nccl.is_some()
-        ),
-        _ => {}
+        println!("cargo:rustc-cfg=sdt_nccl");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    } else if cuda {
+        let missing: Vec<&str> = needed
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        println!(
+            "cargo:warning=libtorch has CUDA, but the NCCL process group is left out: {} not \
+             found (set CUDA_HOME to a CUDA toolkit, or pip install nvidia-cuda-crt and \
+             nvidia-cuda-cccl next to torch)",
+            missing.join(", ")
+        );
     }
     build.compile("sdt_dist");
     println!("cargo:rustc-link-search=native={}", lib.display());

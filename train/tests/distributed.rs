@@ -54,7 +54,7 @@ fn sdt_train(dir: &Path, config: &str, extra: &[&str]) -> Command {
         .arg(digits())
         .arg("--config")
         .arg(&config_path)
-        .args(["--train-subset", "64", "--quiet", "--dist-timeout", "60"])
+        .args(["--train-subset", "64", "--quiet"])
         .args(extra)
         .env("OMP_NUM_THREADS", "1")
         .env_remove("WORLD_SIZE")
@@ -262,7 +262,8 @@ struct Rank {
     stderr: std::thread::JoinHandle<String>,
 }
 
-const TIMEOUT_S: u64 = 60;
+/// The collective timeout of the lost-rank runs: the survivor must be gone well within it.
+const TIMEOUT_S: u64 = 120;
 
 /// Two ranks launched the way torchrun does (environment, TCP store on rank 0); `victim` is
 /// killed once rank 0 has finished (and checkpointed) the first epoch. Returns the survivor's
@@ -277,6 +278,7 @@ fn kill_one_rank(
     let mut ranks: Vec<Rank> = (0..2)
         .map(|rank| {
             let mut child = sdt_train(dir, config, &["--batch-size", "16"])
+                .args(["--dist-timeout", &TIMEOUT_S.to_string()])
                 .arg("--run-dir")
                 .arg(dir.join("run"))
                 .env("RANK", rank.to_string())
