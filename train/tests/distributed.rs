@@ -403,3 +403,45 @@ fn a_killed_worker_stops_rank_0_with_its_name() {
 fn a_killed_rank_0_stops_the_worker_with_its_name() {
     lost_rank_case(0);
 }
+
+#[test]
+fn torchrun_runs_the_same_ranks_as_nproc() {
+    let _serial = serial();
+    let dir = scratch("torchrun");
+    let (ours, theirs) = (dir.join("nproc"), dir.join("torchrun"));
+    let args = ["--batch-size", "16", "--epochs", "1"];
+    run_ok(
+        sdt_train(&dir, EXACT, &args)
+            .args(["--nproc", "2", "--run-dir"])
+            .arg(&ours),
+        "--nproc 2",
+    );
+    // torchrun's agent hosts the TCP store and tells the ranks so; the ranks read its variables.
+    let launcher = sdt_train(&dir, EXACT, &args);
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "torch.distributed.run",
+        "--no-python",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+    ])
+    .arg(launcher.get_program())
+    .args(launcher.get_args())
+    .arg("--run-dir")
+    .arg(&theirs)
+    .env("OMP_NUM_THREADS", "1");
+    let out = cmd.output().expect(
+        "python3 not found: run the trainer's tests through ./scripts/test.sh or after \
+         `eval \"$(bash scripts/torch-env.sh)\"`, which provide the venv's python with torch",
+    );
+    assert!(
+        out.status.success(),
+        "torchrun failed (is torch installed in the venv? run `bash scripts/torch-env.sh`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(max_diff(&weights(&ours), &weights(&theirs)), 0.0);
+    assert_eq!(metrics_without_time(&ours), metrics_without_time(&theirs));
+    std::fs::remove_dir_all(&dir).ok();
+}
