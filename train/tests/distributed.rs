@@ -445,3 +445,34 @@ fn torchrun_runs_the_same_ranks_as_nproc() {
     assert_eq!(metrics_without_time(&ours), metrics_without_time(&theirs));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Without a GPU (or without NCCL in the build), asking for NCCL fails at once with the reason;
+/// with both, a 1-rank NCCL run trains.
+#[test]
+fn nccl_runs_or_says_why_not() {
+    let _serial = serial();
+    let dir = scratch("nccl");
+    let url = format!("file://{}", dir.join("store").display());
+    let out = sdt_train(&dir, EXACT, &["--dist-backend", "nccl", "--cuda"])
+        .args(["--dist-url", &url, "--run-dir"])
+        .arg(dir.join("run"))
+        .env("RANK", "0")
+        .env("WORLD_SIZE", "1")
+        .output()
+        .expect("run sdt-train");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let nccl = sdt_train::dist::has_nccl();
+    println!("NCCL compiled in: {nccl}; {text}");
+    if nccl && tch::Cuda::is_available() {
+        assert!(out.status.success(), "{text}");
+        assert_eq!(metrics_without_time(&dir.join("run")).len(), 3);
+    } else {
+        let reason = if nccl {
+            "NCCL needs a CUDA device"
+        } else {
+            "no NCCL process group"
+        };
+        assert!(!out.status.success() && text.contains(reason), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
