@@ -264,6 +264,17 @@ struct Rank {
 
 /// The collective timeout of the lost-rank runs: the survivor must be gone well within it.
 const TIMEOUT_S: u64 = 120;
+/// The collective timeout of the hung-rank run, which the survivor has to wait out.
+const HANG_TIMEOUT_S: u64 = 15;
+
+/// What happens to the victim rank.
+#[derive(Clone, Copy, PartialEq)]
+enum Fate {
+    /// SIGKILL: its sockets close at once.
+    Killed,
+    /// SIGSTOP: it hangs with its sockets open, so only the timeout can tell.
+    Hung,
+}
 
 /// Two ranks launched the way torchrun does (environment, TCP store on rank 0); `victim` is
 /// killed once rank 0 has finished (and checkpointed) the first epoch. Returns the survivor's
@@ -271,6 +282,7 @@ const TIMEOUT_S: u64 = 120;
 fn kill_one_rank(
     dir: &Path,
     victim: usize,
+    fate: Fate,
 ) -> Option<(std::process::ExitStatus, String, Duration)> {
     let config = "epochs = 200\nlr = 0.001\nwarmup_epochs = 0\n";
     let port = free_port();
@@ -278,7 +290,7 @@ fn kill_one_rank(
     let mut ranks: Vec<Rank> = (0..2)
         .map(|rank| {
             let mut child = sdt_train(dir, config, &["--batch-size", "16"])
-                .args(["--dist-timeout", &TIMEOUT_S.to_string()])
+                .args(["--dist-timeout", &timeout_s(fate).to_string()])
                 .arg("--run-dir")
                 .arg(dir.join("run"))
                 .env("RANK", rank.to_string())
@@ -320,11 +332,23 @@ fn kill_one_rank(
         }
         panic!("no epoch finished: {errs:#?}");
     }
-    ranks[victim].child.kill().expect("kill the victim");
+    match fate {
+        Fate::Killed => {
+            ranks[victim].child.kill().expect("kill the victim");
+            let _ = ranks[victim].child.wait();
+        }
+        Fate::Hung => {
+            let pid = ranks[victim].child.id().to_string();
+            let stopped = Command::new("kill").args(["-STOP", &pid]).status();
+            assert!(
+                stopped.is_ok_and(|s| s.success()),
+                "kill -STOP {pid} failed"
+            );
+        }
+    }
     let killed = Instant::now();
-    let _ = ranks[victim].child.wait();
     let survivor = 1 - victim;
-    let deadline = Duration::from_secs(TIMEOUT_S + 30);
+    let deadline = Duration::from_secs(timeout_s(fate) + 30);
     let status = loop {
         if let Some(s) = ranks[survivor].child.try_wait().expect("wait") {
             break s;
@@ -336,6 +360,10 @@ fn kill_one_rank(
         std::thread::sleep(Duration::from_millis(50));
     };
     let took = killed.elapsed();
+    if fate == Fate::Hung {
+        let _ = ranks[victim].child.kill();
+        let _ = ranks[victim].child.wait();
+    }
     let mut stderr = String::new();
     for (i, r) in ranks.into_iter().enumerate() {
         let _ = r.stdout.join();
@@ -347,25 +375,39 @@ fn kill_one_rank(
     Some((status, stderr, took))
 }
 
-fn lost_rank_case(victim: usize) {
+fn timeout_s(fate: Fate) -> u64 {
+    match fate {
+        Fate::Killed => TIMEOUT_S,
+        Fate::Hung => HANG_TIMEOUT_S,
+    }
+}
+
+fn lost_rank_case(victim: usize, fate: Fate) {
     let _serial = serial();
-    let dir = scratch(&format!("kill{victim}"));
+    let dir = scratch(&format!("lost{victim}"));
     let (status, stderr, took) = (0..3)
-        .find_map(|_| kill_one_rank(&dir, victim))
+        .find_map(|_| kill_one_rank(&dir, victim, fate))
         .expect("three ports in a row were taken");
     let survivor = 1 - victim;
+    let what = match fate {
+        Fate::Killed => "killed",
+        Fate::Hung => "stopped (SIGSTOP)",
+    };
     println!(
-        "rank {survivor} exited {took:.1?} after rank {victim} was killed: {status}\n{stderr}"
+        "rank {survivor} exited {took:.1?} after rank {victim} was {what}: {status}\n{stderr}"
     );
     assert!(!status.success(), "the survivor exited successfully");
     assert!(
         stderr.contains(&format!("lost rank {victim}")),
         "the error does not name rank {victim}: {stderr}"
     );
-    assert!(
-        took < Duration::from_secs(TIMEOUT_S),
-        "took {took:?}, more than the {TIMEOUT_S} s collective timeout"
-    );
+    // A dead rank is noticed at once; a hung one after the collective timeout, plus the 3 s
+    // heartbeat watch.
+    let limit = match fate {
+        Fate::Killed => Duration::from_secs(TIMEOUT_S),
+        Fate::Hung => Duration::from_secs(HANG_TIMEOUT_S + 15),
+    };
+    assert!(took < limit, "took {took:?}, more than {limit:?}");
     // The last checkpoint is complete: it loads and holds at least the first epoch.
     let run = dir.join("run");
     assert!(run.join(STATE_FILE).is_file());
@@ -396,12 +438,17 @@ fn lost_rank_case(victim: usize) {
 
 #[test]
 fn a_killed_worker_stops_rank_0_with_its_name() {
-    lost_rank_case(1);
+    lost_rank_case(1, Fate::Killed);
+}
+
+#[test]
+fn a_hung_worker_stops_rank_0_with_its_name_after_the_timeout() {
+    lost_rank_case(1, Fate::Hung);
 }
 
 #[test]
 fn a_killed_rank_0_stops_the_worker_with_its_name() {
-    lost_rank_case(0);
+    lost_rank_case(0, Fate::Killed);
 }
 
 #[test]
