@@ -83,6 +83,19 @@ done
 step "trainer on libtorch (creates .venv with pip torch 2.11.0 on first use)"
 torch_env=$(bash scripts/torch-env.sh)
 eval "$torch_env"
+# The trainer's NCCL process group compiles against CUDA headers the torch wheel lacks (crt/,
+# nv/): fetch them (about 20 MB, headers only, not into the venv) so that code path is compiled
+# and linked here too. It runs only on GPU machines.
+cuda=$(python3 -c 'import torch; print(torch.version.cuda or "")')
+if [ -n "$cuda" ]; then
+  cuda_headers="$root/target/cuda-headers-$cuda"
+  cuda_include="$cuda_headers/nvidia/cu${cuda%%.*}/include"
+  if [ ! -f "$cuda_include/crt/host_config.h" ] || [ ! -e "$cuda_include/nv/target" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$cuda_headers" \
+      "nvidia-cuda-crt==$cuda.*" "nvidia-cuda-cccl==$cuda.*"
+  fi
+  export SDT_CUDA_INCLUDE="$cuda_include"
+fi
 cargo clippy -p sdt-train --all-targets -- -D warnings
 # libtorch's OpenMP threads spin while waiting; when test threads share the two cores that
 # spinning slows training by an order of magnitude, so they wait passively.

@@ -41,6 +41,14 @@ pub struct Progress {
     pub history: Vec<EpochMetrics>,
     /// The run's configuration as JSON, to refuse resuming with other hyper-parameters.
     pub config: String,
+    /// Processes that trained it (data-parallel ranks); resuming needs the same number, since
+    /// the shards and the learning rate depend on it.
+    #[serde(default = "one")]
+    pub world_size: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, `fsync`, rename,

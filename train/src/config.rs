@@ -36,6 +36,12 @@ pub struct TrainConfig {
     pub weight_bits: Option<u8>,
     /// Round inputs to the runtime's `i8` grid for this input range (`|x| ≤ absmax`).
     pub input_absmax: Option<f64>,
+    /// BatchNorm normalises with its running statistics during training and leaves them as they
+    /// are (frozen BN). Every sample is then computed on its own, so a data-parallel run equals
+    /// one process with the global batch exactly; without it each rank normalises over its own
+    /// batch, as in the official recipe (DDP without SyncBN).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_bn: bool,
     /// Autocast on CUDA: `off`, `bf16` (the official recipe) or `fp16`; ignored on CPU.
     pub amp: Amp,
     pub seed: i64,
@@ -58,6 +64,7 @@ impl Default for TrainConfig {
             clip_grad: None,
             weight_bits: None,
             input_absmax: None,
+            freeze_bn: false,
             amp: Amp::Off,
             seed: 1,
             augment: AugmentConfig::default(),
@@ -76,9 +83,17 @@ impl TrainConfig {
         Ok(config)
     }
 
-    /// The learning rate at the end of warmup.
+    /// The learning rate at the end of warmup, for one process.
     pub fn peak_lr(&self) -> f64 {
-        self.lr.unwrap_or(self.blr * self.batch_size as f64 / 256.0)
+        self.peak_lr_for(1)
+    }
+
+    /// The learning rate at the end of warmup when `world` processes each take `batch_size`:
+    /// `blr` scales with the global batch, as the official recipe's
+    /// `lr = blr · batch_size · world_size / 256`.
+    pub fn peak_lr_for(&self, world: usize) -> f64 {
+        self.lr
+            .unwrap_or(self.blr * (self.batch_size as f64 * world as f64) / 256.0)
     }
 
     /// Rejects settings that cannot train.

@@ -17,6 +17,7 @@ pub struct Ctx<'r> {
     input_step: Option<f64>,
     drop_path: f64,
     block_drop: f64,
+    frozen_bn: bool,
 }
 
 impl<'r> Ctx<'r> {
@@ -29,6 +30,7 @@ impl<'r> Ctx<'r> {
             input_step: None,
             drop_path: 0.0,
             block_drop: 0.0,
+            frozen_bn: false,
         }
     }
 
@@ -70,6 +72,17 @@ impl<'r> Ctx<'r> {
     pub fn with_drop_path(mut self, rate: f64) -> Self {
         self.drop_path = rate;
         self
+    }
+
+    /// BatchNorm uses (and keeps) its running statistics even while training.
+    pub fn with_frozen_bn(mut self, frozen: bool) -> Self {
+        self.frozen_bn = frozen;
+        self
+    }
+
+    /// Whether BatchNorm normalises with batch statistics (and updates the running ones).
+    pub fn bn_uses_batch_stats(&self) -> bool {
+        self.train && !self.frozen_bn
     }
 
     /// The input step of [`Ctx::with_input_quant`], if any.

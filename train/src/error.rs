@@ -54,6 +54,10 @@ pub enum Error {
         step: u64,
     },
 
+    /// A data-parallel run failed: a collective, the rendezvous or a lost rank.
+    #[error("distributed: {0}")]
+    Dist(String),
+
     /// Writing metrics as JSON failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

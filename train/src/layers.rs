@@ -201,7 +201,7 @@ impl BatchNorm {
 
     /// Normalises channel dimension 1 of `x` (`[B, C, …]`).
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        let train = ctx.is_train();
+        let train = ctx.bn_uses_batch_stats();
         if train {
             let mut tracked = self.num_batches_tracked.shallow_clone();
             let _ = tch::no_grad(|| tracked.f_add_scalar_(1))?;

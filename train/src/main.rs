@@ -5,13 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sdt_train::config::TrainConfig;
-use sdt_train::data::{load_any, load_digits, Source, Split};
+use sdt_train::data::{load_any, load_digits, Dataset, Source, Split};
 use sdt_train::deploy;
+use sdt_train::dist::{Backend, Dist, DistConfig};
 use sdt_train::distill::{DistillMode, Teacher};
 use sdt_train::eval::evaluate;
 use sdt_train::eval::Simulate;
 use sdt_train::golden::block_check;
 use sdt_train::images::ImageFolder;
+use sdt_train::launch;
 use sdt_train::quant::WeightQuant;
 use sdt_train::train::Trainer;
 use sdt_train::weights::load_weights;
@@ -111,9 +113,27 @@ struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Run on CUDA if available.
+    /// Run on CUDA if available (data-parallel: GPU `LOCAL_RANK` of the node).
     #[arg(long)]
     cuda: bool,
+    /// Train data-parallel with this many processes on this machine (each a rank with
+    /// --batch-size images a step). Under torchrun or srun, leave it out: the ranks are read
+    /// from RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT.
+    #[arg(long, default_value_t = 1)]
+    nproc: usize,
+    /// Rendezvous of a data-parallel run: env:// (torchrun's variables) or file:///path (a
+    /// fresh file every rank can reach).
+    #[arg(long)]
+    dist_url: Option<String>,
+    /// Process group: auto (NCCL with --cuda, else Gloo), gloo or nccl.
+    #[arg(long, value_enum, default_value = "auto")]
+    dist_backend: Backend,
+    /// Seconds a collective may wait for the other ranks before the run fails.
+    #[arg(long, default_value_t = 300.0)]
+    dist_timeout: f64,
+    /// Train on the first N samples of the digits training split only (quick checks).
+    #[arg(long)]
+    train_subset: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -229,11 +249,29 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn run_training(args: TrainArgs) -> Result<()> {
-    let device = if args.cuda {
-        Device::cuda_if_available()
-    } else {
-        Device::Cpu
+    if !(args.dist_timeout.is_finite() && args.dist_timeout > 0.0) {
+        return Err(sdt_train::Error::Config(
+            "--dist-timeout must be positive".into(),
+        ));
+    }
+    let timeout = std::time::Duration::from_secs_f64(args.dist_timeout);
+    if args.nproc > 1 && !launch::is_rank() {
+        // The ranks notice a lost peer within their timeout; the launcher waits a bit longer.
+        return launch::run_local(args.nproc, timeout + std::time::Duration::from_secs(30));
+    }
+    let url = args
+        .dist_url
+        .clone()
+        .or_else(|| std::env::var(launch::URL_VAR).ok());
+    let dist = DistConfig::from_env(url.as_deref(), timeout)?
+        .map(|c| Dist::init(c, args.dist_backend, args.cuda))
+        .transpose()?;
+    let device = match (&dist, args.cuda) {
+        (_, false) => Device::Cpu,
+        (Some(d), true) if tch::Cuda::is_available() => Device::Cuda(d.local_rank()),
+        (_, true) => Device::cuda_if_available(),
     };
+    let main = dist.as_ref().is_none_or(Dist::is_main);
     let mut config = match &args.config {
         Some(path) => TrainConfig::from_file(path)?,
         None => TrainConfig::default(),
@@ -267,14 +305,21 @@ fn run_training(args: TrainArgs) -> Result<()> {
     };
     let size = net.config().image_size;
     let (train_set, test_set): (Box<dyn Source>, _) = if args.data.is_dir() {
+        if args.train_subset.is_some() {
+            return Err(sdt_train::Error::Config(
+                "--train-subset applies to the digits set only".into(),
+            ));
+        }
         let train = ImageFolder::open(&args.data.join("train"), size, true)?;
         let test = ImageFolder::open(&args.data.join("val"), size, false)?.load_all()?;
         (Box::new(train), test)
     } else {
-        (
-            Box::new(load_digits(&args.data, Split::Train, size)?),
-            load_digits(&args.data, Split::Test, size)?,
-        )
+        let mut train = load_digits(&args.data, Split::Train, size)?;
+        if let Some(n) = args.train_subset {
+            let (x, y) = train.batch(0, n)?;
+            train = Dataset::new(x, y)?;
+        }
+        (Box::new(train), load_digits(&args.data, Split::Test, size)?)
     };
     let trainer = Trainer {
         vs: &vs,
@@ -285,10 +330,17 @@ fn run_training(args: TrainArgs) -> Result<()> {
         resume: args.resume,
         stop_after: args.stop_after_epochs,
         progress: !args.quiet,
+        dist: dist.as_ref(),
     };
     let started = std::time::Instant::now();
     let history = trainer.run(train_set.as_ref(), &test_set, &mut std::io::stdout())?;
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(d) = dist {
+        d.shutdown()?;
+    }
+    if !main {
+        return Ok(());
+    }
     if let Some(last) = history.last() {
         eprintln!(
             "trained {} epochs in {seconds:.1} s: test accuracy {:.2} %; run in {}",

@@ -80,6 +80,27 @@ impl AdamW {
         self.step
     }
 
+    /// The gradients of all parameters, in name order; a parameter without one (unused in the
+    /// last backward pass) contributes zeros of its shape, so every rank lists the same tensors.
+    pub fn gradients(&self) -> Result<Vec<Tensor>> {
+        self.params
+            .iter()
+            .map(|p| {
+                let g = p.var.grad();
+                Ok(if g.defined() {
+                    g
+                } else {
+                    p.var.f_zeros_like()?
+                })
+            })
+            .collect()
+    }
+
+    /// Sets the update count (bias correction) after a broadcast of the moments.
+    pub fn set_step_count(&mut self, step: u64) {
+        self.step = step;
+    }
+
     /// Clears the gradients of all parameters.
     pub fn zero_grad(&mut self) -> Result<()> {
         for p in &mut self.params {

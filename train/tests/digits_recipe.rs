@@ -39,6 +39,7 @@ fn digits_recipe_reaches_95_percent_and_the_int8_blob_agrees() {
         resume: false,
         stop_after: None,
         progress: false,
+        dist: None,
     }
     .run(&train_set, &test_set, &mut std::io::sink())
     .expect("training");

@@ -72,6 +72,7 @@ fn trainer<'a>(
         resume: true,
         stop_after: None,
         progress: false,
+        dist: None,
     }
 }
 

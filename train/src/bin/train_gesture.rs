@@ -261,6 +261,7 @@ fn run(args: Args) -> Result<()> {
         resume: false,
         stop_after: None,
         progress: !args.quiet,
+        dist: None,
     };
     let mut stdout = std::io::stdout();
     trainer.run(&train, &quick_test, &mut stdout)?;
