@@ -23,7 +23,7 @@ macro_rules! mve_asm {
 }
 
 /// `acc[0..32] += Σ_cols w[col..col + 32]` for `i8` weights, summed in `i16` lanes (at most
-/// [`super::helium::CHUNK`] columns, so the lanes cannot wrap).
+/// [`super::CHUNK`] columns, so the lanes cannot wrap).
 ///
 /// # Safety
 /// `n ≥ 1`; `cols` points at `n` column offsets and, for each, `w + col` at 32 readable

@@ -1,0 +1,135 @@
+//! The x86-64 kernel sets, compiled into every x86-64 build whatever its `target-cpu`.
+//!
+//! Each set's functions are `#[inline(always)]` and get their instructions from the entry
+//! that inlines them: the functions below, each compiled with `#[target_feature]` and called
+//! only once the probe ([`Level`]) found the CPU has those features. The entries run a whole
+//! call (rows of a layer, a pixel's channels), so no inner loop crosses a feature boundary.
+
+pub(super) mod avx2;
+pub(super) mod avx512;
+
+use core::ops::Range;
+
+use super::conv::{ConvArgs, EncodeArgs};
+use super::output::{MapFields, Sink};
+use super::threshold::Thresholds;
+use super::{Isa, Kernel, Weight};
+
+/// The AVX2 set (the AVX-512 kernels off).
+pub(super) struct Avx2;
+impl Isa for Avx2 {
+    const AVX2: bool = true;
+}
+
+/// The AVX-512 F/BW/VL set (its AVX2 parts too).
+pub(super) struct Avx512;
+impl Isa for Avx512 {
+    const AVX2: bool = true;
+    const AVX512: bool = true;
+}
+
+/// The AVX-512 set with the VNNI dot products.
+pub(super) struct Avx512Vnni;
+impl Isa for Avx512Vnni {
+    const AVX2: bool = true;
+    const AVX512: bool = true;
+    const VNNI: bool = true;
+}
+
+/// [`super::conv::conv_rows`] with the AVX2 set.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+pub(super) unsafe fn conv_rows_avx2<W: Weight, S: Sink + ?Sized>(
+    kernel: Kernel,
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    sink: &mut S,
+) {
+    super::conv::conv_rows_with::<Avx2, W, S>(kernel, a, input, rows, scratch, sink)
+}
+
+/// [`super::conv::conv_rows`] with the AVX-512 set.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL (and AVX2).
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn conv_rows_avx512<W: Weight, S: Sink + ?Sized>(
+    kernel: Kernel,
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    sink: &mut S,
+) {
+    super::conv::conv_rows_with::<Avx512, W, S>(kernel, a, input, rows, scratch, sink)
+}
+
+/// [`super::conv::encode_rows`] with the AVX2 set.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+pub(super) unsafe fn encode_rows_avx2<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    e: EncodeArgs<'_, '_, X, W>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    super::conv::encode_rows_with::<Avx2, X, W, S>(e, acc, sink)
+}
+
+/// [`super::conv::encode_rows`] with the AVX-512 set.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL (and AVX2).
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn encode_rows_avx512<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    e: EncodeArgs<'_, '_, X, W>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    super::conv::encode_rows_with::<Avx512, X, W, S>(e, acc, sink)
+}
+
+/// [`super::conv::encode_rows`] with the AVX-512 set and VNNI.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL and VNNI (and AVX2).
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) unsafe fn encode_rows_avx512_vnni<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    e: EncodeArgs<'_, '_, X, W>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    super::conv::encode_rows_with::<Avx512Vnni, X, W, S>(e, acc, sink)
+}
+
+/// [`Thresholds::spikes`] with AVX-512 (`acc`, `out`: the table's channels).
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn spikes_avx512(t: &Thresholds, acc: &[i32], out: &mut [u8]) {
+    avx512::threshold::spikes(t, acc, out)
+}
+
+/// [`super::threshold::spike_values`] with AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn spike_values_avx512(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
+    avx512::threshold::spike_values(values, frac, d, out)
+}
+
+/// [`super::output::FixedSink`]'s maps from split fields with AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn fixed_avx512(out: &mut [i32], acc: &[i32], f: &MapFields, accumulate: bool) {
+    avx512::fixed::fixed(out, acc, f, accumulate)
+}
