@@ -10,6 +10,7 @@ pub mod blobfile;
 pub mod checkpoint;
 pub mod error;
 pub mod exec;
+pub mod level;
 pub mod lower;
 pub mod progress;
 pub mod quantize;

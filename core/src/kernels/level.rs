@@ -126,6 +126,8 @@ impl fmt::Display for UnknownLevel {
     }
 }
 
+impl core::error::Error for UnknownLevel {}
+
 impl FromStr for Level {
     type Err = UnknownLevel;
 
@@ -153,6 +155,8 @@ impl fmt::Display for UnsupportedLevel {
         )
     }
 }
+
+impl core::error::Error for UnsupportedLevel {}
 
 /// The CPU's level: CPUID for the instructions, XGETBV for the operating system saving the
 /// AVX (YMM) and AVX-512 (opmask, ZMM) register state.
