@@ -36,76 +36,51 @@ impl Isa for Avx512Vnni {
     const VNNI: bool = true;
 }
 
-/// [`super::conv::conv_rows`] with the AVX2 set.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-pub(super) unsafe fn conv_rows_avx2<W: Weight, S: Sink + ?Sized>(
-    kernel: Kernel,
-    a: &ConvArgs<'_, W>,
-    input: &[u8],
-    rows: Range<usize>,
-    scratch: &mut [i32],
-    sink: &mut S,
-) {
-    super::conv::conv_rows_with::<Avx2, W, S>(kernel, a, input, rows, scratch, sink)
+/// An entry: a generic driver compiled for set `$isa` with features `$f` (the ones the probe
+/// checks for that level).
+macro_rules! entry {
+    (conv_rows: $name:ident, $isa:ty, $f:tt) => {
+        #[doc = concat!("[`super::conv::conv_rows`] with the `", stringify!($isa), "` set.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU has ", $f, ".")]
+        #[target_feature(enable = $f)]
+        pub(super) unsafe fn $name<W: Weight, S: Sink + ?Sized>(
+            kernel: Kernel,
+            a: &ConvArgs<'_, W>,
+            input: &[u8],
+            rows: Range<usize>,
+            scratch: &mut [i32],
+            sink: &mut S,
+        ) {
+            super::conv::conv_rows_with::<$isa, W, S>(kernel, a, input, rows, scratch, sink)
+        }
+    };
+    (encode_rows: $name:ident, $isa:ty, $f:tt) => {
+        #[doc = concat!("[`super::conv::encode_rows`] with the `", stringify!($isa), "` set.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU has ", $f, ".")]
+        #[target_feature(enable = $f)]
+        pub(super) unsafe fn $name<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+            e: EncodeArgs<'_, '_, X, W>,
+            acc: &mut [i32],
+            sink: &mut S,
+        ) {
+            super::conv::encode_rows_with::<$isa, X, W, S>(e, acc, sink)
+        }
+    };
 }
 
-/// [`super::conv::conv_rows`] with the AVX-512 set.
-///
-/// # Safety
-/// The CPU has AVX-512 F/BW/VL (and AVX2).
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl")]
-pub(super) unsafe fn conv_rows_avx512<W: Weight, S: Sink + ?Sized>(
-    kernel: Kernel,
-    a: &ConvArgs<'_, W>,
-    input: &[u8],
-    rows: Range<usize>,
-    scratch: &mut [i32],
-    sink: &mut S,
-) {
-    super::conv::conv_rows_with::<Avx512, W, S>(kernel, a, input, rows, scratch, sink)
-}
-
-/// [`super::conv::encode_rows`] with the AVX2 set.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-pub(super) unsafe fn encode_rows_avx2<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
-    e: EncodeArgs<'_, '_, X, W>,
-    acc: &mut [i32],
-    sink: &mut S,
-) {
-    super::conv::encode_rows_with::<Avx2, X, W, S>(e, acc, sink)
-}
-
-/// [`super::conv::encode_rows`] with the AVX-512 set.
-///
-/// # Safety
-/// The CPU has AVX-512 F/BW/VL (and AVX2).
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl")]
-pub(super) unsafe fn encode_rows_avx512<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
-    e: EncodeArgs<'_, '_, X, W>,
-    acc: &mut [i32],
-    sink: &mut S,
-) {
-    super::conv::encode_rows_with::<Avx512, X, W, S>(e, acc, sink)
-}
-
-/// [`super::conv::encode_rows`] with the AVX-512 set and VNNI.
-///
-/// # Safety
-/// The CPU has AVX-512 F/BW/VL and VNNI (and AVX2).
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(super) unsafe fn encode_rows_avx512_vnni<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
-    e: EncodeArgs<'_, '_, X, W>,
-    acc: &mut [i32],
-    sink: &mut S,
-) {
-    super::conv::encode_rows_with::<Avx512Vnni, X, W, S>(e, acc, sink)
-}
+entry!(conv_rows: conv_rows_avx2, Avx2, "avx2,fma,bmi1,bmi2,lzcnt,popcnt");
+entry!(conv_rows: conv_rows_avx512, Avx512, "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl");
+entry!(encode_rows: encode_rows_avx2, Avx2, "avx2,fma,bmi1,bmi2,lzcnt,popcnt");
+entry!(encode_rows: encode_rows_avx512, Avx512, "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl");
+entry!(
+    encode_rows: encode_rows_avx512_vnni,
+    Avx512Vnni,
+    "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl,avx512vnni"
+);
 
 /// [`Thresholds::spikes`] with AVX-512 (`acc`, `out`: the table's channels).
 ///
