@@ -9,7 +9,10 @@ use core::arch::x86_64::*;
 ///
 /// # Safety
 /// The CPU has AVX2.
-#[inline(always)]
+// Its own features (not only the entry's): it is called through the listing's flush
+// closure, which the entry's features do not reach, and its tiles must inline into it.
+#[target_feature(enable = "avx2")]
+#[inline]
 pub(in crate::kernels) unsafe fn add_columns(w: &[i8], cols: &[u32], acc: &mut [i32]) -> usize {
     let out_c = acc.len();
     let mut c = 0;

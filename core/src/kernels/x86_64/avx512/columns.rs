@@ -20,7 +20,10 @@ use crate::kernels::conv::ConvArgs;
 ///
 /// # Safety
 /// The CPU has AVX-512 F/BW/VL.
-#[inline(always)]
+// Its own features (not only the entry's): it is called through the listing's flush
+// closure, which the entry's features do not reach, and its tiles must inline into it.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[inline]
 pub(in crate::kernels) unsafe fn add_columns(
     w: &[i8],
     cols: &[u32],
