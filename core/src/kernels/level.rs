@@ -16,7 +16,7 @@ pub enum Level {
     Portable,
     /// x86-64 with AVX2 (and the rest of x86-64-v3: FMA, BMI1/2, LZCNT, POPCNT).
     Avx2,
-    /// x86-64 with AVX-512 F/BW/VL (and AVX2).
+    /// x86-64 with AVX-512 F/DQ/BW/VL (and AVX2).
     Avx512,
     /// [`Level::Avx512`] plus AVX-512 VNNI (dot products in the encoding layer).
     Avx512Vnni,
@@ -191,7 +191,13 @@ fn probe() -> Level {
         && bit(leaf7.ebx, 8)
         && bit(ext1.ecx, 5);
     let avx2 = ymm && v3 && bit(leaf7.ebx, 5);
-    let avx512 = zmm && avx2 && bit(leaf7.ebx, 16) && bit(leaf7.ebx, 30) && bit(leaf7.ebx, 31);
+    // F, DQ, BW, VL.
+    let avx512 = zmm
+        && avx2
+        && bit(leaf7.ebx, 16)
+        && bit(leaf7.ebx, 17)
+        && bit(leaf7.ebx, 30)
+        && bit(leaf7.ebx, 31);
     let vnni = bit(leaf7.ecx, 11);
     match (avx2, avx512, vnni) {
         (_, true, true) => Level::Avx512Vnni,

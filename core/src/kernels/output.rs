@@ -34,9 +34,22 @@ impl Sink for SpikeSink<'_> {
         if super::helium::sink::spikes(out, acc, self.affine, self.frac, self.d) {
             return;
         }
-        for ((o, &a), p) in out.iter_mut().zip(acc).zip(self.affine) {
-            *o = spike_of(a, p, self.frac, self.d);
+        #[cfg(target_arch = "x86_64")]
+        if self.level.uses(Level::Avx512) {
+            // SAFETY: `uses` checked that the CPU has AVX-512 (DQ included).
+            return unsafe {
+                super::x86_64::spikes_affine_avx512(out, acc, self.affine, self.frac, self.d)
+            };
         }
+        spikes_affine(out, acc, self.affine, self.frac, self.d);
+    }
+}
+
+/// Spike counts of one pixel from the affine maps (the loop the x86 entries vectorize).
+#[inline(always)]
+pub(super) fn spikes_affine(out: &mut [u8], acc: &[i32], affine: &[Affine], frac: u8, d: u8) {
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
+        *o = spike_of(a, p, frac, d);
     }
 }
 

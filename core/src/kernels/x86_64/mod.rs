@@ -82,6 +82,22 @@ entry!(
     "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl,avx512vnni"
 );
 
+/// Spike counts from the affine maps (the dense reference's sink) with AVX-512: its 64-bit
+/// products vectorize with AVX-512 DQ.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL/DQ.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn spikes_affine_avx512(
+    out: &mut [u8],
+    acc: &[i32],
+    affine: &[crate::fixed::Affine],
+    frac: u8,
+    d: u8,
+) {
+    super::output::spikes_affine(out, acc, affine, frac, d)
+}
+
 /// [`Thresholds::spikes`] with AVX-512 (`acc`, `out`: the table's channels).
 ///
 /// # Safety
