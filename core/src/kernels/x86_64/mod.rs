@@ -10,10 +10,12 @@ pub(super) mod avx512;
 
 use core::ops::Range;
 
+use super::attention::AttnArgs;
 use super::conv::{ConvArgs, EncodeArgs};
 use super::output::{MapFields, Sink};
 use super::threshold::Thresholds;
 use super::{Isa, Kernel, Weight};
+use crate::graph::AttentionOrder;
 
 /// The AVX2 set (the AVX-512 kernels off).
 pub(super) struct Avx2;
@@ -81,6 +83,32 @@ entry!(
     Avx512Vnni,
     "avx2,fma,bmi1,bmi2,lzcnt,popcnt,avx512f,avx512bw,avx512vl,avx512vnni"
 );
+
+/// [`super::attention::kv_products`] compiled for AVX-512 (the generic loops vectorize).
+///
+/// # Safety
+/// The CPU has AVX-512 F/DQ/BW/VL.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn kv_products_avx512(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
+    super::attention::kv_products_with(a, heads, kv)
+}
+
+/// [`super::attention::attention_rows`] compiled for AVX-512 (the generic loops vectorize).
+///
+/// # Safety
+/// The CPU has AVX-512 F/DQ/BW/VL.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn attention_rows_avx512(
+    kernel: Kernel,
+    order: AttentionOrder,
+    a: &AttnArgs<'_>,
+    kv: &[i32],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    out: &mut [u8],
+) {
+    super::attention::attention_rows_with(kernel, order, a, kv, rows, scratch, out)
+}
 
 /// Spike counts from the affine maps (the dense reference's sink) with AVX-512: its 64-bit
 /// products vectorize with AVX-512 DQ.
