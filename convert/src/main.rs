@@ -118,7 +118,13 @@ fn parse_bits(s: &str) -> Result<u8, String> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Kernel level forced by SDT_KERNEL_LEVEL, if set (the same integers at every level).
+    if let Err(e) = sdt_host::level::apply_env() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

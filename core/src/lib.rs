@@ -30,7 +30,7 @@ pub mod stats;
 pub use engine::{Cpu, Engine};
 pub use error::{Error, Result};
 pub use exec::{Executor, Sequential};
-pub use kernels::Kernel;
+pub use kernels::{Kernel, Level, UnsupportedLevel};
 pub use model::Model;
 pub use session::{arena_bytes, Input, Session};
 pub use stats::{NodeStats, Stats};

@@ -16,7 +16,7 @@ use sdt_core::graph::{AttentionOrder, ConvGeom, ConvOutput, Op, WeightBits};
 use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
 use sdt_core::kernels::output::Sink;
 use sdt_core::kernels::Weight;
-use sdt_core::{Input, Kernel, Session};
+use sdt_core::{Input, Kernel, Level, Session};
 use std::sync::Mutex;
 
 fn kernel_size() -> impl Strategy<Value = u8> {
@@ -455,6 +455,7 @@ fn whole_model(p: &ModelCase) {
     for v in variants() {
         let mut arena = vec![0u8; sdt_core::arena_bytes(&model, v.workers).unwrap()];
         let mut session = Session::new(&model, &mut arena, v.workers).unwrap();
+        session.set_level(v.level).unwrap();
         session.set_input(Input::I8(&input)).unwrap();
         session.run(v.kernel, v.exec, None).unwrap();
         assert_eq!(session.logits(), logits, "{}", v.name);
@@ -513,18 +514,26 @@ impl Sink for Record<'_> {
     }
 }
 
-/// Accumulators of `conv_rows` over all output rows, computed in two row chunks.
+/// Accumulators of `conv_rows` over all output rows, computed in two row chunks, the same at
+/// every kernel set this CPU runs.
 fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: usize) -> Vec<i32> {
     let c = a.geom.out_c as usize;
-    let mut all = vec![0i32; oh * a.out_w * c];
-    let mut scratch = vec![0i32; conv_scratch_len(&a.geom)];
-    let split = oh / 2;
-    let (top, bottom) = all.split_at_mut(split * a.out_w * c);
-    for (rows, acc) in [(0..split, top), (split..oh, bottom)] {
-        let mut sink = Record { acc, c };
-        conv_rows(kernel, a, x, rows, &mut scratch, &mut sink);
+    let at = |level: Level| {
+        let mut all = vec![0i32; oh * a.out_w * c];
+        let mut scratch = vec![0i32; conv_scratch_len(&a.geom)];
+        let split = oh / 2;
+        let (top, bottom) = all.split_at_mut(split * a.out_w * c);
+        for (rows, acc) in [(0..split, top), (split..oh, bottom)] {
+            let mut sink = Record { acc, c };
+            conv_rows(level, kernel, a, x, rows, &mut scratch, &mut sink);
+        }
+        all
+    };
+    let portable = at(Level::Portable);
+    for level in Level::supported() {
+        assert_eq!(at(level), portable, "{kernel:?} at {level} vs portable");
     }
-    all
+    portable
 }
 
 fn planes_case<W: Weight>(p: &ConvCase, weights: &[W], counts: &[u8]) {

@@ -12,7 +12,7 @@ use sdt_core::graph::ConvGeom;
 use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use sdt_core::kernels::output::Sink;
 use sdt_core::kernels::Weight;
-use sdt_core::Kernel;
+use sdt_core::{Kernel, Level};
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -61,19 +61,27 @@ impl Sink for Record<'_> {
     }
 }
 
+/// The accumulators, the same at every kernel set this CPU runs.
 fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: usize) -> Vec<i32> {
     let c = a.geom.out_c as usize;
-    let mut all = vec![0i32; oh * a.out_w * c];
-    // Dirty scratch: kernels must not rely on it being cleared.
-    let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
-    // Two row chunks (as two workers would get them): a kernel must start at any row.
-    let split = oh / 3;
-    let (first, second) = all.split_at_mut(split * a.out_w * c);
-    for (rows, acc) in [(0..split, first), (split..oh, second)] {
-        let mut sink = Record { acc, c };
-        conv_rows(kernel, a, x, rows, &mut scratch, &mut sink);
+    let at = |level: Level| {
+        let mut all = vec![0i32; oh * a.out_w * c];
+        // Dirty scratch: kernels must not rely on it being cleared.
+        let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
+        // Two row chunks (as two workers would get them): a kernel must start at any row.
+        let split = oh / 3;
+        let (first, second) = all.split_at_mut(split * a.out_w * c);
+        for (rows, acc) in [(0..split, first), (split..oh, second)] {
+            let mut sink = Record { acc, c };
+            conv_rows(level, kernel, a, x, rows, &mut scratch, &mut sink);
+        }
+        all
+    };
+    let portable = at(Level::Portable);
+    for level in Level::supported() {
+        assert_eq!(at(level), portable, "{kernel:?} at {level} vs portable");
     }
-    all
+    portable
 }
 
 fn check(p: &Case) {
@@ -312,14 +320,23 @@ fn encode_check<X: Copy + Into<i32>>(p: &EncodeCase, input: &[X], weights: &[i8]
         out_w: ow,
         weights,
     };
-    let mut got = vec![0i32; oh * ow * oc];
-    let mut acc = vec![0x5a5a_5a5a; oc];
-    // Two row chunks: the kernel must start anywhere.
-    let split = oh / 2;
-    let (top, bottom) = got.split_at_mut(split * ow * oc);
-    for (rows, out) in [(0..split, top), (split..oh, bottom)] {
-        let mut sink = Record { acc: out, c: oc };
-        encode_rows(&args, input, zps, p.max_abs, rows, &mut acc, &mut sink);
+    let at = |level: Level| {
+        let mut got = vec![0i32; oh * ow * oc];
+        let mut acc = vec![0x5a5a_5a5a; oc];
+        // Two row chunks: the kernel must start anywhere.
+        let split = oh / 2;
+        let (top, bottom) = got.split_at_mut(split * ow * oc);
+        for (rows, out) in [(0..split, top), (split..oh, bottom)] {
+            let mut sink = Record { acc: out, c: oc };
+            encode_rows(
+                level, &args, input, zps, p.max_abs, rows, &mut acc, &mut sink,
+            );
+        }
+        got
+    };
+    let got = at(Level::Portable);
+    for level in Level::supported() {
+        assert_eq!(at(level), got, "encoding at {level} vs portable");
     }
     for oy in 0..oh {
         for ox in 0..ow {

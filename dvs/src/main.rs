@@ -296,7 +296,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Kernel level forced by SDT_KERNEL_LEVEL, if set (the same integers at every level).
+    if let Err(e) = sdt_host::level::apply_env() {
+        eprintln!("sdt-dvs: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sdt-dvs: {e}");

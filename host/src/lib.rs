@@ -6,6 +6,7 @@ pub mod blob;
 pub mod data;
 pub mod error;
 pub mod fs;
+pub mod level;
 pub mod pool;
 
 pub use blob::AlignedBlob;

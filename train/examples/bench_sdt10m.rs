@@ -14,10 +14,15 @@ use sdt_train::{weights, Ctx, Sdt, SdtConfig};
 use tch::{nn::VarStore, Device, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let level = sdt_host::level::apply_env()?;
     let bench = Sdt10m::load()?;
     println!(
         "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
         reps()
+    );
+    println!(
+        "core kernel level {level} (of {})",
+        sdt_core::Level::detected()
     );
     print_header();
     // The integer core first: libtorch's OpenMP workers keep spinning for a while after

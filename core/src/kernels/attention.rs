@@ -6,6 +6,7 @@
 
 use core::ops::Range;
 
+use super::level::Level;
 use super::threshold::Levels;
 use super::Kernel;
 use crate::fixed::{spike_count, Affine};
@@ -38,7 +39,19 @@ impl AttnArgs<'_> {
 /// Shared stage of `q (kᵀ v)` for heads `heads`: `kv[h][a][b] = Σ_n k[n][h,a] · v[n][h,b]`
 /// into `kv` (those heads' `d·dv` values each), spike-driven: each binary spike of `k` adds
 /// the token's `v` counts.
-pub fn kv_products(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
+pub fn kv_products(level: Level, a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    if level.uses(Level::Avx512) {
+        // SAFETY: `uses` checked that the CPU has AVX-512.
+        return unsafe { super::x86_64::kv_products_avx512(a, heads, kv) };
+    }
+    let _ = level;
+    kv_products_with(a, heads, kv)
+}
+
+/// [`kv_products`], inlined into the entry of a level.
+#[inline(always)]
+pub(super) fn kv_products_with(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
     let (c, cv, d, dv) = (a.c(), a.cv(), a.d, a.dv);
     let first = heads.start;
     let kv = &mut kv[..heads.len() * d * dv];
@@ -58,7 +71,31 @@ pub fn kv_products(a: &AttnArgs<'_>, heads: Range<usize>, kv: &mut [i32]) {
 
 /// Output tokens `rows`. `kv` is the shared stage (used by spike-driven `KvFirst` only);
 /// `scratch` holds `tokens + Cv` values; `out` holds the rows' `Cv` spike counts each.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_rows(
+    level: Level,
+    kernel: Kernel,
+    order: AttentionOrder,
+    a: &AttnArgs<'_>,
+    kv: &[i32],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    out: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level.uses(Level::Avx512) {
+        // SAFETY: `uses` checked that the CPU has AVX-512.
+        return unsafe {
+            super::x86_64::attention_rows_avx512(kernel, order, a, kv, rows, scratch, out)
+        };
+    }
+    let _ = level;
+    attention_rows_with(kernel, order, a, kv, rows, scratch, out)
+}
+
+/// [`attention_rows`], inlined into the entry of a level.
+#[inline(always)]
+pub(super) fn attention_rows_with(
     kernel: Kernel,
     order: AttentionOrder,
     a: &AttnArgs<'_>,

@@ -4,8 +4,9 @@
 
 use core::ops::Range;
 
+use super::level::Level;
 use super::output::Sink;
-use super::{add_column, mac_column, Kernel, Weight};
+use super::{add_column, mac_column, Isa, Kernel, Portable, Weight};
 use crate::graph::ConvGeom;
 
 /// A convolution's operands.
@@ -43,9 +44,36 @@ pub fn conv_scratch_len(geom: &ConvGeom) -> usize {
     geom.out_c as usize + (geom.in_c as usize).div_ceil(2)
 }
 
-/// Computes output rows `rows` of a spike convolution, handing each pixel to `sink`.
-/// `scratch` holds [`conv_scratch_len`] values.
+/// Computes output rows `rows` of a spike convolution with the kernels of `level`, handing
+/// each pixel to `sink`. `scratch` holds [`conv_scratch_len`] values.
 pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
+    level: Level,
+    kernel: Kernel,
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    rows: Range<usize>,
+    scratch: &mut [i32],
+    sink: &mut S,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::x86_64 as x86;
+        if level.uses(Level::Avx512) {
+            // SAFETY: `uses` checked that the CPU has AVX-512 F/BW/VL.
+            return unsafe { x86::conv_rows_avx512(kernel, a, input, rows, scratch, sink) };
+        }
+        if level.uses(Level::Avx2) {
+            // SAFETY: `uses` checked that the CPU has AVX2.
+            return unsafe { x86::conv_rows_avx2(kernel, a, input, rows, scratch, sink) };
+        }
+    }
+    let _ = level;
+    conv_rows_with::<Portable, W, S>(kernel, a, input, rows, scratch, sink)
+}
+
+/// [`conv_rows`] with kernel set `I` (inlined into the entry that has its instructions).
+#[inline(always)]
+pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
     kernel: Kernel,
     a: &ConvArgs<'_, W>,
     input: &[u8],
@@ -63,67 +91,58 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     let narrow_weights =
         spike_i8(kernel, a).filter(|a8| !a8.geom.depthwise && super::columns::fits(a8));
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw",
-        target_feature = "avx512vl"
-    ))]
-    if let Some(a8) =
-        spike_i8(kernel, a).filter(|a8| a8.geom.depthwise && super::depthwise::takes(a8))
-    {
-        let planes = super::depthwise::planes(input);
-        let mut store = |pixel: usize, acc: &[i32]| sink.store(pixel, acc);
-        super::depthwise::spike_rows(&a8, input, planes, rows, &mut store);
-        return;
-    }
     // The largest count: the binary-spike planes the vector listings compare for.
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw",
-        target_feature = "avx512vl"
-    ))]
-    let planes = match narrow_weights {
-        Some(_) => super::depthwise::planes(input),
-        None => 0,
-    };
-    #[cfg(all(
-        any(target_arch = "x86_64", target_arch = "aarch64"),
-        not(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw",
-            target_feature = "avx512vl"
-        ))
-    ))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     let planes = u8::MAX;
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw",
-        target_feature = "avx512vl"
-    ))]
-    if let Some(a8) = &narrow_weights {
-        if super::columns::Cache::takes(a8, planes) {
-            // 3×3: strips of output rows, column by column, each input pixel listed about
-            // once per strip.
-            let mut cache = super::columns::Cache::new(a8, planes);
-            let mut top = rows.start;
-            while top < rows.end {
-                let strip = top..(top + cache.strip()).min(rows.end);
-                for ox in 0..a.out_w {
-                    for oy in strip.clone() {
-                        let c = &mut cache;
-                        super::columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc);
-                        sink.store((oy - rows.start) * a.out_w + ox, acc);
+    #[cfg(target_arch = "x86_64")]
+    let planes = match I::AVX512 {
+        true => {
+            use super::x86_64::avx512::{columns, depthwise};
+            if let Some(a8) = spike_i8(kernel, a).filter(|a8| a8.geom.depthwise) {
+                if depthwise::takes(&a8) {
+                    let mut store = |pixel: usize, acc: &[i32]| sink.store(pixel, acc);
+                    // SAFETY: `I::AVX512` holds only in the AVX-512 entries of `x86_64`,
+                    // which run after the probe found AVX-512 F/BW/VL.
+                    unsafe {
+                        let planes = depthwise::planes(input);
+                        depthwise::spike_rows(&a8, input, planes, rows, &mut store);
                     }
+                    return;
                 }
-                top = strip.end;
             }
-            return;
+            let planes = match narrow_weights {
+                // SAFETY: as above.
+                Some(_) => unsafe { depthwise::planes(input) },
+                None => 0,
+            };
+            if let Some(a8) = narrow_weights
+                .as_ref()
+                .filter(|a8| columns::Cache::takes(a8, planes))
+            {
+                // 3×3: strips of output rows, column by column, each input pixel listed about
+                // once per strip.
+                let mut cache = columns::Cache::new(a8, planes);
+                let mut top = rows.start;
+                while top < rows.end {
+                    let strip = top..(top + cache.strip()).min(rows.end);
+                    for ox in 0..a.out_w {
+                        for oy in strip.clone() {
+                            let c = &mut cache;
+                            // SAFETY: as above.
+                            unsafe {
+                                columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc)
+                            };
+                            sink.store((oy - rows.start) * a.out_w + ox, acc);
+                        }
+                    }
+                    top = strip.end;
+                }
+                return;
+            }
+            planes
         }
-    }
+        false => planes,
+    };
     for (r, oy) in rows.enumerate() {
         for ox in 0..a.out_w {
             #[cfg(feature = "helium")]
@@ -142,7 +161,8 @@ pub fn conv_rows<W: Weight, S: Sink + ?Sized>(
             }
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             if let Some(a8) = &narrow_weights {
-                super::columns::spike_pixel(&mut lists, a8, input, planes, oy, ox, active, acc);
+                let (l, x) = (&mut lists, input);
+                super::columns::spike_pixel::<I>(l, a8, x, planes, oy, ox, active, acc);
                 sink.store(r * a.out_w + ox, acc);
                 continue;
             }
@@ -295,8 +315,20 @@ fn depthwise_tap<W: Weight>(kernel: Kernel, acc: &mut [i32], px: &[u8], w: &[W])
     }
 }
 
-/// Encoding layer rows: `acc = Σ w · (clamp(x, ±max_abs) − zero_point)`; padding adds zero.
+/// The operands of [`encode_rows`] besides the accumulators and the sink.
+pub(super) struct EncodeArgs<'a, 'w, X, W> {
+    pub a: &'a ConvArgs<'w, W>,
+    pub input: &'a [X],
+    pub zero_points: &'a [i16],
+    pub max_abs: i32,
+    pub rows: Range<usize>,
+}
+
+/// Encoding layer rows with the kernels of `level`: `acc = Σ w · (clamp(x, ±max_abs) −
+/// zero_point)`; padding adds zero.
+#[allow(clippy::too_many_arguments)]
 pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    level: Level,
     a: &ConvArgs<'_, W>,
     input: &[X],
     zero_points: &[i16],
@@ -305,13 +337,62 @@ pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     acc: &mut [i32],
     sink: &mut S,
 ) {
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw"
-    ))]
-    if super::encode::encode_rows(a, input, zero_points, max_abs, rows.clone(), acc, sink) {
-        return;
+    let e = EncodeArgs {
+        a,
+        input,
+        zero_points,
+        max_abs,
+        rows,
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::x86_64 as x86;
+        if level.uses(Level::Avx512Vnni) {
+            // SAFETY: `uses` checked that the CPU has AVX-512 F/BW/VL and VNNI.
+            return unsafe { x86::encode_rows_avx512_vnni(e, acc, sink) };
+        }
+        if level.uses(Level::Avx512) {
+            // SAFETY: `uses` checked that the CPU has AVX-512 F/BW/VL.
+            return unsafe { x86::encode_rows_avx512(e, acc, sink) };
+        }
+        if level.uses(Level::Avx2) {
+            // SAFETY: `uses` checked that the CPU has AVX2.
+            return unsafe { x86::encode_rows_avx2(e, acc, sink) };
+        }
+    }
+    let _ = level;
+    encode_rows_with::<Portable, X, W, S>(e, acc, sink)
+}
+
+/// [`encode_rows`] with kernel set `I` (inlined into the entry that has its instructions).
+#[inline(always)]
+pub(super) fn encode_rows_with<I: Isa, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+    e: EncodeArgs<'_, '_, X, W>,
+    acc: &mut [i32],
+    sink: &mut S,
+) {
+    let EncodeArgs {
+        a,
+        input,
+        zero_points,
+        max_abs,
+        rows,
+    } = e;
+    #[cfg(target_arch = "x86_64")]
+    if I::AVX512 {
+        use super::x86_64::avx512::encode;
+        let (z, m, r) = (zero_points, max_abs, rows.clone());
+        // SAFETY: `I::AVX512` (and `I::VNNI`) hold only in the AVX-512 (VNNI) entries of
+        // `x86_64`, which run after the probe found those features.
+        let done = unsafe {
+            match I::VNNI {
+                true => encode::encode_rows::<true, X, W, S>(a, input, z, m, r, acc, sink),
+                false => encode::encode_rows::<false, X, W, S>(a, input, z, m, r, acc, sink),
+            }
+        };
+        if done {
+            return;
+        }
     }
     #[cfg(feature = "helium")]
     if super::helium::encode_rows(a, input, zero_points, max_abs, rows.clone(), acc, sink) {

@@ -2,38 +2,41 @@
 //! weights it reaches; cost grows with the number of spikes) and a dense integer reference
 //! (multiply-accumulate over every input, spikes or not). Both produce the same integers;
 //! arithmetic wraps so that they agree even on inputs outside the proven bounds.
+//!
+//! Laid out by instruction set: the generic code here (`conv`, `output`, `threshold`,
+//! `attention`, `columns`) is the portable set and the driver of the others; `portable/`,
+//! `x86_64/{avx2,avx512}/` and `helium/` hold the code each instruction set replaces.
+//! A [`Level`] picks the set once per session: at run time on hosts, by the `helium` feature
+//! on Cortex-M.
 
 pub mod attention;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod columns;
 pub mod conv;
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512vl"
-))]
-mod depthwise;
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw"
-))]
-mod encode;
 #[cfg(feature = "helium")]
 mod helium;
-#[cfg(feature = "helium")]
-mod helium_asm;
-#[cfg(feature = "helium")]
-mod helium_sink;
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw"
-))]
-mod masks;
+pub mod level;
 pub mod output;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod portable;
 pub mod threshold;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+pub use level::{force_default, Level, UnknownLevel, UnsupportedLevel};
+
+/// A kernel set as constants: the generic kernels take it as a type parameter, so each set's
+/// call tree is compiled once, inside the entry that enables its instructions (`x86_64/`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) trait Isa {
+    const AVX2: bool = false;
+    const AVX512: bool = false;
+    const VNNI: bool = false;
+}
+
+/// The portable set.
+pub(crate) struct Portable;
+impl Isa for Portable {}
 
 use bytemuck::Pod;
 

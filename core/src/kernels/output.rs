@@ -1,5 +1,6 @@
 //! What happens to a finished accumulator vector: requantize, then spike, add or write.
 
+use super::level::Level;
 use super::threshold::Thresholds;
 use crate::fixed::Affine;
 
@@ -17,6 +18,8 @@ pub struct SpikeSink<'a> {
     pub d: u8,
     /// The same map as thresholds (see [`Thresholds`]), where the caller built them.
     pub levels: Option<&'a Thresholds>,
+    /// The kernel set that compares them.
+    pub level: Level,
 }
 
 impl Sink for SpikeSink<'_> {
@@ -25,15 +28,28 @@ impl Sink for SpikeSink<'_> {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
         if let Some(levels) = self.levels.filter(|l| l.channels() == c) {
-            return levels.spikes(acc, out);
+            return levels.spikes(self.level, acc, out);
         }
         #[cfg(feature = "helium")]
-        if super::helium_sink::spikes(out, acc, self.affine, self.frac, self.d) {
+        if super::helium::sink::spikes(out, acc, self.affine, self.frac, self.d) {
             return;
         }
-        for ((o, &a), p) in out.iter_mut().zip(acc).zip(self.affine) {
-            *o = spike_of(a, p, self.frac, self.d);
+        #[cfg(target_arch = "x86_64")]
+        if self.level.uses(Level::Avx512) {
+            // SAFETY: `uses` checked that the CPU has AVX-512 (DQ included).
+            return unsafe {
+                super::x86_64::spikes_affine_avx512(out, acc, self.affine, self.frac, self.d)
+            };
         }
+        spikes_affine(out, acc, self.affine, self.frac, self.d);
+    }
+}
+
+/// Spike counts of one pixel from the affine maps (the loop the x86 entries vectorize).
+#[inline(always)]
+pub(super) fn spikes_affine(out: &mut [u8], acc: &[i32], affine: &[Affine], frac: u8, d: u8) {
+    for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
+        *o = spike_of(a, p, frac, d);
     }
 }
 
@@ -60,34 +76,26 @@ pub struct FixedSink<'a> {
     pub accumulate: bool,
     /// The same maps split into 64-bit fields, where the caller built them.
     pub fields: Option<&'a MapFields>,
+    /// The kernel set that applies them.
+    pub level: Level,
 }
 
-/// Channels [`MapFields`] holds at most: only the AVX-512 sink reads the fields, so elsewhere
-/// the table is empty (and takes no stack).
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512vl"
-))]
+/// Channels [`MapFields`] holds at most: only the AVX-512 sink reads the fields, so on other
+/// architectures the table is empty (and takes no stack).
+#[cfg(target_arch = "x86_64")]
 pub const MAX_FIELD_CHANNELS: usize = 1024;
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512vl"
-)))]
+#[cfg(not(target_arch = "x86_64"))]
 pub const MAX_FIELD_CHANNELS: usize = 0;
 
 /// A layer's affine maps split into 64-bit fields, one array per field, so that the vector
 /// sink loads them as they are used instead of splitting the 12-byte maps for every pixel.
 pub struct MapFields {
-    multiplier: [i64; MAX_FIELD_CHANNELS],
+    pub(super) multiplier: [i64; MAX_FIELD_CHANNELS],
     /// `2^(shift − 1)`, or 0.
-    round: [i64; MAX_FIELD_CHANNELS],
-    shift: [i64; MAX_FIELD_CHANNELS],
-    bias: [i64; MAX_FIELD_CHANNELS],
-    channels: usize,
+    pub(super) round: [i64; MAX_FIELD_CHANNELS],
+    pub(super) shift: [i64; MAX_FIELD_CHANNELS],
+    pub(super) bias: [i64; MAX_FIELD_CHANNELS],
+    pub(super) channels: usize,
 }
 
 impl MapFields {
@@ -126,24 +134,22 @@ impl Sink for FixedSink<'_> {
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw",
-            target_feature = "avx512vl"
-        ))]
+        #[cfg(target_arch = "x86_64")]
         if let Some(fields) = self.fields.filter(|f| f.channels == c && out.len() == c) {
-            return fixed_fields_avx512(out, acc, fields, self.accumulate);
+            if self.level.uses(Level::Avx512) {
+                // SAFETY: `uses` checked that the CPU has AVX-512.
+                return unsafe { super::x86_64::fixed_avx512(out, acc, fields, self.accumulate) };
+            }
         }
         #[cfg(feature = "helium")]
-        super::helium_sink::fixed(out, acc, self.affine, self.accumulate);
+        super::helium::sink::fixed(out, acc, self.affine, self.accumulate);
         #[cfg(not(feature = "helium"))]
         fixed(out, acc, self.affine, self.accumulate);
     }
 }
 
-/// The map of every channel into `out` (AVX-512 hosts take [`fixed_fields_avx512`] where the
-/// caller split the maps).
+/// The map of every channel into `out` (AVX-512 hosts take the split fields where the caller
+/// built them).
 #[cfg(not(feature = "helium"))]
 #[inline(always)]
 fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
@@ -152,46 +158,6 @@ fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
         // residual values a host wrote by hand.
         let y = p.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         *o = if accumulate { o.saturating_add(y) } else { y };
-    }
-}
-
-/// [`FixedSink::store`] from split fields: 8 channels per 64-bit register, the last ones
-/// masked; the products, rounding shifts and saturations run in 64-bit lanes, as in
-/// [`Affine::apply`].
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512vl"
-))]
-#[inline(always)]
-fn fixed_fields_avx512(out: &mut [i32], acc: &[i32], f: &MapFields, accumulate: bool) {
-    use core::arch::x86_64::*;
-    let n = out.len().min(acc.len()).min(f.channels);
-    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (this function's cfg). Step `j`
-    // of `r = min(8, n − 8j)` channels reads `acc`, `out` and the four field arrays at
-    // `8j .. 8j + r`, all below `n ≤ MAX_FIELD_CHANNELS` and the slices' lengths, through
-    // masked accesses (masked-off lanes are not accessed), and writes `out` there.
-    unsafe {
-        for j in 0..n.div_ceil(8) {
-            let k = (u16::MAX >> (16 - (n - 8 * j).min(8))) as __mmask8;
-            let at = 8 * j;
-            let field =
-                |a: &[i64; MAX_FIELD_CHANNELS]| _mm512_maskz_loadu_epi64(k, a.as_ptr().add(at));
-            let a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(k, acc.as_ptr().add(at)));
-            let s = field(&f.shift);
-            let product = _mm512_mul_epi32(a, field(&f.multiplier));
-            let shifted = _mm512_srav_epi64(_mm512_add_epi64(product, field(&f.round)), s);
-            let mut y = _mm512_add_epi64(shifted, field(&f.bias));
-            y = _mm512_max_epi64(y, _mm512_set1_epi64(i32::MIN as i64));
-            y = _mm512_min_epi64(y, _mm512_set1_epi64(i32::MAX as i64));
-            let o = out.as_mut_ptr().add(at);
-            if accumulate {
-                let old = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(k, o));
-                y = _mm512_add_epi64(y, old);
-            }
-            _mm256_mask_storeu_epi32(o, k, _mm512_cvtsepi64_epi32(y));
-        }
     }
 }
 
@@ -247,13 +213,17 @@ mod tests {
                 "{c} channels"
             );
             let cases = [(false, None), (true, None), (false, split), (true, split)];
-            for (accumulate, split) in cases {
+            for ((accumulate, split), level) in cases
+                .into_iter()
+                .flat_map(|case| Level::supported().map(move |level| (case, level)))
+            {
                 let mut out = old.clone();
                 FixedSink {
                     out: &mut out,
                     affine: &affine,
                     accumulate,
                     fields: split,
+                    level,
                 }
                 .store(0, &acc);
                 for i in 0..c {
@@ -267,7 +237,7 @@ mod tests {
                     };
                     assert_eq!(
                         out[i], want,
-                        "{:?} acc {} old {}",
+                        "{level}: {:?} acc {} old {}",
                         affine[i], acc[i], old[i]
                     );
                 }

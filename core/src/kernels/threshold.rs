@@ -14,6 +14,7 @@
 //! `i32::MIN` (always) or `i32::MAX` (never) and stays exact for every `x` in
 //! `[−i32::MAX, i32::MAX]`.
 
+use super::level::Level;
 use crate::fixed::{Affine, MAX_SHIFT};
 use crate::graph::MAX_D;
 
@@ -26,9 +27,9 @@ const MAX_FRAC: u8 = 62;
 /// Per-channel spike thresholds of one layer. Per group of 16 channels: the sign masks
 /// (`0`, or `−1` where `m < 0`), then `D` rows of thresholds, 16 lanes each.
 pub struct Thresholds {
-    values: [i32; CAPACITY],
-    channels: usize,
-    d: usize,
+    pub(super) values: [i32; CAPACITY],
+    pub(super) channels: usize,
+    pub(super) d: usize,
 }
 
 impl Thresholds {
@@ -79,10 +80,6 @@ impl Thresholds {
     }
 
     /// Spike count of channel `c` for accumulator `acc` (`|acc| ≤ i32::MAX`).
-    #[cfg_attr(
-        all(target_arch = "x86_64", target_feature = "avx512f"),
-        allow(dead_code)
-    )]
     #[inline(always)]
     pub fn count(&self, c: usize, acc: i32) -> u8 {
         let block = (self.d + 1) * 16;
@@ -94,79 +91,22 @@ impl Thresholds {
             .sum()
     }
 
-    /// Spike counts of one pixel: `out[c]` for `acc[c]`, every channel of the table.
+    /// Spike counts of one pixel: `out[c]` for `acc[c]`, every channel of the table, with
+    /// the kernels of `level`.
     #[inline]
-    pub fn spikes(&self, acc: &[i32], out: &mut [u8]) {
+    pub fn spikes(&self, level: Level, acc: &[i32], out: &mut [u8]) {
         let n = self.channels;
         if acc.len() < n || out.len() < n {
             return;
         }
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw"
-        ))]
-        self.spikes_avx512(&acc[..n], &mut out[..n]);
-        #[cfg(not(all(
-            target_arch = "x86_64",
-            target_feature = "avx512f",
-            target_feature = "avx512bw"
-        )))]
+        #[cfg(target_arch = "x86_64")]
+        if level.uses(Level::Avx512) {
+            // SAFETY: `uses` checked that the CPU has AVX-512.
+            return unsafe { super::x86_64::spikes_avx512(self, &acc[..n], &mut out[..n]) };
+        }
+        let _ = level;
         for (c, (o, &a)) in out[..n].iter_mut().zip(acc).enumerate() {
             *o = self.count(c, a);
-        }
-    }
-
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw"
-    ))]
-    #[inline(always)]
-    fn spikes_avx512(&self, acc: &[i32], out: &mut [u8]) {
-        // Four levels (the models' D) unrolled; others loop.
-        match self.d {
-            4 => self.spikes_levels::<4>(acc, out),
-            _ => self.spikes_levels::<0>(acc, out),
-        }
-    }
-
-    /// [`Thresholds::spikes`] with `L` levels unrolled (`L = 0`: `self.d` levels in a loop).
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw"
-    ))]
-    #[inline(always)]
-    fn spikes_levels<const L: usize>(&self, acc: &[i32], out: &mut [u8]) {
-        use core::arch::x86_64::*;
-        let n = acc.len();
-        let levels = if L == 0 { self.d } else { L };
-        if levels != self.d {
-            return;
-        }
-        let block = (levels + 1) * 16;
-        let table = self.values.as_ptr();
-        // SAFETY: AVX-512 F/BW are enabled at compile time (this function's cfg). `acc` and
-        // `out` hold `n = self.channels` values (the caller slices them); lanes of group `g`
-        // at or above `n` are masked off and not accessed. Table reads stay below
-        // `groups · block ≤ CAPACITY` (checked by `fill`, `levels == self.d`).
-        unsafe {
-            for g in 0..n.div_ceil(16) {
-                let m = super::masks::first16(n - 16 * g);
-                let a = _mm512_maskz_loadu_epi32(m, acc.as_ptr().add(16 * g));
-                let row = table.add(g * block);
-                let s = _mm512_loadu_si512(row as *const _);
-                let x = _mm512_sub_epi32(_mm512_xor_si512(a, s), s);
-                let mut count = _mm512_setzero_si512();
-                for t in 1..=levels {
-                    let th = _mm512_loadu_si512(row.add(16 * t) as *const _);
-                    // One more in the lanes that pass the threshold.
-                    let k = _mm512_cmpgt_epi32_mask(x, th);
-                    count = _mm512_mask_add_epi32(count, k, count, _mm512_set1_epi32(1));
-                }
-                _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(16 * g) as *mut _, m, count);
-            }
         }
     }
 }
@@ -174,59 +114,16 @@ impl Thresholds {
 /// Spike counts of fixed-point values (`frac` fractional bits, `d` levels), as
 /// `round_half_even(clamp(v / 2^frac, 0, d))`: with AVX-512, one compare per level with
 /// thresholds; elsewhere the reference map.
-pub fn spike_values(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
+pub fn spike_values(level: Level, values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
     let n = values.len().min(out.len());
-    #[cfg(not(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw"
-    )))]
+    #[cfg(target_arch = "x86_64")]
+    if level.uses(Level::Avx512) {
+        // SAFETY: `uses` checked that the CPU has AVX-512.
+        return unsafe { super::x86_64::spike_values_avx512(&values[..n], frac, d, &mut out[..n]) };
+    }
+    let _ = level;
     for (o, &v) in out[..n].iter_mut().zip(values) {
         *o = crate::fixed::spike_count(v as i64, frac, d);
-    }
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512bw"
-    ))]
-    spike_values_avx512(&values[..n], frac, d, &mut out[..n]);
-}
-
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "avx512bw"
-))]
-fn spike_values_avx512(values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
-    let n = values.len().min(out.len());
-    let mut levels = [i32::MAX; MAX_D as usize];
-    let d = d.min(MAX_D);
-    for (t, l) in levels.iter_mut().enumerate().take(d as usize) {
-        *l = value_level(frac, t as u8 + 1);
-    }
-    let mut done = 0;
-    {
-        use core::arch::x86_64::*;
-        // SAFETY: AVX-512 F/BW are enabled at compile time. Each step reads 16 values at
-        // `done + 16 ≤ n ≤ values.len()` and writes 16 bytes at `done + 16 ≤ n ≤ out.len()`.
-        unsafe {
-            while done + 16 <= n {
-                let v = _mm512_loadu_si512(values.as_ptr().add(done) as *const _);
-                let mut count = _mm512_setzero_si512();
-                for &l in &levels[..d as usize] {
-                    let k = _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(l));
-                    count = _mm512_mask_add_epi32(count, k, count, _mm512_set1_epi32(1));
-                }
-                _mm_storeu_si128(
-                    out.as_mut_ptr().add(done) as *mut _,
-                    _mm512_cvtepi32_epi8(count),
-                );
-                done += 16;
-            }
-        }
-    }
-    for (o, &v) in out[done..n].iter_mut().zip(&values[done..n]) {
-        *o = levels[..d as usize].iter().map(|&l| (v > l) as u8).sum();
     }
 }
 
@@ -413,12 +310,18 @@ mod tests {
             let acc: std::vec::Vec<i32> = (0..channels)
                 .map(|_| ((next() as i32) >> 10).max(-i32::MAX))
                 .collect();
-            let mut out = std::vec![0xffu8; channels + 3];
-            table.spikes(&acc, &mut out);
-            for c in 0..channels {
-                assert_eq!(out[c], table.count(c, acc[c]), "channel {c}");
+            for level in Level::supported() {
+                let mut out = std::vec![0xffu8; channels + 3];
+                table.spikes(level, &acc, &mut out);
+                for c in 0..channels {
+                    assert_eq!(out[c], table.count(c, acc[c]), "{level}: channel {c}");
+                }
+                assert_eq!(
+                    &out[channels..],
+                    &[0xff; 3],
+                    "{level}: wrote past the channels"
+                );
             }
-            assert_eq!(&out[channels..], &[0xff; 3], "wrote past the channels");
         }
     }
 
@@ -452,14 +355,16 @@ mod tests {
                         _ => (next() as i32) >> (next() % 32),
                     })
                     .collect();
-                let mut out = std::vec![0xffu8; n];
-                spike_values(&values, frac, d, &mut out);
-                for (i, (&v, &o)) in values.iter().zip(&out).enumerate() {
-                    assert_eq!(
-                        o,
-                        spike_count(v as i64, frac, d),
-                        "frac {frac} d {d} at {i}: {v}"
-                    );
+                for level in Level::supported() {
+                    let mut out = std::vec![0xffu8; n];
+                    spike_values(level, &values, frac, d, &mut out);
+                    for (i, (&v, &o)) in values.iter().zip(&out).enumerate() {
+                        assert_eq!(
+                            o,
+                            spike_count(v as i64, frac, d),
+                            "{level}: frac {frac} d {d} at {i}: {v}"
+                        );
+                    }
                 }
             }
         }

@@ -65,7 +65,7 @@ impl Attention<'_> {
                     work: heads * tokens * per_head,
                 };
                 let job = |h: Range<usize>, out: &mut [i32], _: &mut [i32]| {
-                    kv_products(&args, h, out);
+                    kv_products(ctx.level, &args, h, out);
                 };
                 for_rows(
                     ctx,
@@ -79,7 +79,7 @@ impl Attention<'_> {
             }
             let kv: &[i32] = kv;
             let job = |rows: Range<usize>, out: &mut [u8], s: &mut [i32]| {
-                attention_rows(kernel, order, &args, kv, rows, s, out);
+                attention_rows(ctx.level, kernel, order, &args, kv, rows, s, out);
             };
             let row = self.v.c as usize;
             // Per token: one product row per head (`q` over `kᵀv`, or scores over `v`).

@@ -11,7 +11,7 @@ use crate::engine::{Cpu, Engine};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::graph::{ConvOutput, Op, TensorId, TensorKind};
-use crate::kernels::Kernel;
+use crate::kernels::{Kernel, Level, UnsupportedLevel};
 use crate::model::{elements, tensor_bytes, Model};
 use crate::plan::{Plan, ALIGN};
 use crate::stats::{NodeStats, Stats};
@@ -48,6 +48,7 @@ pub struct Session<'m, 'b, 'a> {
     model: &'m Model<'b>,
     plan: Plan,
     arena: &'a mut [u8],
+    level: Level,
 }
 
 impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
@@ -63,7 +64,24 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
             });
         }
         let arena = &mut arena[..plan.bytes];
-        Ok(Session { model, plan, arena })
+        Ok(Session {
+            model,
+            plan,
+            arena,
+            level: Level::default_for_sessions(),
+        })
+    }
+
+    /// The kernel set this session runs ([`Level::default_for_sessions`] unless set).
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Runs this session's kernels at `level` (every level gives the same integers); a level
+    /// this CPU lacks is refused.
+    pub fn set_level(&mut self, level: Level) -> core::result::Result<(), UnsupportedLevel> {
+        self.level = level.checked()?;
+        Ok(())
     }
 
     pub fn plan(&self) -> &Plan {
@@ -229,6 +247,7 @@ impl<'m, 'b, 'a> Session<'m, 'b, 'a> {
             exec,
             workers: exec.workers().clamp(1, self.plan.workers),
             kernel,
+            level: self.level,
             d: model.d(),
             want_stats,
         };
@@ -291,6 +310,8 @@ pub(crate) struct NodeCtx<'e> {
     pub exec: &'e dyn Executor,
     pub workers: usize,
     pub kernel: Kernel,
+    /// The kernel set (checked against the CPU).
+    pub level: Level,
     pub d: u8,
     pub want_stats: bool,
 }

@@ -44,7 +44,7 @@ pub(super) fn spike(
     };
     let job = |rows: Range<usize>, out: &mut [u8], _: &mut [i32]| {
         let src = &x[rows.start * row_len..rows.end * row_len];
-        spike_values(src, frac, ctx.d, out);
+        spike_values(ctx.level, src, frac, ctx.d, out);
     };
     for_rows(ctx, rows, &mut y[..n], row_len, &mut [], 0, &job)?;
     Ok(output_stats(ctx, &y[..n]))

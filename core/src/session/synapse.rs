@@ -170,6 +170,7 @@ impl<'b> Synapse<'b> {
                 frac,
                 d: ctx.d,
                 levels: None,
+                level: ctx.level,
             })?,
             ConvOutput::Accumulate | ConvOutput::Write => {
                 // The vector sink reads the maps split into fields, once per layer.
@@ -180,6 +181,7 @@ impl<'b> Synapse<'b> {
                     affine,
                     accumulate: self.mode == ConvOutput::Accumulate,
                     fields,
+                    level: ctx.level,
                 })?
             }
         }
@@ -203,11 +205,15 @@ impl<'b> Synapse<'b> {
         };
         let spec = &self.model.graph().input_spec;
         let (zero_points, max_abs) = (&spec.zero_points[..], spec.max_abs as i32);
-        let kernel = ctx.kernel;
+        let (kernel, level) = (ctx.kernel, ctx.level);
         let compute = |rows: Range<usize>, acc: &mut [i32], sink: &mut dyn Sink| match source {
-            Source::Spikes(x) => conv_rows(kernel, &args, x, rows, acc, sink),
-            Source::Pixels8(x) => encode_rows(&args, x, zero_points, max_abs, rows, acc, sink),
-            Source::Pixels16(x) => encode_rows(&args, x, zero_points, max_abs, rows, acc, sink),
+            Source::Spikes(x) => conv_rows(level, kernel, &args, x, rows, acc, sink),
+            Source::Pixels8(x) => {
+                encode_rows(level, &args, x, zero_points, max_abs, rows, acc, sink)
+            }
+            Source::Pixels16(x) => {
+                encode_rows(level, &args, x, zero_points, max_abs, rows, acc, sink)
+            }
         };
         let (rows, n_out) = (self.output.h as usize, elements(&self.output));
         let g = &self.geom;
@@ -247,6 +253,7 @@ impl<'b> Synapse<'b> {
                             frac,
                             d,
                             levels,
+                            level,
                         },
                     );
                 };
@@ -274,6 +281,7 @@ impl<'b> Synapse<'b> {
                             affine,
                             accumulate,
                             fields,
+                            level,
                         },
                     );
                 };

@@ -9,7 +9,7 @@ use sdt_core::graph::{
     ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
     TensorId, TensorKind, WeightBits,
 };
-use sdt_core::{Executor, Kernel, Model, Sequential, Session};
+use sdt_core::{Executor, Kernel, Level, Model, Sequential, Session};
 
 /// SplitMix64: small, deterministic, good enough for test data.
 pub struct Rng(u64);
@@ -348,32 +348,45 @@ impl Executor for Threads {
 }
 
 /// A kernel with an executor and the worker count the session is planned for.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Variant {
     pub kernel: Kernel,
     pub exec: &'static dyn Executor,
     pub workers: usize,
-    pub name: &'static str,
+    /// The kernel set (every one this CPU runs is a variant).
+    pub level: Level,
+    pub name: String,
 }
 
 pub static REVERSE3: Reverse = Reverse(3);
 pub static THREADS3: Threads = Threads(3);
 
-pub fn variants() -> [Variant; 6] {
-    let v = |kernel, exec: &'static dyn Executor, workers, name| Variant {
+/// Kernels, executors and kernel sets that must all give the same integers: each executor
+/// at the portable level, then the spike-driven and dense kernels at every other level this
+/// CPU runs (the same test binary covers every kernel set).
+pub fn variants() -> Vec<Variant> {
+    let v = |kernel, exec: &'static dyn Executor, workers, level: Level, name: &str| Variant {
         kernel,
         exec,
         workers,
-        name,
+        level,
+        name: format!("{name}/{level}"),
     };
-    [
-        v(Kernel::SpikeDriven, &Sequential, 1, "spike/seq"),
-        v(Kernel::Dense, &Sequential, 1, "dense/seq"),
-        v(Kernel::SpikeDriven, &REVERSE3, 3, "spike/rev3"),
-        v(Kernel::Dense, &REVERSE3, 3, "dense/rev3"),
-        v(Kernel::SpikeDriven, &THREADS3, 3, "spike/thr3"),
-        v(Kernel::Dense, &THREADS3, 3, "dense/thr3"),
-    ]
+    let portable = Level::Portable;
+    let mut all = vec![
+        v(Kernel::SpikeDriven, &Sequential, 1, portable, "spike/seq"),
+        v(Kernel::Dense, &Sequential, 1, portable, "dense/seq"),
+        v(Kernel::SpikeDriven, &REVERSE3, 3, portable, "spike/rev3"),
+        v(Kernel::Dense, &REVERSE3, 3, portable, "dense/rev3"),
+        v(Kernel::SpikeDriven, &THREADS3, 3, portable, "spike/thr3"),
+        v(Kernel::Dense, &THREADS3, 3, portable, "dense/thr3"),
+    ];
+    for level in Level::supported().filter(|&l| l != portable) {
+        all.push(v(Kernel::SpikeDriven, &Sequential, 1, level, "spike/seq"));
+        all.push(v(Kernel::SpikeDriven, &REVERSE3, 3, level, "spike/rev3"));
+        all.push(v(Kernel::Dense, &Sequential, 1, level, "dense/seq"));
+    }
+    all
 }
 
 /// Contents of one tensor.
@@ -425,7 +438,11 @@ pub fn run_all(
     let mut sessions: Vec<Session<'_, '_, '_>> = arenas
         .iter_mut()
         .zip(&vs)
-        .map(|(a, v)| Session::new(model, a, v.workers).unwrap())
+        .map(|(a, v)| {
+            let mut s = Session::new(model, a, v.workers).unwrap();
+            s.set_level(v.level).unwrap();
+            s
+        })
         .collect();
     for s in &mut sessions {
         prepare(s);

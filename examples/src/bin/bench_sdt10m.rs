@@ -7,11 +7,13 @@
 use sdt_examples::sdt10m::{core_table, print_header, reps, Sdt10m};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let level = sdt_host::level::apply_env()?;
     let bench = Sdt10m::load()?;
     println!(
         "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
         reps()
     );
+    println!("kernel level {level} (of {})", sdt_core::Level::detected());
     print_header();
     core_table(&bench, &[1, 2])
 }

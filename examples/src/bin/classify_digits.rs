@@ -11,6 +11,7 @@ use sdt_core::{Kernel, Sequential};
 use sdt_host::AlignedBlob;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    sdt_host::level::apply_env()?;
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data");
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let blob_path = args

@@ -12,6 +12,7 @@ use sdt_core::Kernel;
 use sdt_examples::gesture::{self, class_name};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    sdt_host::level::apply_env()?;
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let blob = args.next().unwrap_or_else(gesture::bundled_blob);
     let stream = args.next().unwrap_or_else(gesture::bundled_stream);

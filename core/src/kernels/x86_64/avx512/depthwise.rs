@@ -7,10 +7,10 @@
 
 use core::arch::x86_64::*;
 
-use super::conv::ConvArgs;
+use crate::kernels::conv::ConvArgs;
 
 /// Whether the tap weights of `a` lie inside its weights.
-pub(super) fn fits(a: &ConvArgs<'_, i8>) -> bool {
+pub(in crate::kernels) fn fits(a: &ConvArgs<'_, i8>) -> bool {
     let k = a.geom.kernel as usize;
     a.weights.len() >= k * k * a.geom.out_c as usize
 }
@@ -27,7 +27,7 @@ const SEGMENT: usize = 8192;
 const MAX_K: usize = 8;
 
 /// Whether [`spike_rows`] takes this convolution.
-pub(super) fn takes(a: &ConvArgs<'_, i8>) -> bool {
+pub(in crate::kernels) fn takes(a: &ConvArgs<'_, i8>) -> bool {
     let c = a.geom.out_c as usize;
     let k = a.geom.kernel as usize;
     fits(a) && k <= MAX_K && c.div_ceil(16) * 16 <= SEGMENT && a.geom.stride > 0
@@ -38,7 +38,11 @@ pub(super) fn takes(a: &ConvArgs<'_, i8>) -> bool {
 /// computed once per kernel row and added with each kernel column's weights (held in
 /// registers) into the outputs it reaches. `input` holds `in_h · in_w · c` counts, none
 /// above `planes` (from [`planes`]).
-pub(super) fn spike_rows(
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[inline(always)]
+pub(in crate::kernels) unsafe fn spike_rows(
     a: &ConvArgs<'_, i8>,
     input: &[u8],
     planes: u8,
@@ -77,8 +81,8 @@ pub(super) fn spike_rows(
                 let ix_hi = ((ox0 + n - 1) * st + k).saturating_sub(pad).min(a.in_w);
                 for g in 0..groups {
                     let m = lanes(g, c);
-                    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's
-                    // cfg). Lane `j` of group `g` is channel `16·g + j`, read only when set
+                    // SAFETY: the CPU has AVX-512 F/BW/VL (the contract of
+                    // `spike_rows`). Lane `j` of group `g` is channel `16·g + j`, read only when set
                     // in `m` (below `c`); masked-off lanes are not accessed. Weights are read
                     // at `(ky·k + kx)·c + channel` with `ky, kx < k`, inside the weights
                     // (`fits`); counts at `(iy·in_w + ix)·c + channel` with `iy < in_h`,
@@ -138,9 +142,14 @@ pub(super) fn spike_rows(
 }
 
 /// The largest count of `input`: the number of binary-spike planes to add.
-pub(super) fn planes(input: &[u8]) -> u8 {
+///
+/// # Safety
+/// The CPU has AVX-512 BW.
+#[inline(always)]
+pub(in crate::kernels) unsafe fn planes(input: &[u8]) -> u8 {
     let mut chunks = input.chunks_exact(64);
-    // SAFETY: AVX-512 BW is enabled at compile time; each load reads one whole 64-byte chunk.
+    // SAFETY: the CPU has AVX-512 BW (this function's contract); each load reads one whole
+    // 64-byte chunk.
     let mut top = unsafe {
         let mut top = _mm512_setzero_si512();
         for chunk in chunks.by_ref() {
@@ -183,6 +192,7 @@ mod narrow {
     const PLANES: usize = (1 << BITS) - 1;
 
     /// Computes `rows` if this path takes the convolution; returns whether it did.
+    #[inline(always)]
     pub(super) fn rows(
         a: &ConvArgs<'_, i8>,
         input: &[u8],
@@ -198,6 +208,7 @@ mod narrow {
         }
     }
 
+    #[inline(always)]
     fn rows_k<const K: usize>(
         a: &ConvArgs<'_, i8>,
         input: &[u8],
@@ -231,8 +242,8 @@ mod narrow {
                 };
                 for g in 0..groups {
                     let m = super::super::masks::first32(c - 32 * g);
-                    // SAFETY: AVX-512 F/BW/VL are enabled at compile time (the module's
-                    // cfg). Weights are read at `(ky·K + kx)·c + 32·g + j` for lanes `j` set
+                    // SAFETY: the CPU has AVX-512 F/BW/VL (the contract of
+                    // `spike_rows`). Weights are read at `(ky·K + kx)·c + 32·g + j` for lanes `j` set
                     // in `m` (channel below `c`), inside `K·K·c ≤ weights.len()`; counts at
                     // `(iy·in_w + ix)·c + 32·g + j` with `iy < in_h`, `ix < in_w`, inside
                     // `input`; the row buffer at `o·cp + 32·g .. + 32` with `o < out_w`,

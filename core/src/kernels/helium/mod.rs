@@ -11,9 +11,11 @@
 use core::ops::Range;
 
 use super::conv::ConvArgs;
-use super::helium_asm as asm;
 use super::output::Sink;
 use super::Weight;
+
+mod asm;
+pub(super) mod sink;
 
 /// Columns summed in `i16` lanes before they are widened (`255 · 128 < 2^15`).
 pub const CHUNK: usize = 255;

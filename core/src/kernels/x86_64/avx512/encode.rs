@@ -18,9 +18,9 @@
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-use super::conv::ConvArgs;
-use super::output::Sink;
-use super::Weight;
+use crate::kernels::conv::ConvArgs;
+use crate::kernels::output::Sink;
+use crate::kernels::Weight;
 
 /// Values of the repacked weights.
 const WEIGHTS: usize = 16384;
@@ -47,11 +47,11 @@ trait Lanes: Copy + Default {
     fn input(x: i32) -> Self;
     /// The packed weight `w` (an `i8`, or an `i16` for pairs).
     fn weight(w: i32) -> Self::W;
-    /// `s + Σ x_j · w_j` per `i32` lane.
+    /// `s + Σ x_j · w_j` per `i32` lane, with the VNNI dot products if `VNNI`.
     ///
     /// # Safety
-    /// The instructions the packing uses are enabled (see its `takes`).
-    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i;
+    /// The CPU has AVX-512 F/BW, and AVX-512 VNNI if `VNNI`.
+    unsafe fn multiply_add<const VNNI: bool>(s: __m512i, x: __m512i, w: __m512i) -> __m512i;
 }
 
 /// Pairs: two `i16` terms per lane.
@@ -66,13 +66,14 @@ impl Lanes for i16 {
         w as i16
     }
     #[inline(always)]
-    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
-        #[cfg(target_feature = "avx512vnni")]
-        // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
-        return unsafe { _mm512_dpwssd_epi32(s, x, w) };
-        #[cfg(not(target_feature = "avx512vnni"))]
-        // SAFETY: AVX-512 BW is enabled at compile time (the module's cfg).
-        return unsafe { _mm512_add_epi32(s, _mm512_madd_epi16(x, w)) };
+    unsafe fn multiply_add<const VNNI: bool>(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
+        if VNNI {
+            // SAFETY: the CPU has AVX-512 VNNI (`VNNI`, this function's contract).
+            unsafe { _mm512_dpwssd_epi32(s, x, w) }
+        } else {
+            // SAFETY: the CPU has AVX-512 BW (this function's contract).
+            unsafe { _mm512_add_epi32(s, _mm512_madd_epi16(x, w)) }
+        }
     }
 }
 
@@ -88,22 +89,30 @@ impl Lanes for u8 {
         w as i8
     }
     #[inline(always)]
-    unsafe fn multiply_add(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
-        #[cfg(target_feature = "avx512vnni")]
-        // SAFETY: AVX-512 VNNI is enabled at compile time (this statement's cfg).
-        return unsafe { _mm512_dpbusd_epi32(s, x, w) };
-        // Never taken: quads are chosen only with VNNI (`encode_rows`).
-        #[cfg(not(target_feature = "avx512vnni"))]
-        return {
-            let _ = (x, w);
+    unsafe fn multiply_add<const VNNI: bool>(s: __m512i, x: __m512i, w: __m512i) -> __m512i {
+        if VNNI {
+            // SAFETY: the CPU has AVX-512 VNNI (`VNNI`, this function's contract).
+            unsafe { _mm512_dpbusd_epi32(s, x, w) }
+        } else {
+            // Never taken: quads are chosen only with VNNI (`encode_rows`).
             s
-        };
+        }
     }
 }
 
 /// Encoding-layer rows like `conv::encode_rows`; returns `false` (doing nothing) where the
-/// layer does not fit the buffers or its values may not fit the packing.
-pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+/// layer does not fit the buffers or its values may not fit the packing. `VNNI` takes the
+/// VNNI dot products (and the quads they allow).
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL, and AVX-512 VNNI if `VNNI`.
+#[inline(always)]
+pub(in crate::kernels) unsafe fn encode_rows<
+    const VNNI: bool,
+    X: Copy + Into<i32>,
+    W: Weight,
+    S: Sink + ?Sized,
+>(
     a: &ConvArgs<'_, W>,
     input: &[X],
     zero_points: &[i16],
@@ -125,17 +134,18 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
             })
     };
     let bytes = core::mem::size_of::<W>() == 1;
-    if cfg!(target_feature = "avx512vnni") && bytes && fits(-128, 127) {
-        return rows_packed::<u8, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
+    if VNNI && bytes && fits(-128, 127) {
+        return rows_packed::<VNNI, u8, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
     }
     if fits(-(1 << 15) + 1, (1 << 15) - 1) {
-        return rows_packed::<i16, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
+        return rows_packed::<VNNI, i16, X, W, S>(a, input, zps, max_abs, rows, acc, sink);
     }
     false
 }
 
 /// [`encode_rows`] with packing `L`, whose range every input value fits.
-fn rows_packed<L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+#[inline(always)]
+fn rows_packed<const VNNI: bool, L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
     a: &ConvArgs<'_, W>,
     input: &[X],
     zps: &[i16],
@@ -231,8 +241,10 @@ fn rows_packed<L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
                 }
             }
             match n {
-                BLOCK => block_sums::<L, BLOCK>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs),
-                _ => block_sums::<L, 1>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs),
+                BLOCK => {
+                    block_sums::<VNNI, L, BLOCK>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs)
+                }
+                _ => block_sums::<VNNI, L, 1>(&xbuf, &wbuf, lanes, groups, out_c, &mut outs),
             }
             let singles = if n == BLOCK { BLOCK } else { 1 };
             for (j, sums) in outs.iter().enumerate().take(singles) {
@@ -250,7 +262,7 @@ fn rows_packed<L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
 /// The sums of `B` output pixels (`xbuf[j]` holds pixel `j`'s terms, packed by `L`) into
 /// `outs[j][..out_c]`: per lane of terms, one weight load serves all `B` pixels.
 #[inline(always)]
-fn block_sums<L: Lanes, const B: usize>(
+fn block_sums<const VNNI: bool, L: Lanes, const B: usize>(
     xbuf: &[[L; TERMS]; BLOCK],
     wbuf: &[L::W; WEIGHTS],
     lanes: usize,
@@ -266,8 +278,8 @@ fn block_sums<L: Lanes, const B: usize>(
     }
     for g in 0..groups {
         let m = super::masks::first16(out_c - 16 * g);
-        // SAFETY: AVX-512 F/BW are enabled at compile time (the module's cfg), and the
-        // packing's instructions by `encode_rows`' choice. A lane of `PER` values of `L` (or
+        // SAFETY: the CPU has AVX-512 F/BW, and VNNI if `VNNI` (`encode_rows`' contract,
+        // which picks quads only with VNNI). A lane of `PER` values of `L` (or
         // of `L::W`) is 4 bytes (`packed`). For `p < lanes`, `xbuf[j]` is read at
         // `PER·p ..+ PER` (`PER·lanes ≤ TERMS`) and `wbuf` at `(p·groups + g)·16·PER ..+
         // 16·PER` (below `w_len ≤ WEIGHTS`, its length); the stores write lanes of
@@ -279,7 +291,7 @@ fn block_sums<L: Lanes, const B: usize>(
                 let w = _mm512_loadu_si512(w as *const _);
                 for (j, sj) in s.iter_mut().enumerate() {
                     let x = (xbuf[j].as_ptr().add(L::PER * p) as *const i32).read_unaligned();
-                    *sj = L::multiply_add(*sj, _mm512_set1_epi32(x), w);
+                    *sj = L::multiply_add::<VNNI>(*sj, _mm512_set1_epi32(x), w);
                 }
             }
             for (j, sj) in s.iter().enumerate() {

@@ -36,7 +36,13 @@ fn apply(acc: i32, p: &Affine) -> i64 {
 /// Spike counts of one pixel (`spike_of` of `output.rs` for every channel). Returns `false`
 /// (with `out` partly written) when a shift or `frac` is outside the fast path.
 #[inline(always)]
-pub(super) fn spikes(out: &mut [u8], acc: &[i32], affine: &[Affine], frac: u8, d: u8) -> bool {
+pub(in crate::kernels) fn spikes(
+    out: &mut [u8],
+    acc: &[i32],
+    affine: &[Affine],
+    frac: u8,
+    d: u8,
+) -> bool {
     match frac {
         1..=32 => spikes_with::<true>(out, acc, affine, frac as u32, d),
         33..=MAX_SHIFT => spikes_with::<false>(out, acc, affine, frac as u32, d),
@@ -77,7 +83,7 @@ fn spikes_with<const LOW: bool>(
 
 /// Fixed-point outputs of one pixel (`FixedSink::store` of `output.rs`).
 #[inline(always)]
-pub(super) fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
+pub(in crate::kernels) fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine], accumulate: bool) {
     for ((o, &a), p) in out.iter_mut().zip(acc).zip(affine) {
         let v = if p.shift > MAX_SHIFT {
             p.apply(a)

@@ -1,0 +1,429 @@
+//! Helium (MVE) inner loops: the tile sums of `helium/mod.rs` with the running sums held in
+//! vector registers across every listed column. The registers of an `asm!` block are fixed
+//! text, so each loop is one macro body that writes its instructions for every register of a
+//! tile (and for `i8` and `i16` weights); the widths are the instances below. Widening loads
+//! (`vldrb.s16`, `vldrh.s32`) take only a low base register, hence r2/r3.
+
+/// `asm!` with vector registers q0 .. q(N−1) (= s0 .. s(4N−1)) declared clobbered and no
+/// stack use: `mve_asm!(qN[, option]*; template and operands)`.
+macro_rules! mve_asm {
+    (q1 $(, $o:ident)*; $($t:tt)*) => {
+        mve_asm!(@ ["s0" "s1" "s2" "s3"] [$($o)*] $($t)*)
+    };
+    (q2 $(, $o:ident)*; $($t:tt)*) => {
+        mve_asm!(@ ["s0" "s1" "s2" "s3" "s4" "s5" "s6" "s7"] [$($o)*] $($t)*)
+    };
+    (q4 $(, $o:ident)*; $($t:tt)*) => {
+        mve_asm!(@ ["s0" "s1" "s2" "s3" "s4" "s5" "s6" "s7"
+                    "s8" "s9" "s10" "s11" "s12" "s13" "s14" "s15"] [$($o)*] $($t)*)
+    };
+    (q7 $(, $o:ident)*; $($t:tt)*) => {
+        mve_asm!(@ ["s0" "s1" "s2" "s3" "s4" "s5" "s6" "s7"
+                    "s8" "s9" "s10" "s11" "s12" "s13" "s14" "s15"
+                    "s16" "s17" "s18" "s19" "s20" "s21" "s22" "s23"
+                    "s24" "s25" "s26" "s27"] [$($o)*] $($t)*)
+    };
+    (q8 $(, $o:ident)*; $($t:tt)*) => {
+        mve_asm!(@ ["s0" "s1" "s2" "s3" "s4" "s5" "s6" "s7"
+                    "s8" "s9" "s10" "s11" "s12" "s13" "s14" "s15"
+                    "s16" "s17" "s18" "s19" "s20" "s21" "s22" "s23"
+                    "s24" "s25" "s26" "s27" "s28" "s29" "s30" "s31"] [$($o)*] $($t)*)
+    };
+    (@ [$($s:tt)*] [$($o:ident)*] $($t:tt)*) => {
+        core::arch::asm!($($t)* $(out($s) _,)* options(nostack $(, $o)*))
+    };
+}
+
+/// A column-sum tile: `acc[0..T] += Σ_cols w[col..col + T]`, the running sums in registers
+/// q0.. (one per `(sum, load, offset)` triple: sum register, the register its slice of each
+/// column loads into, and that slice's byte offset in the column).
+///
+/// - `i16` lanes (`i8` weights, loaded widened to `i16`): at most [`super::CHUNK`] columns, so
+///   the lanes cannot wrap; the sums are stored to a scratch buffer (`store` offsets) and
+///   widened into `acc` 4 lanes at a time (`widen`: scratch and `acc` byte offsets).
+/// - `i32` lanes (`i16` weights, loaded widened to `i32`), wrapping as the scalar kernel; each
+///   sum register adds into `acc` at its `acc` byte offset.
+macro_rules! column_tile {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident(i8 weights, $t:literal channels, $qn:ident),
+        sums [$(($q:literal, $l:literal, $off:literal, $st:literal)),*],
+        widen [$(($wo:literal, $ao:literal)),*]
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("`n ≥ 1`; `cols` points at `n` column offsets and, for each, `w + col` at ", $t, " readable")]
+        #[doc = concat!("weights; `acc` points at ", $t, " writable `i32`s.")]
+        #[inline(always)]
+        pub(super) unsafe fn $name(w: *const i8, cols: *const u32, n: usize, acc: *mut i32) {
+            // Written whole by the asm before it reads it back.
+            let mut tmp = core::mem::MaybeUninit::<[i16; $t]>::uninit();
+            // SAFETY: the caller guarantees the pointers cover what the loads and stores
+            // touch; the vector registers used are declared clobbered.
+            unsafe {
+                mve_asm!($qn;
+                    $(concat!("vmov.i32 q", $q, ", #0"),)*
+                    "2:",
+                    "ldr r2, [{cols}], #4",
+                    "add r2, {w}",
+                    $(concat!("vldrb.s16 q", $l, ", [r2, #", $off, "]"),)*
+                    $(concat!("vadd.i16 q", $q, ", q", $q, ", q", $l),)*
+                    "subs {n}, #1",
+                    "bne 2b",
+                    $(concat!("vstrh.16 q", $q, ", [r3, #", $st, "]"),)*
+                    $(
+                        concat!("vldrh.s32 q4, [r3, #", $wo, "]"),
+                        concat!("vldrw.u32 q5, [{acc}, #", $ao, "]"),
+                        "vadd.i32 q5, q5, q4",
+                        concat!("vstrw.32 q5, [{acc}, #", $ao, "]"),
+                    )*
+                    w = in(reg) w,
+                    cols = inout(reg) cols => _,
+                    n = inout(reg) n => _,
+                    out("r2") _,
+                    in("r3") tmp.as_mut_ptr() as *mut i16,
+                    acc = in(reg) acc,
+                );
+            }
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        fn $name:ident(i16 weights, $t:literal channels, $qn:ident),
+        sums [$(($q:literal, $l:literal, $off:literal, $ao:literal)),*]
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("`n ≥ 1`; `cols` points at `n` column offsets and, for each, `w + col` at ", $t, " readable")]
+        #[doc = concat!("weights; `acc` points at ", $t, " writable `i32`s.")]
+        #[inline(always)]
+        pub(super) unsafe fn $name(w: *const i16, cols: *const u32, n: usize, acc: *mut i32) {
+            // SAFETY: the caller guarantees the pointers cover what the loads and stores
+            // touch; the vector registers used are declared clobbered.
+            unsafe {
+                mve_asm!($qn;
+                    $(concat!("vmov.i32 q", $q, ", #0"),)*
+                    "2:",
+                    "ldr r2, [{cols}], #4",
+                    "add r2, {w}",
+                    $(concat!("vldrh.s32 q", $l, ", [r2, #", $off, "]"),)*
+                    $(concat!("vadd.i32 q", $q, ", q", $q, ", q", $l),)*
+                    "subs {n}, #1",
+                    "bne 2b",
+                    $(
+                        concat!("vldrw.u32 q4, [{acc}, #", $ao, "]"),
+                        concat!("vadd.i32 q4, q4, q", $q),
+                        concat!("vstrw.32 q4, [{acc}, #", $ao, "]"),
+                    )*
+                    w = in(reg) w,
+                    cols = inout(reg) cols => _,
+                    n = inout(reg) n => _,
+                    out("r2") _,
+                    acc = in(reg) acc,
+                );
+            }
+        }
+    };
+}
+
+column_tile! {
+    /// `acc[0..32] += Σ_cols w[col..col + 32]` for `i8` weights, summed in `i16` lanes.
+    fn tile32_i8(i8 weights, 32 channels, q8),
+    sums [(0, 4, 0, 0), (1, 5, 8, 16), (2, 6, 16, 32), (3, 7, 24, 48)],
+    widen [(0, 0), (8, 16), (16, 32), (24, 48), (32, 64), (40, 80), (48, 96), (56, 112)]
+}
+column_tile! {
+    /// As [`tile32_i8`] for 16 channels.
+    fn tile16_i8(i8 weights, 16 channels, q8),
+    sums [(0, 4, 0, 0), (1, 5, 8, 16)],
+    widen [(0, 0), (8, 16), (16, 32), (24, 48)]
+}
+column_tile! {
+    /// As [`tile32_i8`] for 8 channels.
+    fn tile8_i8(i8 weights, 8 channels, q8),
+    sums [(0, 4, 0, 0)],
+    widen [(0, 0), (8, 16)]
+}
+column_tile! {
+    /// `acc[0..16] += Σ_cols w[col..col + 16]` for `i16` weights in `i32` lanes.
+    fn tile16_i16(i16 weights, 16 channels, q8),
+    sums [(0, 4, 0, 0), (1, 5, 8, 16), (2, 6, 16, 32), (3, 7, 24, 48)]
+}
+column_tile! {
+    /// As [`tile16_i16`] for 8 channels.
+    fn tile8_i16(i16 weights, 8 channels, q8),
+    sums [(0, 4, 0, 0), (1, 5, 8, 16)]
+}
+column_tile! {
+    /// As [`tile16_i16`] for 4 channels.
+    fn tile4_i16(i16 weights, 4 channels, q8),
+    sums [(0, 4, 0, 0)]
+}
+
+/// The encoding layer's loops for `i8` and `i16` weights (`$load`: the widening load,
+/// `$step`: bytes of 4 weights).
+macro_rules! encode_loops {
+    ($w:ty, $mla:ident, $mac:ident, $load:literal, $step:literal, $second:literal) => {
+        /// `acc[0..4n] += x · w[0..4n]` (wrapping `i32`): the encoding layer's
+        /// multiply-accumulate of one input value into its weight column.
+        ///
+        /// # Safety
+        /// `n ≥ 1`; `w` points at `4n` readable weights and `acc` at `4n` writable `i32`s.
+        #[inline(always)]
+        pub(super) unsafe fn $mla(w: *const $w, x: i32, acc: *mut i32, n: usize) {
+            // SAFETY: the caller guarantees what the loads and stores touch; q0, q1 and the
+            // loop counter (lr) are declared clobbered.
+            unsafe {
+                mve_asm!(q2;
+                    "dls lr, {n}",
+                    "2:",
+                    "vldrw.u32 q0, [{acc}]",
+                    concat!($load, " q1, [r2], #", $step),
+                    "vmla.i32 q0, q1, {x}",
+                    "vstrw.32 q0, [{acc}], #16",
+                    "le lr, 2b",
+                    n = in(reg) n,
+                    x = in(reg) x,
+                    acc = inout(reg) acc => _,
+                    inout("r2") w => _,
+                    out("lr") _,
+                );
+            }
+        }
+
+        /// `acc[0..8] = Σ x · w[0..8]` over a list of `[x, weights address]` pairs (`c`
+        /// bytes added to each address), wrapping `i32` sums held in q0-q1 for the whole
+        /// list: the encoding layer's multiply-accumulate of one output pixel for 8 channels.
+        ///
+        /// # Safety
+        /// `n ≥ 1`; `list` points at `n` pairs whose `address + c` each point at 8 readable
+        /// weights; `acc` points at 8 writable `i32`s.
+        #[inline(always)]
+        pub(super) unsafe fn $mac(list: *const [u32; 2], n: usize, c: usize, acc: *mut i32) {
+            // SAFETY: the caller guarantees what the loads and stores touch; q0-q3 and the
+            // loop counter (lr) are declared clobbered.
+            unsafe {
+                mve_asm!(q4;
+                    "vmov.i32 q0, #0",
+                    "vmov.i32 q1, #0",
+                    "dls lr, {n}",
+                    "2:",
+                    "ldrd r2, r3, [{list}], #8",
+                    "add r3, {c}",
+                    concat!($load, " q2, [r3]"),
+                    concat!($load, " q3, [r3, #", $second, "]"),
+                    "vmla.i32 q0, q2, r2",
+                    "vmla.i32 q1, q3, r2",
+                    "le lr, 2b",
+                    "vstrw.32 q0, [{acc}]",
+                    "vstrw.32 q1, [{acc}, #16]",
+                    list = inout(reg) list => _,
+                    n = in(reg) n,
+                    c = in(reg) c,
+                    acc = in(reg) acc,
+                    out("r2") _,
+                    out("r3") _,
+                    out("lr") _,
+                );
+            }
+        }
+    };
+}
+
+encode_loops!(i8, mla_i8, mac_list8_i8, "vldrb.s32", 4, 4);
+encode_loops!(i16, mla_i16, mac_list8_i16, "vldrh.s32", 8, 8);
+
+/// Depthwise spike-driven taps of one output pixel for 16 channels, `i8` weights: for each
+/// listed tap (`[pixel, weights]` addresses, `c` bytes added to both), binary spike plane `t`
+/// of every channel with count `> t` adds its weight (predicated adds), summed in `i16`
+/// lanes. Planes are counted: before a tap would take the count past 255 (`255 · 128 <
+/// 2^15`, so no lane can wrap) the sums are added to `acc` as `i32` and the call returns the
+/// number of taps left (0 when all were done).
+///
+/// # Safety
+/// `n ≥ 1`; `list` points at `n` address pairs, each `pixel + c` at 16 readable counts and
+/// `weights + c` at 16 readable weights; `acc` points at 16 writable `i32`s.
+#[inline(always)]
+pub(super) unsafe fn depthwise16_i8(
+    list: *const [u32; 2],
+    n: usize,
+    c: usize,
+    acc: *mut i32,
+) -> usize {
+    // Written whole by the asm before it reads it back.
+    let mut tmp = core::mem::MaybeUninit::<[i16; 16]>::uninit();
+    let left: usize;
+    // SAFETY: the caller guarantees what the loads and stores touch; the vector registers
+    // used are declared clobbered (q0-q6 = s0-s27).
+    unsafe {
+        mve_asm!(q7;
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "movs {cnt}, #0",
+            "2:",
+            "ldr r2, [{list}]",
+            "ldr r3, [{list}, #4]",
+            "add r2, {c}",
+            "add r3, {c}",
+            "vldrb.u16 q2, [r2]",
+            "vldrb.u16 q3, [r2, #8]",
+            "vmax.u16 q6, q2, q3",
+            "movs {m}, #0",
+            "vmaxv.u16 {m}, q6",
+            "adds {t}, {cnt}, {m}",
+            "cmp {t}, #255",
+            "bhi 5f",
+            "mov {cnt}, {t}",
+            "cmp {m}, #0",
+            "beq 4f",
+            "vldrb.s16 q4, [r3]",
+            "vldrb.s16 q5, [r3, #8]",
+            "movs {t}, #0",
+            "3:",
+            "vpt.u16 hi, q2, {t}",
+            "vaddt.i16 q0, q0, q4",
+            "vpt.u16 hi, q3, {t}",
+            "vaddt.i16 q1, q1, q5",
+            "adds {t}, #1",
+            "cmp {t}, {m}",
+            "blo 3b",
+            "4:",
+            "adds {list}, #8",
+            "subs {n}, #1",
+            "bne 2b",
+            "5:",
+            "mov r2, {tmp}",
+            "vstrh.16 q0, [r2, #0]",
+            "vstrh.16 q1, [r2, #16]",
+            "vldrh.s32 q4, [r2, #0]",
+            "vldrw.u32 q5, [{acc}, #0]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #0]",
+            "vldrh.s32 q4, [r2, #8]",
+            "vldrw.u32 q5, [{acc}, #16]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #16]",
+            "vldrh.s32 q4, [r2, #16]",
+            "vldrw.u32 q5, [{acc}, #32]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #32]",
+            "vldrh.s32 q4, [r2, #24]",
+            "vldrw.u32 q5, [{acc}, #48]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [{acc}, #48]",
+            list = inout(reg) list => _,
+            n = inout(reg) n => left,
+            c = in(reg) c,
+            acc = in(reg) acc,
+            tmp = in(reg) tmp.as_mut_ptr() as *mut i16,
+            cnt = out(reg) _,
+            m = out(reg) _,
+            t = out(reg) _,
+            out("r2") _,
+            out("r3") _,
+        );
+    }
+    left
+}
+
+/// Bit `i` set for each of the first `len` (1..=16) counts at `px` that is not zero: one
+/// vector compare whose predicate register holds one bit per byte lane. Bits at and above
+/// `len` are unspecified.
+///
+/// # Safety
+/// `px` points at `len` readable bytes (the load is predicated to them).
+#[inline(always)]
+pub(super) unsafe fn nonzero16(px: *const u8, len: usize) -> u32 {
+    let mask: u32;
+    // SAFETY: the load reads only the `len` predicated lanes; q0 is declared clobbered.
+    unsafe {
+        mve_asm!(q1, readonly;
+            "vctp.8 {len}",
+            "vpst",
+            "vldrbt.u8 q0, [{px}]",
+            "vcmp.i8 ne, q0, zr",
+            "vmrs {mask}, p0",
+            px = in(reg) px,
+            len = in(reg) len,
+            mask = out(reg) mask,
+        );
+    }
+    mask
+}
+
+/// One kernel tap and up to 16 input channels of a spike convolution with `T` output
+/// channels and `i8` weights, adding into `acc` directly (`i32` lanes, wrapping like the
+/// scalar kernel, so no count of columns is needed): a predicated load and compare give the
+/// mask of non-zero counts, and each set bit (found with `clz`) adds its weight column once
+/// per binary spike. No column list is written. `sums`: sum register, the register its
+/// slice of a column loads into, and the byte offset of that slice (`acc`: 4 times that);
+/// columns are `2^shift` bytes apart; the counts load into the first load register.
+macro_rules! tap_mask {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($t:literal channels, $qn:ident, shift $shift:literal, counts $c:literal),
+        sums [$(($q:literal, $l:literal, $off:literal, $ao:literal)),*]
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("`px` points at `len` (1..=16) readable counts; `w` at `len` columns of ", $t, " readable")]
+        #[doc = concat!("weights; `acc` at ", $t, " writable `i32`s.")]
+        #[inline(always)]
+        pub(super) unsafe fn $name(px: *const u8, len: usize, w: *const i8, acc: *mut i32) {
+            // SAFETY: the caller guarantees what the loads and stores touch (the count load
+            // is predicated to `len` lanes); the vector registers used are declared clobbered.
+            unsafe {
+                mve_asm!($qn;
+                    "vctp.8 {len}",
+                    "vpstt",
+                    concat!("vldrbt.u8 q", $c, ", [{px}]"),
+                    concat!("vcmpt.i8 ne, q", $c, ", zr"),
+                    "vmrs {m}, p0",
+                    "cmp {m}, #0",
+                    "beq 4f",
+                    $(concat!("vldrw.u32 q", $q, ", [{acc}, #", $ao, "]"),)*
+                    "mov {top}, #0x80000000",
+                    "2:",
+                    "clz {i}, {m}",
+                    "lsr {s}, {top}, {i}",
+                    "eor {m}, {m}, {s}",
+                    "rsb {i}, {i}, #31",
+                    "ldrb {s}, [{px}, {i}]",
+                    concat!("add r3, {w}, {i}, lsl #", $shift),
+                    $(concat!("vldrb.s32 q", $l, ", [r3, #", $off, "]"),)*
+                    "3:",
+                    $(concat!("vadd.i32 q", $q, ", q", $q, ", q", $l),)*
+                    "subs {s}, #1",
+                    "bne 3b",
+                    "cmp {m}, #0",
+                    "bne 2b",
+                    $(concat!("vstrw.32 q", $q, ", [{acc}, #", $ao, "]"),)*
+                    "4:",
+                    px = in(reg) px,
+                    len = in(reg) len,
+                    w = in(reg) w,
+                    acc = in(reg) acc,
+                    m = out(reg) _,
+                    top = out(reg) _,
+                    i = out(reg) _,
+                    s = out(reg) _,
+                    out("r3") _,
+                );
+            }
+        }
+    };
+}
+
+tap_mask! {
+    /// A kernel tap of a spike convolution with 8 output channels (columns 8 bytes apart).
+    fn tap_mask8_i8(8 channels, q4, shift 3, counts 2),
+    sums [(0, 2, 0, 0), (1, 3, 4, 16)]
+}
+tap_mask! {
+    /// A kernel tap of a spike convolution with 16 output channels (columns 16 bytes apart).
+    fn tap_mask16_i8(16 channels, q8, shift 4, counts 4),
+    sums [(0, 4, 0, 0), (1, 5, 4, 16), (2, 6, 8, 32), (3, 7, 12, 48)]
+}

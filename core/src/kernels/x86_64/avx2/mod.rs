@@ -1,0 +1,3 @@
+//! The AVX2 kernels.
+
+pub(in crate::kernels) mod columns;

@@ -1,0 +1,417 @@
+//! Listing with AVX-512: per 16 input channels, one compare per binary-spike plane gives a
+//! mask and one compress packs the column offsets of the channels it selects (no branch per
+//! channel or per spike, which would mispredict on irregular spikes).
+
+//!
+//! Every function here runs only under the AVX-512 entries of `x86_64` (the ones other
+//! modules call are `unsafe fn`: the caller proves the CPU has AVX-512 F/BW/VL).
+
+use core::arch::x86_64::*;
+
+use super::masks::{first16, first32};
+use crate::kernels::columns::{Columns, CHUNK};
+use crate::kernels::conv::ConvArgs;
+
+/// `acc += Σ w[col ..][..acc.len()]` over the listed columns (any number: the `i16` sums
+/// widen every [`CHUNK`] columns), or `acc = Σ …` if `fresh`, in tiles of up to 128
+/// channels (4 registers of 32 `i16` lanes), the last one masked to the channels left.
+/// Every column lies inside the weights: `col + acc.len() ≤ w.len()`. Returns the number
+/// of channels done (all).
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+// Its own features (not only the entry's): it is called through the listing's flush
+// closure, which the entry's features do not reach, and its tiles must inline into it.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[inline]
+pub(in crate::kernels) unsafe fn add_columns(
+    w: &[i8],
+    cols: &[u32],
+    acc: &mut [i32],
+    fresh: bool,
+) -> usize {
+    let out_c = acc.len();
+    let mut c = 0;
+    while c + 128 <= out_c {
+        tile::<4, false>(w, cols, c, &mut acc[c..c + 128], fresh);
+        c += 128;
+    }
+    let a = &mut acc[c..];
+    match a.len().div_ceil(32) {
+        1 => tile::<0, true>(w, cols, c, a, fresh),
+        2 => tile::<1, true>(w, cols, c, a, fresh),
+        3 => tile::<2, true>(w, cols, c, a, fresh),
+        4 => tile::<3, true>(w, cols, c, a, fresh),
+        _ => {}
+    }
+    out_c
+}
+
+/// Channels `c..c + acc.len()` of every listed column, summed in `R` registers of 32
+/// `i16` lanes and, if `T`, one more masked to the channels left (`acc.len() − 32·R`,
+/// 1 to 32), widened into `acc` every [`CHUNK`] columns and at the end (the first time
+/// overwriting it if `fresh`).
+#[inline(always)]
+fn tile<const R: usize, const T: bool>(
+    w: &[i8],
+    cols: &[u32],
+    c: usize,
+    acc: &mut [i32],
+    fresh: bool,
+) {
+    let tail = acc.len().wrapping_sub(32 * R);
+    if (T && !(1..=32).contains(&tail)) || (!T && tail != 0) {
+        return;
+    }
+    let m = first32(tail);
+    // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). Every
+    // full load reads `w[col + c + 32·r ..][..32]` with `c + 32·(r + 1) ≤ out_c`, and the
+    // masked load only lanes below `out_c − c − 32·R` (masked-off lanes are not accessed);
+    // the caller lists only columns with `col + out_c ≤ w.len()`.
+    // `widen` touches `acc[..32·R + tail]` only, through masked accesses for the tail.
+    unsafe {
+        let mut s = [_mm512_setzero_si512(); R];
+        let mut t = _mm512_setzero_si512();
+        let mut room = CHUNK;
+        let mut keep = !fresh;
+        let p0 = w.as_ptr().add(c);
+        let mut rest = cols;
+        while !rest.is_empty() {
+            if room == 0 {
+                widen::<R, T>(&mut s, &mut t, acc, tail, keep);
+                keep = true;
+                room = CHUNK;
+            }
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            for &col in now {
+                let p = p0.add(col as usize);
+                for (r, x) in s.iter_mut().enumerate() {
+                    let v = _mm256_loadu_si256(p.add(32 * r) as *const __m256i);
+                    *x = _mm512_add_epi16(*x, _mm512_cvtepi8_epi16(v));
+                }
+                if T {
+                    let v = _mm256_maskz_loadu_epi8(m, p.add(32 * R));
+                    t = _mm512_add_epi16(t, _mm512_cvtepi8_epi16(v));
+                }
+            }
+            room -= now.len();
+            rest = later;
+        }
+        widen::<R, T>(&mut s, &mut t, acc, tail, keep);
+    }
+}
+
+/// `acc += s` if `keep`, else `acc = s` (then `s = 0`): `R` registers of 32 `i16` lanes
+/// and, if `T`, `tail` more.
+///
+/// # Safety
+/// AVX-512 F/BW enabled; `acc` holds at least `32·R + tail` values (`tail ≤ 32`, only
+/// read if `T`).
+#[inline(always)]
+unsafe fn widen<const R: usize, const T: bool>(
+    s: &mut [__m512i; R],
+    t: &mut __m512i,
+    acc: &mut [i32],
+    tail: usize,
+    keep: bool,
+) {
+    let a = acc.as_mut_ptr();
+    let zero = _mm512_setzero_si512();
+    // The old value of 16 lanes at `p` (those of `m`), or zero.
+    let old = |m: __mmask16, p: *const i32| {
+        if keep {
+            _mm512_maskz_loadu_epi32(m, p)
+        } else {
+            zero
+        }
+    };
+    for (r, x) in s.iter_mut().enumerate() {
+        let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*x));
+        let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*x));
+        let p = a.add(32 * r);
+        _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(old(u16::MAX, p), lo));
+        let p = p.add(16);
+        _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(old(u16::MAX, p), hi));
+        *x = zero;
+    }
+    if T {
+        let lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(*t));
+        let hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64::<1>(*t));
+        let p = a.add(32 * R);
+        let m_lo = first16(tail.min(16));
+        let m_hi = first16(tail.saturating_sub(16));
+        _mm512_mask_storeu_epi32(p, m_lo, _mm512_add_epi32(old(m_lo, p), lo));
+        let p = p.add(16);
+        _mm512_mask_storeu_epi32(p, m_hi, _mm512_add_epi32(old(m_hi, p), hi));
+        *t = zero;
+    }
+}
+
+/// Bytes `16·g ..` of an `n`-byte row that exist, as a load mask.
+#[inline(always)]
+fn lanes(g: usize, n: usize) -> __mmask16 {
+    first16(n - 16 * g)
+}
+
+/// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`
+/// (`s` times for a count `s`, none above `planes`), handing full chunks to `flush`.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[inline(always)]
+pub(in crate::kernels) unsafe fn list_tap(
+    cols: &mut Columns,
+    px: &[u8],
+    planes: u8,
+    base: usize,
+    out_c: usize,
+    flush: &mut impl FnMut(&[u32]),
+) {
+    let n = px.len();
+    let groups = n.div_ceil(16);
+    let src = px.as_ptr();
+    // The length lives in a register: kept in `cols`, every store through the offsets
+    // pointer would force a reload of it (the compiler cannot rule out aliasing).
+    let mut len = cols.len;
+    // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). Loads
+    // read bytes `16·g + j` of `px` only for lanes `j` set in `lanes(g, n)`, i.e. below
+    // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `len` with
+    // `len + 16 ≤ CHUNK` (flushed before: for 16, or for 64 ahead of four planes),
+    // inside `cols.offsets`.
+    unsafe {
+        let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        let mut offs = _mm512_add_epi32(
+            _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32)),
+            _mm512_set1_epi32(base as i32),
+        );
+        let step = _mm512_set1_epi32((16 * out_c) as i32);
+        for g in 0..groups {
+            let m = lanes(g, n);
+            let v = _mm_maskz_loadu_epi8(m, src.add(16 * g) as *const i8);
+            if planes <= 4 {
+                // Four planes without a loop (empty above `planes`).
+                if len + 64 > CHUNK {
+                    flush(&cols.offsets[..len]);
+                    len = 0;
+                }
+                let dst = cols.offsets.as_mut_ptr();
+                for t in 0..4 {
+                    let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t));
+                    let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                    _mm512_storeu_si512(dst.add(len) as *mut _, packed);
+                    len += spikes.count_ones() as usize;
+                }
+                offs = _mm512_add_epi32(offs, step);
+                continue;
+            }
+            for t in 0..planes {
+                let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
+                if len + 16 > CHUNK {
+                    flush(&cols.offsets[..len]);
+                    len = 0;
+                }
+                let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                _mm512_storeu_si512(cols.offsets.as_mut_ptr().add(len) as *mut _, packed);
+                len += spikes.count_ones() as usize;
+            }
+            offs = _mm512_add_epi32(offs, step);
+        }
+    }
+    cols.len = len;
+}
+
+/// Entries of one pixel's list at most (`in_c · planes`, plus a vector of slack).
+const SLOT: usize = 2048;
+/// Entries of all the cached lists.
+const ENTRIES: usize = 18 * SLOT;
+/// Entries past a list that [`Cache::gather`]'s whole-block copies may read or write.
+const SLACK: usize = 32;
+/// Output rows of a strip at most.
+const MAX_STRIP: usize = 16;
+/// Input rows a strip reads at most.
+const MAX_ROWS: usize = 33;
+
+/// Spike lists of the input pixels a strip of output rows reads: the offsets `i·out_c`
+/// of the channels `i` that spike, once per binary spike; and the lists of one output
+/// pixel's taps gathered into one. Valid for one convolution call.
+///
+/// A strip's output pixels go column by column, so the lists of three input columns
+/// are kept (by column modulo 3) for every input row of the strip: an input pixel is
+/// listed about once per strip instead of once per output row.
+pub(in crate::kernels) struct Cache {
+    /// Entries per list.
+    stride: usize,
+    /// Output rows per strip.
+    strip: usize,
+    /// Input rows per strip.
+    rows: usize,
+    tags: [usize; 3 * MAX_ROWS],
+    lens: [usize; 3 * MAX_ROWS],
+    entries: [u32; ENTRIES + SLACK],
+    gathered: [u32; 9 * SLOT + SLACK],
+}
+
+impl Cache {
+    /// A cache for `a` (which [`Cache::takes`]) with inputs of at most `planes` spikes.
+    pub fn new(a: &ConvArgs<'_, i8>, planes: u8) -> Self {
+        let stride = (a.geom.in_c as usize * planes as usize + 16).clamp(16, SLOT);
+        let st = (a.geom.stride as usize).max(1);
+        // At least three rows (a strip of one) always fit: 9 · SLOT ≤ ENTRIES.
+        let rows_fit = (ENTRIES / (3 * stride)).min(MAX_ROWS);
+        let strip = ((rows_fit - 3) / st + 1).min(MAX_STRIP);
+        Cache {
+            stride,
+            strip,
+            rows: (strip - 1) * st + 3,
+            tags: [usize::MAX; 3 * MAX_ROWS],
+            lens: [0; 3 * MAX_ROWS],
+            entries: [0; ENTRIES + SLACK],
+            gathered: [0; 9 * SLOT + SLACK],
+        }
+    }
+
+    /// Whether [`spike_pixel_3x3`] takes `a` with inputs of at most `planes` spikes.
+    pub fn takes(a: &ConvArgs<'_, i8>, planes: u8) -> bool {
+        a.geom.kernel == 3 && a.geom.in_c as usize * planes as usize + 16 <= SLOT
+    }
+
+    /// Output rows per strip: [`spike_pixel_3x3`] takes the pixels of rows `top ..
+    /// top + strip()` in any order.
+    pub fn strip(&self) -> usize {
+        self.strip
+    }
+
+    /// The list of pixel `pixel` (`px`, its counts) in list `slot`.
+    #[inline(always)]
+    fn list(&mut self, slot: usize, pixel: usize, px: &[u8], out_c: usize, planes: u8) {
+        if self.tags[slot] == pixel {
+            return;
+        }
+        let n = px.len();
+        let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
+        let mut len = 0;
+        // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). Loads
+        // read lanes of `lanes(g, n)` only (below `n`). A store writes 16 entries at `len`
+        // with `len ≤ in_c · planes` (each plane adds at most `in_c`) and
+        // `in_c · planes + 16 ≤ stride` (`new`, `takes`), inside `dst`.
+        unsafe {
+            let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+            let mut offs = _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32));
+            let step = _mm512_set1_epi32((16 * out_c) as i32);
+            for g in 0..n.div_ceil(16) {
+                let m = lanes(g, n);
+                let v = _mm_maskz_loadu_epi8(m, px.as_ptr().add(16 * g) as *const i8);
+                for t in 0..planes {
+                    let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
+                    let packed = _mm512_maskz_compress_epi32(spikes, offs);
+                    _mm512_storeu_si512(dst.as_mut_ptr().add(len) as *mut _, packed);
+                    len += spikes.count_ones() as usize;
+                }
+                offs = _mm512_add_epi32(offs, step);
+            }
+        }
+        self.tags[slot] = pixel;
+        self.lens[slot] = len;
+    }
+
+    /// The lists `reads` (list, weight offset) as one list of offsets from the weights'
+    /// start. Summing nine short lists one after the other cost a mispredicted branch at
+    /// the end of each, more than this copy: 32 offsets per step, whole blocks (up to 31
+    /// entries of slack past a list), so that short lists take no branch.
+    #[inline(always)]
+    fn gather(&mut self, reads: &[(usize, usize)]) -> &[u32] {
+        let mut n = 0;
+        let dst = self.gathered.as_mut_ptr();
+        for &(slot, base) in reads.iter().take(9) {
+            let slot = slot % (3 * MAX_ROWS);
+            let len = self.lens[slot];
+            // SAFETY: the CPU has AVX-512 F (this module's callers). List
+            // `slot < 3 · rows` starts at `slot · stride` and holds `len ≤ stride − 16`
+            // entries (`list`), with `3 · rows · stride ≤ ENTRIES` (`new`): block `k`
+            // (`32·k < max(len, 1)`) reads entries below `slot · stride + len + 32 ≤
+            // ENTRIES + SLACK`. Writes go to `n + 32·k ..` below `n + len + 32`, where
+            // `n + len ≤ 9 · (SLOT − 16)` (nine lists), inside `gathered`.
+            unsafe {
+                let src = self.entries.as_ptr().add(slot * self.stride);
+                let add = _mm512_set1_epi32(base as i32);
+                let mut k = 0;
+                loop {
+                    for h in [k, k + 16] {
+                        let v = _mm512_loadu_si512(src.add(h) as *const _);
+                        let v = _mm512_add_epi32(v, add);
+                        _mm512_storeu_si512(dst.add(n + h) as *mut _, v);
+                    }
+                    k += 32;
+                    if k >= len {
+                        break;
+                    }
+                }
+            }
+            n += len;
+        }
+        &self.gathered[..n]
+    }
+}
+
+/// [`crate::kernels::columns::spike_pixel`] for a 3×3 kernel and output pixel (`oy`, `ox`) of the strip
+/// starting at output row `top` (`top ≤ oy < top + cache.strip()`), with the input
+/// pixels' lists from `cache` (listed when missing). `input` has no count above `planes`,
+/// and `cache` was made for `a` and `planes`.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(in crate::kernels) unsafe fn spike_pixel_3x3(
+    cache: &mut Cache,
+    a: &ConvArgs<'_, i8>,
+    input: &[u8],
+    planes: u8,
+    top: usize,
+    oy: usize,
+    ox: usize,
+    acc: &mut [i32],
+) {
+    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+    let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
+    let inside_strip = oy >= top && oy - top < cache.strip;
+    if !crate::kernels::columns::fits(a)
+        || acc.len() != out_c
+        || !Cache::takes(a, planes)
+        || !inside_strip
+    {
+        acc.fill(0);
+        return;
+    }
+    // Which list, and at what weight offset, each tap reads. Input row `iy` is row
+    // `iy + pad − top·st < rows` of the strip.
+    let mut reads = [(0usize, 0usize); 9];
+    let mut n = 0;
+    for ky in 0..3 {
+        let Some(iy) = (oy * st + ky).checked_sub(pad).filter(|&y| y < a.in_h) else {
+            continue;
+        };
+        let row = iy + pad - top * st;
+        for kx in 0..3 {
+            let Some(ix) = (ox * st + kx).checked_sub(pad).filter(|&x| x < a.in_w) else {
+                continue;
+            };
+            let pixel = iy * a.in_w + ix;
+            let slot = row * 3 + ix % 3;
+            if row >= cache.rows {
+                continue;
+            }
+            cache.list(
+                slot,
+                pixel,
+                &input[pixel * in_c..(pixel + 1) * in_c],
+                out_c,
+                planes,
+            );
+            reads[n] = (slot, (ky * 3 + kx) * in_c * out_c);
+            n += 1;
+        }
+    }
+    let cols = cache.gather(&reads[..n]);
+    add_columns(a.weights, cols, acc, true);
+}
