@@ -55,19 +55,16 @@ pub fn pack_with_progress(
     opt: &PackOptions,
     stage: &mut dyn FnMut(&str),
 ) -> Result<(Arch, Lowered, AlignedBlob)> {
+    // Bad options are reported before a large checkpoint is read.
+    requested_weight_bits(opt)?;
     stage("reading the checkpoint");
     let ck = checkpoint::load(path)?;
     pack_checkpoint(&ck, opt, stage)
 }
 
-/// [`pack_with_progress`] for a checkpoint already loaded (e.g. to show its
-/// [`origin`](checkpoint::Checkpoint::origin) first).
-pub fn pack_checkpoint(
-    ck: &checkpoint::Checkpoint,
-    opt: &PackOptions,
-    stage: &mut dyn FnMut(&str),
-) -> Result<(Arch, Lowered, AlignedBlob)> {
-    let weight_bits = match opt.weight_bits {
+/// The weight format `opt` asks for; an error for unsupported weight or input bits.
+fn requested_weight_bits(opt: &PackOptions) -> Result<WeightBits> {
+    let bits = match opt.weight_bits {
         4 => WeightBits::I4,
         8 => WeightBits::I8,
         16 => WeightBits::I16,
@@ -83,6 +80,17 @@ pub fn pack_checkpoint(
             opt.input_bits
         )));
     }
+    Ok(bits)
+}
+
+/// [`pack_with_progress`] for a checkpoint already loaded (e.g. to show its
+/// [`origin`](checkpoint::Checkpoint::origin) first).
+pub fn pack_checkpoint(
+    ck: &checkpoint::Checkpoint,
+    opt: &PackOptions,
+    stage: &mut dyn FnMut(&str),
+) -> Result<(Arch, Lowered, AlignedBlob)> {
+    let weight_bits = requested_weight_bits(opt)?;
     let input_absmax = match &opt.calibration {
         Some(cal) => checkpoint::load(cal)?
             .get("input")?
