@@ -10,6 +10,9 @@ use sdt_convert::checkpoint::{
     load, load_pth_bytes, load_safetensors_bytes, ArgValue, Checkpoint, CheckpointError,
 };
 
+mod support;
+use support::pickle::{zip_archive, Pickle};
+
 // --- golden files --------------------------------------------------------------------------
 
 fn golden(name: &str) -> PathBuf {
@@ -93,39 +96,6 @@ fn sdt_m_checkpoint_has_the_published_parameter_count() {
 
 // --- building small archives -----------------------------------------------------------------
 
-/// A protocol-2 pickle written opcode by opcode.
-#[derive(Default)]
-struct Pickle(Vec<u8>);
-
-impl Pickle {
-    fn op(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(bytes);
-        self
-    }
-    fn str(&mut self, s: &str) -> &mut Self {
-        self.op(b"X")
-            .op(&(s.len() as u32).to_le_bytes())
-            .op(s.as_bytes())
-    }
-    fn int(&mut self, v: i64) -> &mut Self {
-        self.op(&[0x8a, 8]).op(&v.to_le_bytes())
-    }
-    fn global(&mut self, module: &str, name: &str) -> &mut Self {
-        self.op(b"c")
-            .op(module.as_bytes())
-            .op(b"\n")
-            .op(name.as_bytes())
-            .op(b"\n")
-    }
-    fn ints(&mut self, values: &[i64]) -> &mut Self {
-        self.op(b"(");
-        for &v in values {
-            self.int(v);
-        }
-        self.op(b"t")
-    }
-}
-
 /// One state dict entry: a view of a storage, rebuilt by `rebuild` (module, name).
 struct Entry {
     name: &'static str,
@@ -179,20 +149,7 @@ fn checkpoint_pickle(entries: &[Entry]) -> Vec<u8> {
 
 /// A `torch.save`-style zip archive from a pickle and `(key, bytes)` storages.
 fn archive(pickle: &[u8], storages: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut put = |name: String, bytes: &[u8]| {
-        zip.start_file(name, opts).expect("zip entry");
-        zip.write_all(bytes).expect("zip write");
-    };
-    put("tiny/data.pkl".into(), pickle);
-    put("tiny/byteorder".into(), b"little");
-    for (key, bytes) in storages {
-        put(format!("tiny/data/{key}"), bytes);
-    }
-    put("tiny/version".into(), b"3\n");
-    zip.finish().expect("zip finish").into_inner()
+    zip_archive("tiny", pickle, storages.iter().map(|(k, b)| (*k, &b[..])))
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

@@ -16,16 +16,7 @@ use sdt_core::graph::WeightBits;
 use support::torch_save::{legacy_save, zip_save, Layout, Stored};
 
 fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SDT_GOLDEN_DIR").unwrap_or_else(|| {
-        panic!("SDT_GOLDEN_DIR is not set: set SDT_GOLDEN_DIR=<path to shared/golden>")
-    });
-    let path = PathBuf::from(dir).join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: set SDT_GOLDEN_DIR=<path to shared/golden>",
-        path.display()
-    );
-    path
+    sdt_host::data::DataDir::Golden.require(name)
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -1,9 +1,9 @@
 //! Writes state dicts the way `torch.save` does (zip archive or legacy stream), with container
 //! keys and name prefixes, so tests can make every checkpoint shape from one golden model.
 
-use std::io::{Cursor, Write};
-
 use sdt_convert::checkpoint::Checkpoint;
+
+use super::pickle::{zip_archive, Pickle};
 
 /// How floating-point tensors are stored (integer buffers stay `i64`, as `model.half()`
 /// leaves them).
@@ -21,39 +21,6 @@ pub struct Layout {
     pub container: Vec<&'static str>,
     /// Put in front of every name (`module.` for DDP, `_orig_mod.` for `torch.compile`).
     pub prefix: &'static str,
-}
-
-/// A protocol-2 pickle written opcode by opcode.
-#[derive(Default)]
-struct Pickle(Vec<u8>);
-
-impl Pickle {
-    fn op(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(bytes);
-        self
-    }
-    fn str(&mut self, s: &str) -> &mut Self {
-        self.op(b"X")
-            .op(&(s.len() as u32).to_le_bytes())
-            .op(s.as_bytes())
-    }
-    fn int(&mut self, v: i64) -> &mut Self {
-        self.op(&[0x8a, 8]).op(&v.to_le_bytes())
-    }
-    fn global(&mut self, module: &str, name: &str) -> &mut Self {
-        self.op(b"c")
-            .op(module.as_bytes())
-            .op(b"\n")
-            .op(name.as_bytes())
-            .op(b"\n")
-    }
-    fn ints(&mut self, values: &[usize]) -> &mut Self {
-        self.op(b"(");
-        for &v in values {
-            self.int(v as i64);
-        }
-        self.op(b"t")
-    }
 }
 
 fn is_integer_buffer(name: &str) -> bool {
@@ -136,20 +103,10 @@ fn pickle(
 /// `torch.save(obj, f)`: a zip archive of `archive/data.pkl` and `archive/data/<key>`.
 pub fn zip_save(ck: &Checkpoint, layout: &Layout, stored: Stored) -> Vec<u8> {
     let (pickle, storages) = pickle(ck, layout, stored, false);
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut put = |name: String, bytes: &[u8]| {
-        zip.start_file(name, opts).expect("zip entry");
-        zip.write_all(bytes).expect("zip write");
-    };
-    put("archive/data.pkl".into(), &pickle);
-    put("archive/byteorder".into(), b"little");
-    for (key, bytes, _) in &storages {
-        put(format!("archive/data/{key}"), bytes);
-    }
-    put("archive/version".into(), b"3\n");
-    zip.finish().expect("zip finish").into_inner()
+    let storages = storages
+        .iter()
+        .map(|(key, bytes, _)| (key.as_str(), &bytes[..]));
+    zip_archive("archive", &pickle, storages)
 }
 
 /// `torch.save(obj, f, _use_new_zipfile_serialization=False)`: magic number, protocol
