@@ -13,10 +13,9 @@ use proptest::prelude::*;
 use sdt_core::engine::{spike_matmul, Engine, EngineError, MatMul, Role};
 use sdt_core::fixed::spike_count;
 use sdt_core::graph::{AttentionOrder, ConvGeom, ConvOutput, Op, WeightBits};
-use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
-use sdt_core::kernels::output::Sink;
+use sdt_core::kernels::conv::ConvArgs;
 use sdt_core::kernels::Weight;
-use sdt_core::{Input, Kernel, Level, Session};
+use sdt_core::{Input, Kernel, Session};
 use std::sync::Mutex;
 
 fn kernel_size() -> impl Strategy<Value = u8> {
@@ -500,40 +499,6 @@ impl Engine for TakeAll {
         self.0.lock().unwrap().push(p.role);
         spike_matmul(p, row, out)
     }
-}
-
-/// Records every accumulator vector a convolution produces.
-struct Record<'a> {
-    acc: &'a mut [i32],
-    c: usize,
-}
-
-impl Sink for Record<'_> {
-    fn store(&mut self, pixel: usize, acc: &[i32]) {
-        self.acc[pixel * self.c..(pixel + 1) * self.c].copy_from_slice(acc);
-    }
-}
-
-/// Accumulators of `conv_rows` over all output rows, computed in two row chunks, the same at
-/// every kernel set this CPU runs.
-fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: usize) -> Vec<i32> {
-    let c = a.geom.out_c as usize;
-    let at = |level: Level| {
-        let mut all = vec![0i32; oh * a.out_w * c];
-        let mut scratch = vec![0i32; conv_scratch_len(&a.geom)];
-        let split = oh / 2;
-        let (top, bottom) = all.split_at_mut(split * a.out_w * c);
-        for (rows, acc) in [(0..split, top), (split..oh, bottom)] {
-            let mut sink = Record { acc, c };
-            conv_rows(level, kernel, a, x, rows, &mut scratch, &mut sink);
-        }
-        all
-    };
-    let portable = at(Level::Portable);
-    for level in Level::supported() {
-        assert_eq!(at(level), portable, "{kernel:?} at {level} vs portable");
-    }
-    portable
 }
 
 fn planes_case<W: Weight>(p: &ConvCase, weights: &[W], counts: &[u8]) {

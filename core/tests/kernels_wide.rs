@@ -6,12 +6,10 @@
 
 mod common;
 
-use common::Rng;
+use common::{accumulators, Record, Rng};
 use proptest::prelude::*;
 use sdt_core::graph::ConvGeom;
-use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
-use sdt_core::kernels::output::Sink;
-use sdt_core::kernels::Weight;
+use sdt_core::kernels::conv::{encode_rows, ConvArgs};
 use sdt_core::{Kernel, Level};
 
 #[derive(Clone, Debug)]
@@ -48,40 +46,6 @@ prop_compose! {
         let out_c = if depthwise { in_c } else { out_c };
         Case { kernel, stride, in_c, out_c, hw, w: 0, d, density, weights, depthwise, seed }
     }
-}
-
-struct Record<'a> {
-    acc: &'a mut [i32],
-    c: usize,
-}
-
-impl Sink for Record<'_> {
-    fn store(&mut self, pixel: usize, acc: &[i32]) {
-        self.acc[pixel * self.c..(pixel + 1) * self.c].copy_from_slice(acc);
-    }
-}
-
-/// The accumulators, the same at every kernel set this CPU runs.
-fn accumulators<W: Weight>(kernel: Kernel, a: &ConvArgs<'_, W>, x: &[u8], oh: usize) -> Vec<i32> {
-    let c = a.geom.out_c as usize;
-    let at = |level: Level| {
-        let mut all = vec![0i32; oh * a.out_w * c];
-        // Dirty scratch: kernels must not rely on it being cleared.
-        let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
-        // Two row chunks (as two workers would get them): a kernel must start at any row.
-        let split = oh / 3;
-        let (first, second) = all.split_at_mut(split * a.out_w * c);
-        for (rows, acc) in [(0..split, first), (split..oh, second)] {
-            let mut sink = Record { acc, c };
-            conv_rows(level, kernel, a, x, rows, &mut scratch, &mut sink);
-        }
-        all
-    };
-    let portable = at(Level::Portable);
-    for level in Level::supported() {
-        assert_eq!(at(level), portable, "{kernel:?} at {level} vs portable");
-    }
-    portable
 }
 
 fn check(p: &Case) {

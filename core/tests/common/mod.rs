@@ -9,6 +9,9 @@ use sdt_core::graph::{
     ArchInfo, ConvGeom, ConvOutput, Graph, InputSpec, Node, Op, Section, Synapse, TensorDesc,
     TensorId, TensorKind, WeightBits,
 };
+use sdt_core::kernels::conv::{conv_rows, conv_scratch_len, ConvArgs};
+use sdt_core::kernels::output::Sink;
+use sdt_core::kernels::Weight;
 use sdt_core::{Executor, Kernel, Level, Model, Sequential, Session};
 
 /// SplitMix64: small, deterministic, good enough for test data.
@@ -522,4 +525,47 @@ pub fn tiny_model(seed: u64, order: sdt_core::graph::AttentionOrder) -> Builder 
     b.conv(att, r, g, &w, &a, Some(ConvOutput::Accumulate));
     b.head(&mut rng, r, 5);
     b
+}
+
+// --- convolution accumulators ------------------------------------------------------------
+
+/// Records every accumulator vector a convolution produces.
+pub struct Record<'a> {
+    pub acc: &'a mut [i32],
+    pub c: usize,
+}
+
+impl Sink for Record<'_> {
+    fn store(&mut self, pixel: usize, acc: &[i32]) {
+        self.acc[pixel * self.c..(pixel + 1) * self.c].copy_from_slice(acc);
+    }
+}
+
+/// The accumulators of `conv_rows` over all output rows, asserted to be the same at every
+/// kernel set this CPU runs.
+pub fn accumulators<W: Weight>(
+    kernel: Kernel,
+    a: &ConvArgs<'_, W>,
+    x: &[u8],
+    oh: usize,
+) -> Vec<i32> {
+    let c = a.geom.out_c as usize;
+    let at = |level: Level| {
+        let mut all = vec![0i32; oh * a.out_w * c];
+        // Dirty scratch: kernels must not rely on it being cleared.
+        let mut scratch = vec![0x5a5a_5a5a; conv_scratch_len(&a.geom)];
+        // Two row chunks (as two workers would get them): a kernel must start at any row.
+        let split = oh / 3;
+        let (first, second) = all.split_at_mut(split * a.out_w * c);
+        for (rows, acc) in [(0..split, first), (split..oh, second)] {
+            let mut sink = Record { acc, c };
+            conv_rows(level, kernel, a, x, rows, &mut scratch, &mut sink);
+        }
+        all
+    };
+    let portable = at(Level::Portable);
+    for level in Level::supported() {
+        assert_eq!(at(level), portable, "{kernel:?} at {level} vs portable");
+    }
+    portable
 }
