@@ -48,6 +48,22 @@ prop_compose! {
     }
 }
 
+/// The taps of a `k`×`k` window with stride `s` and padding `pad` over an `h`×`w` input that
+/// fall inside it, for output pixel `(oy, ox)`: `(tap index, input pixel index)`.
+fn taps(
+    k: usize,
+    s: usize,
+    pad: usize,
+    (h, w): (usize, usize),
+    (oy, ox): (usize, usize),
+) -> impl Iterator<Item = (usize, usize)> {
+    (0..k * k).filter_map(move |tap| {
+        let iy = (oy * s + tap / k).checked_sub(pad)?;
+        let ix = (ox * s + tap % k).checked_sub(pad)?;
+        (iy < h && ix < w).then_some((tap, iy * w + ix))
+    })
+}
+
 fn check(p: &Case) {
     let mut rng = Rng::new(p.seed);
     let (k, s) = (p.kernel as usize, p.stride as usize);
@@ -101,22 +117,13 @@ fn check(p: &Case) {
         for ox in 0..ow {
             for o in 0..oc {
                 let mut acc = 0i64;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let iy = (oy * s + ky) as isize - pad as isize;
-                        let ix = (ox * s + kx) as isize - pad as isize;
-                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
-                            continue;
-                        }
-                        let px = (iy as usize * w + ix as usize) * ic;
-                        let tap = ky * k + kx;
-                        if p.depthwise {
-                            acc += counts[px + o] as i64 * weights[tap * oc + o] as i64;
-                        } else {
-                            for i in 0..ic {
-                                acc +=
-                                    counts[px + i] as i64 * weights[(tap * ic + i) * oc + o] as i64;
-                            }
+                for (tap, pixel) in taps(k, s, pad, (h, w), (oy, ox)) {
+                    let px = pixel * ic;
+                    if p.depthwise {
+                        acc += counts[px + o] as i64 * weights[tap * oc + o] as i64;
+                    } else {
+                        for i in 0..ic {
+                            acc += counts[px + i] as i64 * weights[(tap * ic + i) * oc + o] as i64;
                         }
                     }
                 }
@@ -306,18 +313,11 @@ fn encode_check<X: Copy + Into<i32>>(p: &EncodeCase, input: &[X], weights: &[i8]
         for ox in 0..ow {
             for o in 0..oc {
                 let mut want = 0i64;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let iy = (oy * s + ky) as isize - pad as isize;
-                        let ix = (ox * s + kx) as isize - pad as isize;
-                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
-                            continue;
-                        }
-                        for i in 0..ic {
-                            let x = input[(iy as usize * w + ix as usize) * ic + i].into();
-                            let x = x.clamp(-p.max_abs, p.max_abs) as i64 - zps[i] as i64;
-                            want += x * weights[((ky * k + kx) * ic + i) * oc + o] as i64;
-                        }
+                for (tap, pixel) in taps(k, s, pad, (h, w), (oy, ox)) {
+                    for i in 0..ic {
+                        let x = input[pixel * ic + i].into();
+                        let x = x.clamp(-p.max_abs, p.max_abs) as i64 - zps[i] as i64;
+                        want += x * weights[(tap * ic + i) * oc + o] as i64;
                     }
                 }
                 assert_eq!(got[(oy * ow + ox) * oc + o], want as i32, "({oy},{ox},{o})");
