@@ -17,6 +17,7 @@ pub const HEADER_LEN: usize = 48;
 /// Job flags.
 pub mod flags {
     /// Run the dense reference kernels instead of the spike-driven ones.
+    #[cfg_attr(feature = "cmsis-nn", allow(dead_code))]
     pub const DENSE: u32 = 1;
     /// Report per-input statistics (spikes, SOPs, MACs per node).
     pub const STATS: u32 = 2;

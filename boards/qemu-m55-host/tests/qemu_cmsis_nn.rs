@@ -1,0 +1,53 @@
+//! Our spike-driven firmware (scalar and Helium) next to the dense int8 peer, Arm's CMSIS-NN
+//! on the same blob's graph and weights, under QEMU mps3-an547 (Cortex-M55): prints
+//! instructions per inference side by side, and checks that the peer's classes agree with our
+//! dense reference. Needs `qemu-system-arm`, the `thumbv8m.main-none-eabihf` target,
+//! `arm-none-eabi-gcc` and the CMSIS-NN sources (`SDT_CMSIS_NN_DIR`; scripts/test.sh sets all
+//! up).
+
+use std::time::Duration;
+
+use sdt_qemu_m55_host::models::{self, Workload};
+use sdt_qemu_m55_host::peer::{self, Comparison};
+
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn compare(w: &Workload) -> Comparison {
+    let c = peer::compare(w, TIMEOUT).unwrap_or_else(|e| panic!("{}: {e}", w.name));
+    assert!(
+        c.spike_driven_differences.is_empty(),
+        "{}: the spike-driven firmware differs from the host:\n{}",
+        w.name,
+        c.spike_driven_differences.join("\n")
+    );
+    assert_eq!(
+        c.cmsis.run.status,
+        Some(0),
+        "CMSIS-NN peer on {}:\n{}",
+        w.name,
+        c.cmsis.run.stdout
+    );
+    assert_eq!(c.cmsis.run.report.inferences.len(), w.inputs.len());
+    let (agree, n) = c.top1_agreement();
+    println!(
+        "{}: CMSIS-NN top-1 equals the dense reference on {agree}/{n} inputs, logits bit-exact \
+         on {}/{n}",
+        w.name,
+        c.bit_exact_logits()
+    );
+    println!("  per-layer spike totals (node: CMSIS-NN / reference):");
+    for l in c.layer_spikes() {
+        println!("    node {:3}: {} / {}", l.node, l.peer, l.reference);
+    }
+    c
+}
+
+#[test]
+fn spike_driven_vs_cmsis_nn_instruction_counts() {
+    let digits = compare(&models::digits_int8(20).expect("digits int8 workload"));
+    let (agree, n) = digits.top1_agreement();
+    assert_eq!(agree, n, "digits: CMSIS-NN top-1 vs dense reference");
+    println!("\ninstructions per inference (QEMU -icount, mps3-an547 Cortex-M55)");
+    println!("{}", peer::TABLE_HEADER);
+    println!("{}", digits.row());
+}
