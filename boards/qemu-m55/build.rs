@@ -30,6 +30,7 @@ const CMSIS_NN_SOURCES: &[&str] = &[
     "NNSupportFunctions/arm_nn_depthwise_conv_nt_t_padded_s8.c",
     "NNSupportFunctions/arm_q7_to_q15_with_offset.c",
     "NNSupportFunctions/arm_s8_to_s16_unordered_with_offset.c",
+    "TransposeFunctions/arm_transpose_s8.c",
 ];
 
 fn cmsis_nn() {
@@ -51,9 +52,16 @@ fn cmsis_nn() {
         .compiler(env::var("SDT_ARM_CC").unwrap_or_else(|_| "arm-none-eabi-gcc".into()))
         .archiver("arm-none-eabi-ar")
         .include(dir.join("Include"))
+        // cc's defaults for thumbv8m.main (`-march=armv8-m.main -mfpu=fpv5-sp-d16`) would
+        // override the CPU's Helium: name the architecture with MVE again after them.
         .flag("-mcpu=cortex-m55")
+        .flag("-march=armv8.1-m.main+mve.fp+fp.dp")
+        .flag("-mfpu=auto")
+        .flag("-mtune=cortex-m55")
         .flag("-mthumb")
         .flag("-mfloat-abi=hard")
+        // The MVE inline assembly needs every register, r7 included.
+        .flag("-fomit-frame-pointer")
         .flag("-ffunction-sections")
         .flag("-fdata-sections")
         .flag("-fno-builtin")

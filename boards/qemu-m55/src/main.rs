@@ -22,7 +22,6 @@ mod out;
 mod peer;
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use sdt_core::Model;
@@ -121,6 +120,7 @@ extern "C" {
 /// The tensor arena (SRAM2), handed out once.
 #[cfg(not(feature = "cmsis-nn"))]
 fn take_arena() -> Option<&'static mut [u8]> {
+    use core::sync::atomic::{AtomicBool, Ordering};
     static TAKEN: AtomicBool = AtomicBool::new(false);
     if TAKEN.swap(true, Ordering::AcqRel) {
         return None;
