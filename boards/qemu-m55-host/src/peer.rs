@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use sdt_core::graph::{ConvOutput, Op};
 use sdt_core::Kernel;
+use sdt_host::AlignedBlob;
 
 use crate::error::Result;
 use crate::models::Workload;
@@ -46,6 +48,25 @@ pub struct Comparison {
     pub reference: Vec<HostInference>,
     /// Differences of the spike-driven builds from the host (empty: bit-exact).
     pub spike_driven_differences: Vec<String>,
+    /// What each node is ([`op_kind`]).
+    pub kinds: Vec<&'static str>,
+}
+
+/// A node's kind, for the per-layer breakdown.
+pub fn op_kind(op: &Op) -> &'static str {
+    match op {
+        Op::Encode(_) => "encoding layer",
+        Op::Conv { synapse: s, mode } => match (s.geom.depthwise, s.geom.kernel, mode) {
+            (true, _, _) => "depthwise conv → spikes",
+            (false, 1, ConvOutput::Spikes { .. }) => "1×1 conv → spikes",
+            (false, _, ConvOutput::Spikes { .. }) => "k×k conv → spikes",
+            (false, 1, _) => "1×1 conv → residual/logits",
+            (false, _, _) => "k×k conv → residual",
+        },
+        Op::Attention { .. } => "attention",
+        Op::Spike { .. } => "spikes of the residual",
+        Op::MeanSpike { .. } => "mean → spikes",
+    }
 }
 
 /// Runs `w` on the scalar and Helium spike-driven firmwares (checked bit for bit against the
@@ -64,6 +85,13 @@ pub fn compare(w: &Workload, timeout: Duration) -> Result<Comparison> {
     let elf = firmware::build(Variant::CmsisNn)?;
     let run = qemu::run(&elf, &job::build(&w.blob, &w.inputs, job::STATS), timeout)?;
     let reference = reference::run(&w.blob, &w.inputs, Kernel::Dense)?;
+    let blob = AlignedBlob::from_bytes(&w.blob);
+    let kinds = blob
+        .model()?
+        .nodes()
+        .iter()
+        .map(|n| op_kind(&n.op))
+        .collect();
     let helium = sides.pop().expect("two sides");
     let scalar = sides.pop().expect("two sides");
     Ok(Comparison {
@@ -76,6 +104,7 @@ pub fn compare(w: &Workload, timeout: Duration) -> Result<Comparison> {
         },
         reference,
         spike_driven_differences,
+        kinds,
     })
 }
 
@@ -122,6 +151,32 @@ impl Comparison {
             })
             .filter(|l| l.reference + l.peer > 0)
             .collect()
+    }
+
+    /// Instructions per inference by node kind: `(kind, scalar, Helium, CMSIS-NN)`, in order of
+    /// first appearance.
+    pub fn breakdown(&self) -> Vec<(&'static str, [f64; 3])> {
+        let mut rows: Vec<(&'static str, [f64; 3])> = Vec::new();
+        for (n, &kind) in self.kinds.iter().enumerate() {
+            let cost = [&self.scalar, &self.helium, &self.cmsis].map(|s| s.node_insns(n));
+            match rows.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, acc)) => acc.iter_mut().zip(cost).for_each(|(a, c)| *a += c),
+                None => rows.push((kind, cost)),
+            }
+        }
+        rows
+    }
+
+    /// [`Comparison::breakdown`] as a markdown table.
+    pub fn breakdown_table(&self) -> String {
+        let mut t = format!(
+            "{}: instructions per inference by node kind\n| node kind | scalar SD | Helium SD | CMSIS-NN | Helium SD / CMSIS-NN |\n|---|---|---|---|---|\n",
+            self.name
+        );
+        for (kind, [s, h, c]) in self.breakdown() {
+            t += &format!("| {kind} | {s:.3e} | {h:.3e} | {c:.3e} | {:.2}× |\n", h / c);
+        }
+        t
     }
 
     /// The table row: instructions per inference of each firmware and the ratio the issue
