@@ -44,7 +44,10 @@ pub struct Comparison {
     pub name: String,
     pub scalar: Side,
     pub helium: Side,
+    /// The peer with exact residual layers (products and our affine maps).
     pub cmsis: Side,
+    /// The peer with residual layers as int8 CMSIS-NN convolutions (cost model, lossy).
+    pub cmsis_int8_residual: Side,
     pub reference: Vec<HostInference>,
     /// Differences of the spike-driven builds from the host (empty: bit-exact).
     pub spike_driven_differences: Vec<String>,
@@ -84,6 +87,8 @@ pub fn compare(w: &Workload, timeout: Duration) -> Result<Comparison> {
     }
     let elf = firmware::build(Variant::CmsisNn)?;
     let run = qemu::run(&elf, &job::build(&w.blob, &w.inputs, job::STATS), timeout)?;
+    let flags = job::STATS | job::INT8_RESIDUAL;
+    let int8_residual = qemu::run(&elf, &job::build(&w.blob, &w.inputs, flags), timeout)?;
     let reference = reference::run(&w.blob, &w.inputs, Kernel::Dense)?;
     let blob = AlignedBlob::from_bytes(&w.blob);
     let kinds = blob
@@ -102,6 +107,10 @@ pub fn compare(w: &Workload, timeout: Duration) -> Result<Comparison> {
             variant: Variant::CmsisNn,
             run,
         },
+        cmsis_int8_residual: Side {
+            variant: Variant::CmsisNn,
+            run: int8_residual,
+        },
         reference,
         spike_driven_differences,
         kinds,
@@ -118,13 +127,22 @@ pub struct LayerSpikes {
 impl Comparison {
     /// Inputs whose top-1 class the peer and the reference agree on, and the input count.
     pub fn top1_agreement(&self) -> (usize, usize) {
-        let r = &self.cmsis.run.report.inferences;
+        Self::agreement(&self.cmsis, &self.reference)
+    }
+
+    /// [`Comparison::top1_agreement`] of the int8-residual cost model.
+    pub fn int8_residual_top1_agreement(&self) -> (usize, usize) {
+        Self::agreement(&self.cmsis_int8_residual, &self.reference)
+    }
+
+    fn agreement(side: &Side, reference: &[HostInference]) -> (usize, usize) {
+        let r = &side.run.report.inferences;
         let same = r
             .iter()
-            .zip(&self.reference)
+            .zip(reference)
             .filter(|(p, h)| p.top1 == h.top1)
             .count();
-        (same, self.reference.len())
+        (same, reference.len())
     }
 
     /// Inputs whose logits the peer gives bit for bit.
@@ -153,12 +171,18 @@ impl Comparison {
             .collect()
     }
 
-    /// Instructions per inference by node kind: `(kind, scalar, Helium, CMSIS-NN)`, in order of
-    /// first appearance.
-    pub fn breakdown(&self) -> Vec<(&'static str, [f64; 3])> {
-        let mut rows: Vec<(&'static str, [f64; 3])> = Vec::new();
+    /// Instructions per inference by node kind: `(kind, [scalar, Helium, CMSIS-NN, CMSIS-NN
+    /// int8 residual])`, in order of first appearance.
+    pub fn breakdown(&self) -> Vec<(&'static str, [f64; 4])> {
+        let mut rows: Vec<(&'static str, [f64; 4])> = Vec::new();
+        let sides = [
+            &self.scalar,
+            &self.helium,
+            &self.cmsis,
+            &self.cmsis_int8_residual,
+        ];
         for (n, &kind) in self.kinds.iter().enumerate() {
-            let cost = [&self.scalar, &self.helium, &self.cmsis].map(|s| s.node_insns(n));
+            let cost = sides.map(|s| s.node_insns(n));
             match rows.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, acc)) => acc.iter_mut().zip(cost).for_each(|(a, c)| *a += c),
                 None => rows.push((kind, cost)),
@@ -170,31 +194,38 @@ impl Comparison {
     /// [`Comparison::breakdown`] as a markdown table.
     pub fn breakdown_table(&self) -> String {
         let mut t = format!(
-            "{}: instructions per inference by node kind\n| node kind | scalar SD | Helium SD | CMSIS-NN | Helium SD / CMSIS-NN |\n|---|---|---|---|---|\n",
+            "{}: instructions per inference by node kind\n| node kind | scalar SD | Helium SD | CMSIS-NN | CMSIS-NN int8 residual | Helium SD / CMSIS-NN |\n|---|---|---|---|---|---|\n",
             self.name
         );
-        for (kind, [s, h, c]) in self.breakdown() {
-            t += &format!("| {kind} | {s:.3e} | {h:.3e} | {c:.3e} | {:.2}× |\n", h / c);
+        for (kind, [s, h, c, r]) in self.breakdown() {
+            t += &format!(
+                "| {kind} | {s:.3e} | {h:.3e} | {c:.3e} | {r:.3e} | {:.2}× / {:.2}× |\n",
+                h / c,
+                h / r
+            );
         }
         t
     }
 
     /// The table row: instructions per inference of each firmware and the ratio the issue
-    /// tracks (Helium spike-driven / CMSIS-NN).
+    /// tracks (Helium spike-driven / CMSIS-NN), against both peers.
     pub fn row(&self) -> String {
-        let (s, h, c) = (
+        let (s, h, c, r) = (
             self.scalar.insns_per_inference(),
             self.helium.insns_per_inference(),
             self.cmsis.insns_per_inference(),
+            self.cmsis_int8_residual.insns_per_inference(),
         );
         let (agree, n) = self.top1_agreement();
+        let (agree_r, _) = self.int8_residual_top1_agreement();
         format!(
-            "| {} | {s:.3e} | {h:.3e} | {c:.3e} | {:.2}× | {agree}/{n} |",
+            "| {} | {s:.3e} | {h:.3e} | {c:.3e} | {r:.3e} | {:.2}× / {:.2}× | {agree}/{n} / {agree_r}/{n} |",
             self.name,
-            h / c
+            h / c,
+            h / r
         )
     }
 }
 
 /// Header of [`Comparison::row`]'s table.
-pub const TABLE_HEADER: &str = "| model | scalar spike-driven | Helium spike-driven | CMSIS-NN dense int8 (Helium) | Helium SD / CMSIS-NN | CMSIS-NN top-1 = dense reference |\n|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| model | scalar spike-driven | Helium spike-driven | CMSIS-NN dense int8 (Helium) | CMSIS-NN, int8 residual | Helium SD / CMSIS-NN (/ int8 residual) | CMSIS-NN top-1 = dense reference (/ int8 residual) |\n|---|---|---|---|---|---|---|";

@@ -35,6 +35,13 @@ fn compare(w: &Workload) -> Comparison {
         c.cmsis.run.stdout
     );
     assert_eq!(c.cmsis.run.report.inferences.len(), w.inputs.len());
+    assert_eq!(
+        c.cmsis_int8_residual.run.status,
+        Some(0),
+        "CMSIS-NN peer (int8 residual) on {}:\n{}",
+        w.name,
+        c.cmsis_int8_residual.run.stdout
+    );
     let (agree, n) = c.top1_agreement();
     println!(
         "{}: CMSIS-NN top-1 equals the dense reference on {agree}/{n} inputs, logits bit-exact \

@@ -270,7 +270,7 @@ fn run_peer(
     job: &Job<'static>,
     model: &Model<'static>,
 ) -> Result<(), FwError> {
-    let mut peer = peer::Peer::prepare(model)?;
+    let mut peer = peer::Peer::prepare(model, job.flags & flags::INT8_RESIDUAL != 0)?;
     let nodes = peer.nodes();
     for i in 0..job.count {
         peer.set_input(job.input(i))?;

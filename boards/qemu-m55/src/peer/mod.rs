@@ -82,9 +82,22 @@ struct ProductConv {
     encode: Option<(&'static [i8], i32, &'static [i32])>,
 }
 
+/// Where a CMSIS-NN convolution's `i8` outputs go.
+enum Dest {
+    /// Spike counts (the clamp `[0, D]`).
+    Spikes,
+    /// The residual stream as `i8` in units of `2^-(frac−scale)`, widened into the `i32`
+    /// tensor (`<< scale`, added or written): the int8-residual cost model.
+    Residual {
+        tmp: &'static mut [i8],
+        scale: u8,
+        accumulate: bool,
+    },
+}
+
 enum Layer {
-    /// A convolution to spikes, requantized by CMSIS-NN.
-    SpikeConv {
+    /// A convolution requantized by CMSIS-NN.
+    CmsisConv {
         input: TensorId,
         output: TensorId,
         geom: ConvGeom,
@@ -93,6 +106,7 @@ enum Layer {
         bias: &'static [i32],
         multiplier: &'static mut [i32],
         shift: &'static mut [i32],
+        dest: Dest,
     },
     Product(ProductConv),
     Attention {
@@ -189,8 +203,11 @@ fn reorder(heap: &mut Heap, w: &[i8], s: &Synapse) -> Result<&'static [i8], Peer
 }
 
 impl Peer {
-    /// Allocates the tensors and reorders the weights of `model` (int8 blobs only).
-    pub fn prepare(model: &Model<'static>) -> Result<Peer, PeerError> {
+    /// Allocates the tensors and reorders the weights of `model` (int8 blobs only). With
+    /// `int8_residual`, convolutions into the residual stream also run as CMSIS-NN
+    /// convolutions with `i8` outputs (the cost of a deployment whose residual stream is int8;
+    /// lossy: it clamps), else exactly as products with our affine maps.
+    pub fn prepare(model: &Model<'static>, int8_residual: bool) -> Result<Peer, PeerError> {
         let mut heap = Heap::take().ok_or(PeerError::OutOfMemory)?;
         let g = model.graph();
         let mut tensors: [Option<Buf>; MAX_TENSORS] = core::array::from_fn(|_| None);
@@ -223,8 +240,27 @@ impl Peer {
                     macs[n] = pixels * filter.len() as u64;
                     let taps = (geom.kernel * geom.kernel) as usize;
                     let k = taps * geom.in_c as usize;
-                    match (node.op, node.op.conv_output()) {
+                    let residual = match (node.op, node.op.conv_output()) {
                         (Op::Conv { .. }, Some(ConvOutput::Spikes { frac })) => {
+                            Some((frac, Dest::Spikes))
+                        }
+                        (Op::Conv { .. }, Some(mode)) if int8_residual && !s.geom.depthwise => {
+                            // Residual values up to ±8 at 1/16 in the int8 tensor.
+                            let frac = frac_of(model.tensor(s.output));
+                            let scale = frac.saturating_sub(4);
+                            let tmp = heap.alloc(elements(model.tensor(s.output)), 0i8)?;
+                            let dest = Dest::Residual {
+                                tmp,
+                                scale,
+                                accumulate: mode == ConvOutput::Accumulate,
+                            };
+                            Some((frac - scale, dest))
+                        }
+                        _ => None,
+                    };
+                    match (node.op, node.op.conv_output()) {
+                        _ if residual.is_some() => {
+                            let (frac, dest) = residual.ok_or(unsupported)?;
                             let c = geom.out_c as usize;
                             let (bias, multiplier, shift) =
                                 (heap.alloc(c, 0)?, heap.alloc(c, 0)?, heap.alloc(c, 0)?);
@@ -236,7 +272,7 @@ impl Peer {
                                 ffi::sdt_conv_s8_buffer_size(&geom, s.geom.depthwise as i32)
                             };
                             scratch_bytes = scratch_bytes.max(buf.max(0) as usize);
-                            Layer::SpikeConv {
+                            Layer::CmsisConv {
                                 input: s.input,
                                 output: s.output,
                                 geom,
@@ -245,6 +281,7 @@ impl Peer {
                                 bias,
                                 multiplier,
                                 shift,
+                                dest,
                             }
                         }
                         (op, Some(mode)) => {
@@ -401,7 +438,7 @@ impl Peer {
         let tensors = &mut self.tensors;
         let d = self.d;
         let out_id = match layer {
-            Layer::SpikeConv { output, .. }
+            Layer::CmsisConv { output, .. }
             | Layer::Product(ProductConv { output, .. })
             | Layer::Attention { output, .. }
             | Layer::Spike { output, .. }
@@ -421,7 +458,7 @@ impl Peer {
         };
         let result = match (layer, &mut out) {
             (
-                Layer::SpikeConv {
+                Layer::CmsisConv {
                     input,
                     geom,
                     depthwise,
@@ -429,15 +466,26 @@ impl Peer {
                     bias,
                     multiplier,
                     shift,
+                    dest,
                     ..
                 },
-                Buf::I8(y),
+                y,
             ) => {
                 let x = i8_of(*input)?;
-                // SAFETY: `x`, `y`, `filter`, `bias`, `multiplier`, `shift` hold exactly the
-                // element counts `geom` describes (tensor shapes and weight sections validated
-                // at load; the per-channel arrays have `out_c` entries); the scratch holds at
-                // least the buffer size CMSIS-NN asked for at preparation.
+                let (y8, act): (&mut [i8], _) = match (&mut *dest, &mut *y) {
+                    (Dest::Spikes, Buf::I8(y)) => (y, (0, d as i32)),
+                    (Dest::Residual { tmp, .. }, Buf::I32(_)) => (tmp, (-128, 127)),
+                    _ => return Err(PeerError::Unsupported { node: n }),
+                };
+                let out_len = (geom.out_h * geom.out_w * geom.out_c) as usize;
+                if y8.len() < out_len {
+                    return Err(PeerError::Unsupported { node: n });
+                }
+                // SAFETY: `x`, `filter`, `bias`, `multiplier`, `shift` hold exactly the element
+                // counts `geom` describes (tensor shapes and weight sections validated at load;
+                // the per-channel arrays have `out_c` entries), `y8` at least the output's (checked
+                // above); the scratch holds at least the buffer size CMSIS-NN asked for at
+                // preparation.
                 let status = unsafe {
                     ffi::sdt_conv_s8(
                         geom,
@@ -447,13 +495,27 @@ impl Peer {
                         bias.as_ptr(),
                         multiplier.as_mut_ptr(),
                         shift.as_mut_ptr(),
-                        0,
-                        d as i32,
-                        y.as_mut_ptr(),
+                        act.0,
+                        act.1,
+                        y8.as_mut_ptr(),
                         self.scratch.as_mut_ptr(),
                         self.scratch.len() as i32,
                     )
                 };
+                if let (
+                    Dest::Residual {
+                        tmp,
+                        scale,
+                        accumulate,
+                    },
+                    Buf::I32(y),
+                ) = (dest, y)
+                {
+                    for (o, &v) in y.iter_mut().zip(tmp.iter()) {
+                        let v = (v as i32) << *scale;
+                        *o = if *accumulate { o.saturating_add(v) } else { v };
+                    }
+                }
                 if status == 0 {
                     Ok(())
                 } else {
