@@ -65,6 +65,10 @@ fn cmsis_nn() {
         .flag("-ffunction-sections")
         .flag("-fdata-sections")
         .flag("-fno-builtin")
+        // One rounding of `val·M / 2^(31−S)` (a CMSIS-NN build option): the default rounds
+        // twice, to `2^S` first, which with the few fractional bits our maps leave pushes
+        // values just below a half up to the next spike count.
+        .define("CMSIS_NN_USE_SINGLE_ROUNDING", None)
         .opt_level(3)
         .debug(true)
         .warnings(false)
