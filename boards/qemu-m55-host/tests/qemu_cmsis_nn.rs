@@ -14,9 +14,10 @@ use sdt_qemu_m55_host::peer::{self, Comparison};
 const TIMEOUT: Duration = Duration::from_secs(600);
 /// The digits the other QEMU tests run.
 const DIGITS: usize = 20;
-/// Least share of digits (percent) on which the peer's class must equal our dense reference's:
+/// Least share of inputs (percent) on which the peer's class must equal our dense reference's:
 /// CMSIS-NN's requantization rounds differently from our affine maps (see the firmware's
-/// `peer::quant`), so spikes near a level boundary differ. Measured: 17 of the 20 digits.
+/// `peer::quant`), so spikes near a level boundary differ. Measured: 17 of the 20 digits, 8 of
+/// the 8 gesture bins.
 const AGREEMENT_PERCENT: usize = 85;
 
 fn compare(w: &Workload) -> Comparison {
@@ -74,11 +75,14 @@ fn spike_driven_vs_cmsis_nn_instruction_counts() {
     println!("{}", digits.row());
     println!("{}", gesture.row());
     println!("\n{}", digits.breakdown_table());
-    let (agree, n) = digits.top1_agreement();
-    assert!(
-        agree * 100 >= n * AGREEMENT_PERCENT,
-        "digits: CMSIS-NN top-1 equals the dense reference on {agree}/{n} inputs"
-    );
+    for c in [&digits, &gesture] {
+        let (agree, n) = c.top1_agreement();
+        assert!(
+            agree * 100 >= n * AGREEMENT_PERCENT,
+            "{}: CMSIS-NN top-1 equals the dense reference on {agree}/{n} inputs",
+            c.name
+        );
+    }
 }
 
 /// SDT-10M int8 at 224×224 on golden input 0: several minutes under QEMU (about 1e9

@@ -2,9 +2,10 @@
 //!
 //! A spike output is `round_half_even(clamp(((acc·m + 2^(s−1)) >> s) + b) / 2^f, 0, D))`, that
 //! is `(acc + b·2^s/m) · m/2^(s+f)`. CMSIS-NN computes `requantize(acc + bias, M, S)` =
-//! `(acc + bias) · M/2^31 · 2^S` with round-half-up steps, then clamps to
-//! `[act_min, act_max]`: with `bias = round(b·2^s/m)`, `M·2^(S−31) = m/2^(s+f)` and the clamp
-//! `[0, D]` the same spikes come out up to those roundings (so not bit for bit).
+//! `(acc + bias) · M/2^31 · 2^S` rounded half up (once: it is built with
+//! `CMSIS_NN_USE_SINGLE_ROUNDING`), then clamps to `[act_min, act_max]`: with
+//! `bias = round(b·2^s/m)`, `M·2^(S−31) = m/2^(s+f)` and the clamp `[0, D]` the same spikes come
+//! out up to the bias rounding and ties (so not bit for bit).
 
 use sdt_core::fixed::Affine;
 
