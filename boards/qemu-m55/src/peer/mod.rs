@@ -14,8 +14,10 @@
 //! Weights are reordered once (ours `[ky][kx][in][out]`, CMSIS-NN's `[out][ky][kx][in]`) when
 //! the model is prepared, outside the measured inference.
 
+mod attention;
 mod ffi;
 mod heap;
+mod product;
 mod quant;
 
 use core::fmt;
@@ -27,8 +29,10 @@ use sdt_core::graph::{
 };
 use sdt_core::Model;
 
+use attention::AttnShape;
 use ffi::ConvGeom;
 use heap::Heap;
+use product::{ProductConv, BLOCK_PIXELS};
 
 /// Why the peer cannot run a model.
 #[derive(Clone, Copy, Debug)]
@@ -63,23 +67,6 @@ impl fmt::Display for PeerError {
 enum Buf {
     I8(&'static mut [i8]),
     I32(&'static mut [i32]),
-}
-
-/// Output pixels per im2col block of a matrix-product convolution.
-const BLOCK_PIXELS: usize = 32;
-
-/// A convolution into the residual stream (or the encoding layer, or the head) as a product.
-struct ProductConv {
-    input: TensorId,
-    output: TensorId,
-    geom: ConvGeom,
-    /// `[out][ky][kx][in]`.
-    filter: &'static [i8],
-    affine: &'static [Affine],
-    accumulate: bool,
-    /// Encoding layer: per-channel zero points (the im2col padding value), `±max_abs`, and per
-    /// output `Σ w · zp` over all taps (what the padding added).
-    encode: Option<(&'static [i8], i32, &'static [i32])>,
 }
 
 /// Where a CMSIS-NN convolution's `i8` outputs go.
@@ -524,7 +511,7 @@ impl Peer {
             }
             (Layer::Product(p), Buf::I32(y)) => {
                 let x = i8_of(p.input)?;
-                product_conv(p, x, y, self.scratch, self.scratch_i32, n)
+                product::product_conv(p, x, y, self.scratch, self.scratch_i32, n)
             }
             (
                 Layer::Attention {
@@ -547,7 +534,7 @@ impl Peer {
                     d: *hd,
                     dv: *dv,
                 };
-                attention(
+                attention::attention(
                     &a,
                     [i8_of(*q)?, i8_of(*k)?, i8_of(*v)?],
                     (affine, *frac, d),
@@ -578,192 +565,5 @@ impl Peer {
         };
         tensors[out_id as usize] = Some(out);
         result
-    }
-}
-
-/// `dst (m×n) = lhs (m×k) · rhs (n×k)ᵀ` with CMSIS-NN.
-fn mat_mult(lhs: &[i8], rhs: &[i8], dst: &mut [i32], mkn: [usize; 3]) -> Result<(), i32> {
-    let [m, _, n] = mkn;
-    dst.get_mut(..m * n).ok_or(-100)?.fill(0);
-    mat_mult_acc(lhs, rhs, dst, mkn)
-}
-
-/// A convolution as blocks of im2col rows times the filter, then our affine map.
-fn product_conv(
-    p: &ProductConv,
-    x: &[i8],
-    y: &mut [i32],
-    scratch: &mut [u8],
-    acc: &mut [i32],
-    node: usize,
-) -> Result<(), PeerError> {
-    let g = &p.geom;
-    let (ci, co, kk) = (g.in_c as usize, g.out_c as usize, g.kernel as usize);
-    let k = kk * kk * ci;
-    let pixels = g.out_h as usize * g.out_w as usize;
-    let direct = kk == 1 && g.stride == 1 && g.pad == 0 && p.encode.is_none();
-    let cols: &mut [i8] = bytemuck_i8(scratch);
-    let err = |status| PeerError::Cmsis { node, status };
-    let mut first = 0;
-    while first < pixels {
-        let rows = BLOCK_PIXELS.min(pixels - first);
-        let lhs: &[i8] = if direct {
-            &x[first * ci..(first + rows) * ci]
-        } else {
-            for r in 0..rows {
-                let (oy, ox) = (
-                    (first + r) / g.out_w as usize,
-                    (first + r) % g.out_w as usize,
-                );
-                im2col_row(p, x, oy, ox, &mut cols[r * k..(r + 1) * k]);
-            }
-            &cols[..rows * k]
-        };
-        mat_mult(lhs, p.filter, acc, [rows, k, co]).map_err(err)?;
-        for r in 0..rows {
-            let out = &mut y[(first + r) * co..(first + r + 1) * co];
-            let acc = &acc[r * co..(r + 1) * co];
-            for (o, ((dst, &a), map)) in out.iter_mut().zip(acc).zip(p.affine).enumerate() {
-                let a = match p.encode {
-                    Some((_, _, corr)) => a.wrapping_sub(corr[o]),
-                    None => a,
-                };
-                let v = map.apply(a).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-                *dst = if p.accumulate {
-                    dst.saturating_add(v)
-                } else {
-                    v
-                };
-            }
-        }
-        first += rows;
-    }
-    Ok(())
-}
-
-/// One output pixel's receptive field, `[ky][kx][in]`; outside the input the padding value
-/// (0 for spikes, the zero point for the encoding layer's input).
-fn im2col_row(p: &ProductConv, x: &[i8], oy: usize, ox: usize, row: &mut [i8]) {
-    let g = &p.geom;
-    let ci = g.in_c as usize;
-    let mut at = 0;
-    for ky in 0..g.kernel {
-        for kx in 0..g.kernel {
-            let iy = oy as i32 * g.stride + ky - g.pad;
-            let ix = ox as i32 * g.stride + kx - g.pad;
-            let dst = &mut row[at..at + ci];
-            if iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w {
-                let px = (iy * g.in_w + ix) as usize * ci;
-                let src = &x[px..px + ci];
-                match p.encode {
-                    Some((_, max_abs, _)) => {
-                        for (d, &s) in dst.iter_mut().zip(src) {
-                            *d = (s as i32).clamp(-max_abs, max_abs).clamp(-128, 127) as i8;
-                        }
-                    }
-                    None => dst.copy_from_slice(src),
-                }
-            } else {
-                match p.encode {
-                    Some((zp, _, _)) => dst.copy_from_slice(&zp[..ci]),
-                    None => dst.fill(0),
-                }
-            }
-            at += ci;
-        }
-    }
-}
-
-fn bytemuck_i8(b: &mut [u8]) -> &mut [i8] {
-    // SAFETY: `i8` and `u8` have the same size, alignment and validity.
-    unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<i8>(), b.len()) }
-}
-
-struct AttnShape {
-    tokens: usize,
-    heads: usize,
-    d: usize,
-    dv: usize,
-}
-
-/// Linear attention per head: `kᵀv` then `q (kᵀv)` as CMSIS-NN products, then our affine map.
-fn attention(
-    a: &AttnShape,
-    [q, k, v]: [&[i8]; 3],
-    (affine, frac, d_max): (&Affine, u8, u8),
-    y: &mut [i8],
-    scratch: &mut [u8],
-    words: &mut [i32],
-    node: usize,
-) -> Result<(), PeerError> {
-    let (n, d, dv) = (a.tokens, a.d, a.dv);
-    let (c, cv) = (a.heads * d, a.heads * dv);
-    let err = |status| PeerError::Cmsis { node, status };
-    let bytes = bytemuck_i8(scratch);
-    let (kt, rest) = bytes.split_at_mut(d * n);
-    let (vt, rest) = rest.split_at_mut(dv * n);
-    let (qh, rest) = rest.split_at_mut(n * d);
-    let limb = &mut rest[..dv * d];
-    let (kv, out) = words.split_at_mut(d * dv);
-    let out = &mut out[..n * dv];
-    for h in 0..a.heads {
-        for t in 0..n {
-            for i in 0..d {
-                kt[i * n + t] = k[t * c + h * d + i];
-                qh[t * d + i] = q[t * c + h * d + i];
-            }
-            for j in 0..dv {
-                vt[j * n + t] = v[t * cv + h * dv + j];
-            }
-        }
-        mat_mult(kt, vt, kv, [d, n, dv]).map_err(err)?;
-        // kᵀv ≥ 0 (spike counts): as 7-bit limbs, highest first, out = out·128 + q·limb.
-        let top = kv.iter().fold(0i32, |m, &x| m.max(x));
-        let limbs = (32 - top.leading_zeros()).div_ceil(7).max(1);
-        out.fill(0);
-        for l in (0..limbs).rev() {
-            for i in 0..d {
-                for j in 0..dv {
-                    limb[j * d + i] = ((kv[i * dv + j] >> (7 * l)) & 0x7f) as i8;
-                }
-            }
-            if l + 1 < limbs {
-                for o in out.iter_mut() {
-                    *o <<= 7;
-                }
-            }
-            mat_mult_acc(qh, limb, out, [n, d, dv]).map_err(err)?;
-        }
-        for t in 0..n {
-            for j in 0..dv {
-                let s = affine.apply(out[t * dv + j]);
-                y[t * cv + h * dv + j] = spike_count(s, frac, d_max) as i8;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `dst += lhs · rhsᵀ` (no zeroing).
-fn mat_mult_acc(lhs: &[i8], rhs: &[i8], dst: &mut [i32], [m, k, n]: [usize; 3]) -> Result<(), i32> {
-    if lhs.len() < m * k || rhs.len() < n * k || dst.len() < m * n {
-        return Err(-100);
-    }
-    // SAFETY: the lengths were checked above; CMSIS-NN reads `m·k` and `n·k` values and
-    // writes `m·n`.
-    let status = unsafe {
-        ffi::sdt_mat_mult_s8_s32(
-            lhs.as_ptr(),
-            rhs.as_ptr(),
-            dst.as_mut_ptr(),
-            m as i32,
-            k as i32,
-            n as i32,
-        )
-    };
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(status)
     }
 }
