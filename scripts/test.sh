@@ -26,6 +26,8 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 command -v cbindgen >/dev/null || cargo install cbindgen --locked
 command -v cc >/dev/null || apt_install gcc
 command -v arm-none-eabi-gcc >/dev/null || apt_install gcc-arm-none-eabi
+# newlib's headers (string.h) for CMSIS-NN, the Cortex-M55 dense int8 peer.
+[ -f /usr/lib/arm-none-eabi/include/string.h ] || apt_install libnewlib-arm-none-eabi
 command -v qemu-system-arm >/dev/null || apt_install qemu-system-arm
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3 python3-venv
 
@@ -117,13 +119,16 @@ cargo clippy -p sdt-train --all-targets -- -D warnings
 # spinning slows training by an order of magnitude, so they wait passively.
 OMP_WAIT_POLICY=PASSIVE cargo test --release -p sdt-train
 
-step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core (boards/)"
+step "Cortex-M55 firmware on QEMU mps3-an547: bit-exact with the host core, CMSIS-NN dense int8 peer side by side (boards/)"
+# Arm's CMSIS-NN sources, built in place for the peer firmware (feature cmsis-nn).
+export SDT_CMSIS_NN_DIR="${SDT_CMSIS_NN_DIR:-$root/../shared/vendor/CMSIS-NN}"
 (
   cd boards
   cargo fmt -p sdt-qemu-m55 -p sdt-qemu-m55-host -- --check
   cargo clippy -p sdt-qemu-m55-host --all-targets -- -D warnings
   cargo clippy -p sdt-qemu-m55 --target thumbv8m.main-none-eabihf -- -D warnings
   cargo clippy -p sdt-qemu-m55 --features helium --target thumbv8m.main-none-eabihf -- -D warnings
+  cargo clippy -p sdt-qemu-m55 --features cmsis-nn --target thumbv8m.main-none-eabihf -- -D warnings
   RUSTFLAGS="-C target-cpu=cortex-m55" CARGO_TARGET_DIR=target/clippy-core-helium \
     cargo clippy --manifest-path ../core/Cargo.toml --features helium --target thumbv8m.main-none-eabihf -- -D warnings
   cargo test -p sdt-qemu-m55-host

@@ -97,7 +97,9 @@ impl<'b> Model<'b> {
         self.data.get(start..start.checked_add(s.len as usize)?)
     }
 
-    pub(crate) fn affine(&self, s: Section) -> &'b [Affine] {
+    /// The per-channel affine maps of a section (empty if invalid), e.g. for a peer runtime to
+    /// derive its own requantization from.
+    pub fn affine(&self, s: Section) -> &'b [Affine] {
         // Validated at load: in range, aligned, a whole number of entries.
         self.section(s)
             .and_then(|b| bytemuck::try_cast_slice(b).ok())

@@ -16,6 +16,9 @@ pub enum Variant {
     AutoVec,
     /// Cortex-M55 with the core's explicit Helium kernels (`sdt-core/helium`).
     Helium,
+    /// The dense int8 peer: the same graph on Arm's CMSIS-NN kernels (Cortex-M55, Helium),
+    /// every multiply-accumulate done (feature `cmsis-nn`).
+    CmsisNn,
 }
 
 impl Variant {
@@ -26,13 +29,16 @@ impl Variant {
             Variant::Scalar => "scalar",
             Variant::AutoVec => "m55-autovec",
             Variant::Helium => "helium",
+            Variant::CmsisNn => "cmsis-nn",
         }
     }
 
     fn rustflags(self) -> &'static str {
         match self {
             Variant::Scalar => "-C link-arg=-Tlink.x",
-            Variant::AutoVec | Variant::Helium => "-C link-arg=-Tlink.x -C target-cpu=cortex-m55",
+            Variant::AutoVec | Variant::Helium | Variant::CmsisNn => {
+                "-C link-arg=-Tlink.x -C target-cpu=cortex-m55"
+            }
         }
     }
 }
@@ -60,8 +66,14 @@ pub fn build(variant: Variant) -> Result<PathBuf> {
         .env("RUSTFLAGS", variant.rustflags())
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
-    if variant == Variant::Helium {
-        cmd.args(["--features", "helium"]);
+    match variant {
+        Variant::Helium => {
+            cmd.args(["--features", "helium"]);
+        }
+        Variant::CmsisNn => {
+            cmd.args(["--features", "cmsis-nn"]);
+        }
+        Variant::Scalar | Variant::AutoVec => {}
     }
     let out = cmd.output().map_err(io(format!(
         "running cargo to build the {} firmware",

@@ -8,6 +8,8 @@ const HEADER_LEN: usize = 48;
 /// Job flags (same values as the firmware's).
 pub const DENSE: u32 = 1;
 pub const STATS: u32 = 2;
+/// CMSIS-NN peer: residual-stream convolutions as int8 CMSIS-NN convolutions (cost model).
+pub const INT8_RESIDUAL: u32 = 4;
 
 /// Header, blob and inputs (each input `input_bytes` long, little-endian `i8` or `i16`).
 pub fn build(blob: &[u8], inputs: &[Vec<u8>], flags: u32) -> Vec<u8> {

@@ -9,6 +9,7 @@ pub mod footprint;
 pub mod gesture;
 pub mod job;
 pub mod models;
+pub mod peer;
 pub mod qemu;
 pub mod reference;
 pub mod report;

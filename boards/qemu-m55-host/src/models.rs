@@ -64,6 +64,19 @@ fn digits_images(n: usize) -> Result<Vec<Vec<f32>>> {
         .collect())
 }
 
+/// Labels of the first `n` bundled test digits.
+pub fn digits_labels(n: usize) -> Result<Vec<usize>> {
+    let path = repo_dir().join("examples/data/digits32_test.safetensors");
+    let test = checkpoint::load(&path)?;
+    Ok(test
+        .get("label")?
+        .data
+        .iter()
+        .take(n)
+        .map(|&l| l as usize)
+        .collect())
+}
+
 fn workload(name: &str, blob: AlignedBlob, images: &[Vec<f32>]) -> Result<Workload> {
     let refs: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
     Ok(Workload {

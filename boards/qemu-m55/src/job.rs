@@ -17,9 +17,14 @@ pub const HEADER_LEN: usize = 48;
 /// Job flags.
 pub mod flags {
     /// Run the dense reference kernels instead of the spike-driven ones.
+    #[cfg_attr(feature = "cmsis-nn", allow(dead_code))]
     pub const DENSE: u32 = 1;
     /// Report per-input statistics (spikes, SOPs, MACs per node).
     pub const STATS: u32 = 2;
+    /// CMSIS-NN peer only: residual-stream convolutions as int8 CMSIS-NN convolutions too
+    /// (the cost of an int8 residual stream; lossy).
+    #[cfg_attr(not(feature = "cmsis-nn"), allow(dead_code))]
+    pub const INT8_RESIDUAL: u32 = 4;
 }
 
 /// Why a job was rejected.

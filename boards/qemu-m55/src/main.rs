@@ -18,12 +18,15 @@
 mod clock;
 mod job;
 mod out;
+#[cfg(feature = "cmsis-nn")]
+mod peer;
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use sdt_core::{Kernel, Model, Sequential, Session, Stats};
+use sdt_core::Model;
+#[cfg(not(feature = "cmsis-nn"))]
+use sdt_core::{Kernel, Sequential, Session, Stats};
 
 use clock::Clock;
 use job::{flags, Job, JobError};
@@ -33,6 +36,15 @@ use out::{exit, Out};
 enum FwError {
     Job(JobError),
     Core(sdt_core::Error),
+    #[cfg(feature = "cmsis-nn")]
+    Peer(peer::PeerError),
+}
+
+#[cfg(feature = "cmsis-nn")]
+impl From<peer::PeerError> for FwError {
+    fn from(e: peer::PeerError) -> Self {
+        FwError::Peer(e)
+    }
 }
 
 impl From<JobError> for FwError {
@@ -54,6 +66,8 @@ impl FwError {
         match self {
             FwError::Job(JobError::BadMagic) => 2,
             FwError::Job(JobError::BadLayout) => 3,
+            #[cfg(feature = "cmsis-nn")]
+            FwError::Peer(_) => 40,
             FwError::Core(e) => match e {
                 E::Truncated { .. } => 10,
                 E::BadMagic => 11,
@@ -85,6 +99,8 @@ impl fmt::Display for FwError {
         match self {
             FwError::Job(e) => e.fmt(f),
             FwError::Core(e) => e.fmt(f),
+            #[cfg(feature = "cmsis-nn")]
+            FwError::Peer(e) => e.fmt(f),
         }
     }
 }
@@ -102,7 +118,9 @@ extern "C" {
 }
 
 /// The tensor arena (SRAM2), handed out once.
+#[cfg(not(feature = "cmsis-nn"))]
 fn take_arena() -> Option<&'static mut [u8]> {
+    use core::sync::atomic::{AtomicBool, Ordering};
     static TAKEN: AtomicBool = AtomicBool::new(false);
     if TAKEN.swap(true, Ordering::AcqRel) {
         return None;
@@ -129,6 +147,7 @@ fn read_job() -> Result<Job<'static>, JobError> {
 }
 
 /// Copies a job input (little-endian `i8` or `i16`, HWC) into the session's input tensor.
+#[cfg(not(feature = "cmsis-nn"))]
 fn set_input(session: &mut Session<'_, '_, '_>, bytes: &[u8]) -> Result<(), FwError> {
     let expected = session.model().input_len();
     let wrong = sdt_core::Error::InputLength {
@@ -176,10 +195,6 @@ fn run(out: &mut Out, clock: &Clock) -> Result<(), FwError> {
     let t0 = clock.now();
     let model = Model::from_blob(job.blob)?;
     let load_ticks = clock.now() - t0;
-    let arena = take_arena().ok_or(sdt_core::Error::ArenaTooSmall {
-        needed: 0,
-        found: 0,
-    })?;
     let arena_bytes = sdt_core::arena_bytes(&model, 1)?;
     let nodes = model.nodes().len();
     let _ = writeln!(
@@ -192,7 +207,26 @@ fn run(out: &mut Out, clock: &Clock) -> Result<(), FwError> {
         load_ticks,
         cfg!(feature = "helium") as u8
     );
-    let mut session = Session::new(&model, arena, 1)?;
+    #[cfg(feature = "cmsis-nn")]
+    return run_peer(out, clock, &job, &model);
+    #[cfg(not(feature = "cmsis-nn"))]
+    run_session(out, clock, &job, &model)
+}
+
+/// The job on sdt-core's kernels.
+#[cfg(not(feature = "cmsis-nn"))]
+fn run_session(
+    out: &mut Out,
+    clock: &Clock,
+    job: &Job<'static>,
+    model: &Model<'static>,
+) -> Result<(), FwError> {
+    let nodes = model.nodes().len();
+    let arena = take_arena().ok_or(sdt_core::Error::ArenaTooSmall {
+        needed: 0,
+        found: 0,
+    })?;
+    let mut session = Session::new(model, arena, 1)?;
     let kernel = if job.flags & flags::DENSE != 0 {
         Kernel::Dense
     } else {
@@ -220,6 +254,45 @@ fn run(out: &mut Out, clock: &Clock) -> Result<(), FwError> {
                     out,
                     "S {i} {n} {} {} {} {} {}",
                     s.sops, s.macs, s.spikes, s.nonzero, s.sites
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The job on the CMSIS-NN dense int8 peer (same report lines; `S` lines carry the peer's
+/// spike counts and dense MACs, no SOPs).
+#[cfg(feature = "cmsis-nn")]
+fn run_peer(
+    out: &mut Out,
+    clock: &Clock,
+    job: &Job<'static>,
+    model: &Model<'static>,
+) -> Result<(), FwError> {
+    let mut peer = peer::Peer::prepare(model, job.flags & flags::INT8_RESIDUAL != 0)?;
+    let nodes = peer.nodes();
+    for i in 0..job.count {
+        peer.set_input(job.input(i))?;
+        let start = clock.now();
+        for n in 0..nodes {
+            let t = clock.now();
+            peer.run_node(n)?;
+            let _ = writeln!(out, "P {i} {n} {}", clock.now() - t);
+        }
+        let _ = writeln!(out, "T {i} {}", clock.now() - start);
+        let _ = write!(out, "L {i} {}", peer.top1());
+        for l in peer.logits() {
+            let _ = write!(out, " {l}");
+        }
+        let _ = writeln!(out);
+        if job.flags & flags::STATS != 0 {
+            for n in 0..nodes {
+                let s = peer.node_spikes(n, model);
+                let _ = writeln!(
+                    out,
+                    "S {i} {n} 0 {} {} {} {}",
+                    s.macs, s.spikes, s.nonzero, s.sites
                 );
             }
         }
