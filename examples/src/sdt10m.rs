@@ -51,8 +51,19 @@ pub fn reps() -> usize {
 pub fn print_header() {
     println!(
         "{:<36} {:>10} {:>8} {:>12} {:>9}",
-        "run", "ms/image", "threads", "SOPs/image", "non-zero"
+        "run", "ms/image", "threads", "SOPs|MACs", "non-zero"
     );
+}
+
+/// A dense peer's row: its multiply-accumulates per image where known (every site counts).
+pub fn print_dense_row(label: &str, ms: f64, threads: usize, macs: Option<f64>) {
+    match macs {
+        Some(m) => println!(
+            "{label:<36} {ms:>10.1} {threads:>8} {m:>8.3e} MAC {:>9}",
+            "dense"
+        ),
+        None => print_row(label, ms, threads, None),
+    }
 }
 
 pub fn print_row(label: &str, ms: f64, threads: usize, firing: Option<&Firing>) {
