@@ -19,6 +19,7 @@ Needs torch, onnx, onnxruntime (`bash scripts/ort-env.sh` installs them into the
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import types
@@ -296,28 +297,52 @@ def agreement(fp32, int8, spikes, images, logits_torch):
 # --- profile ----------------------------------------------------------------------------------
 
 
-def node_kinds(path):
-    """Node name -> layer type (conv 1x1, conv 3x3, depthwise, matmul, ...), of the unoptimized
-    graph; fused nodes in the profile keep the name of their first node."""
+def conv_kind(w, group=1):
+    """conv kxk or depthwise from a weight shape [out, in/group, k...] (Conv1d: k = 1)."""
+    k = "x".join(str(d) for d in (w[2:] if len(w) == 4 else [1, 1]))
+    return f"conv depthwise {k}" if w[1] == 1 and group > 1 else f"conv {k}"
+
+
+def conv_kinds(path):
+    """Node name -> conv kind, from the graph before ORT's optimizations (int8 kernels carry
+    prepacked weights whose shapes the profile leaves out; their names keep the node's)."""
     g = onnx.load(path).graph
     shapes = {i.name: list(i.dims) for i in g.initializer}
     kinds = {}
     for node in g.node:
-        t = node.op_type
-        if t == "Conv" and node.input[1] in shapes:
-            w = shapes[node.input[1]]
+        if node.op_type == "Conv" and node.input[1] in shapes:
             group = next((a.i for a in node.attribute if a.name == "group"), 1)
-            if group > 1 and w[1] == 1:
-                t = f"conv depthwise {w[2]}x{w[3]}"
-            else:
-                t = f"conv {w[2]}x{w[3]}" if len(w) == 4 else "conv 1x1"
-        elif t in ("MatMul", "Gemm"):
-            t = "matmul"
-        kinds[node.name] = t
+            kinds[node.name] = conv_kind(shapes[node.input[1]], group)
     return kinds
 
 
-def profile(path, kinds_path, images, threads, reps, prefix):
+def layer_type(event, kinds):
+    """conv 1x1 / 3x3 / depthwise, matmul, ... of a profiled kernel."""
+    args = event.get("args", {})
+    op = args.get("op_name", "")
+    if "Conv" in op:
+        node = re.sub(r"(_token_\d+)?_kernel_time$", "", event["name"])
+        if node in kinds:
+            return kinds[node]
+        shapes = [next(iter(d.values()), []) for d in args.get("input_type_shape", [])]
+        w = shapes[1] if len(shapes) > 1 else []
+        if len(w) in (3, 4):
+            x = shapes[0]
+            return conv_kind(w, 2 if len(x) > 1 and x[1] == w[0] and w[1] == 1 else 1)
+        return "conv (unknown kernel)"
+    if "MatMul" in op or "Gemm" in op:
+        return "matmul"
+    if op in ("QuantizeLinear", "DequantizeLinear"):
+        return "quantize/dequantize"
+    if op in ("Round", "Div", "Clip"):
+        return "spike (Clip, Round, Div)"
+    if op in ("ReorderInput", "ReorderOutput", "Reshape", "Transpose"):
+        return "layout (reorder, reshape, transpose)"
+    return op
+
+
+def profile(path, kinds, images, threads, reps, prefix):
+    """ms per image of each layer type, from ORT's profiler over `reps` passes."""
     sess = session(path, threads, prefix)
     for _ in range(reps):
         run_all(sess, images)
@@ -325,16 +350,11 @@ def profile(path, kinds_path, images, threads, reps, prefix):
     with open(trace) as f:
         events = json.load(f)
     os.remove(trace)
-    kinds = node_kinds(kinds_path)
     per = {}
     for e in events:
         if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
             continue
-        node = e["name"][: -len("_kernel_time")]
-        op = e.get("args", {}).get("op_name", "")
-        key = kinds.get(node, op)
-        if op.startswith("QLinear") or op in ("QuantizeLinear", "DequantizeLinear"):
-            key = f"{key} [{op}]" if key != op else op
+        key = layer_type(e, kinds)
         per[key] = per.get(key, 0.0) + e["dur"] / 1e3
     runs = reps * len(images)
     return {k: v / runs for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
@@ -379,7 +399,7 @@ def cmd_bench(args):
         for label, path in (("fp32", fp32), ("int8", int8)):
             for t in threads:
                 prefix = os.path.join(args.workdir, f"profile_{label}_{t}")
-                per = profile(path, fp32, images, t, 3, prefix)
+                per = profile(path, conv_kinds(fp32), images, t, 3, prefix)
                 line = {"kind": "profile", "model": label, "threads": t, "ms_per_image": per}
                 print(json.dumps(line), flush=True)
     print(json.dumps({"kind": "versions", "onnxruntime": ort.__version__, "onnx": onnx.__version__}))

@@ -73,7 +73,7 @@ fn main() -> Result<(), BoxError> {
     print_header();
     // The integer core first: libtorch's OpenMP workers keep spinning for a while after
     // each parallel region and would take cores from it.
-    core_table(&bench, &THREADS)?;
+    core_table(&bench, &THREADS, opt.profile)?;
     let vs = VarStore::new(Device::Cpu);
     let model = Sdt::new(&vs.root(), SdtConfig::m())?;
     weights::load_weights(&vs, &bench.pth)?;
