@@ -192,10 +192,17 @@ fn print_peer(lines: &[Value]) -> Result<(), BoxError> {
             "  ONNX Runtime {} profile, {} thread(s), ms/image per layer type:",
             line["model"], line["threads"]
         );
-        if let Some(per) = line["ms_per_image"].as_object() {
-            for (kind, ms) in per.iter().take(12) {
-                println!("    {:>7.2} ms  {kind}", ms.as_f64().unwrap_or(f64::NAN));
-            }
+        let mut per: Vec<(&String, f64)> = line["ms_per_image"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k, v.as_f64().unwrap_or(f64::NAN)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        per.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (kind, ms) in per {
+            println!("    {ms:>7.2} ms  {kind}");
         }
     }
     Ok(())
