@@ -54,7 +54,14 @@ fn options() -> Result<Options, BoxError> {
     Ok(o)
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench_sdt10m: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BoxError> {
     let opt = options()?;
     let level = sdt_host::level::apply_env()?;
     if opt.ort {
