@@ -98,8 +98,10 @@ for level in portable avx2 avx512 avx512vnni; do
   done
 done
 
-step "trainer on libtorch (creates .venv with pip torch 2.11.0 on first use)"
-torch_env=$(bash scripts/torch-env.sh)
+step "trainer on libtorch (creates .venv with pip torch 2.11.0, onnxruntime and onnx on first use)"
+# ort-env.sh is torch-env.sh plus the ONNX Runtime peer's packages for tests/ort_peer.rs
+# (onnxruntime, onnx, numpy: about 30 s to install once; the test itself about 30 s).
+torch_env=$(bash scripts/ort-env.sh)
 eval "$torch_env"
 # The trainer's NCCL process group compiles against CUDA headers the torch wheel lacks (crt/,
 # nv/): fetch them (about 20 MB, headers only, not into the venv) so that code path is compiled

@@ -6,7 +6,7 @@ use std::time::Instant;
 use sdt_convert::checkpoint::{self, Checkpoint};
 use sdt_convert::verify::{quantize_input, Firing, QuantizedInput};
 use sdt_convert::{convert, ArchOptions, LowerOptions};
-use sdt_core::graph::WeightBits;
+use sdt_core::graph::{Op, WeightBits};
 use sdt_core::{arena_bytes, Kernel, Model, Session};
 use sdt_host::ThreadPool;
 
@@ -51,8 +51,19 @@ pub fn reps() -> usize {
 pub fn print_header() {
     println!(
         "{:<36} {:>10} {:>8} {:>12} {:>9}",
-        "run", "ms/image", "threads", "SOPs/image", "non-zero"
+        "run", "ms/image", "threads", "SOPs|MACs", "non-zero"
     );
+}
+
+/// A dense peer's row: its multiply-accumulates per image where known (every site counts).
+pub fn print_dense_row(label: &str, ms: f64, threads: usize, macs: Option<f64>) {
+    match macs {
+        Some(m) => println!(
+            "{label:<36} {ms:>10.1} {threads:>8} {m:>8.3e} MAC {:>9}",
+            "dense"
+        ),
+        None => print_row(label, ms, threads, None),
+    }
 }
 
 pub fn print_row(label: &str, ms: f64, threads: usize, firing: Option<&Firing>) {
@@ -68,7 +79,8 @@ pub fn print_row(label: &str, ms: f64, threads: usize, firing: Option<&Firing>) 
 
 /// Measures the integer core: spike-driven with each thread count, the dense reference with
 /// one thread, and the spike-driven cost at other firing rates (pre-spike values shifted).
-pub fn core_table(bench: &Sdt10m, threads: &[usize]) -> Result<(), BoxError> {
+/// With `profile`, also the spike-driven time per layer type.
+pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<(), BoxError> {
     let absmax = bench
         .images
         .iter()
@@ -114,7 +126,7 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize]) -> Result<(), BoxError> {
             }
         }
         if spike_bias == 0.0 {
-            slowest_nodes(&model, &inputs[0])?;
+            slowest_nodes(&model, &inputs[0], profile)?;
         }
     }
     sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -129,8 +141,8 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize]) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The five slowest nodes of one spike-driven run.
-fn slowest_nodes(model: &Model<'_>, input: &QuantizedInput) -> Result<(), BoxError> {
+/// Milliseconds of each node of one spike-driven run (1 thread), by node index.
+fn node_times(model: &Model<'_>, input: &QuantizedInput) -> Result<Vec<f64>, BoxError> {
     let mut arena = vec![0u8; arena_bytes(model, 1)?];
     let mut session = Session::new(model, &mut arena, 1)?;
     session.set_input(input.as_input())?;
@@ -138,15 +150,59 @@ fn slowest_nodes(model: &Model<'_>, input: &QuantizedInput) -> Result<(), BoxErr
     for i in 0..model.nodes().len() {
         let t = Instant::now();
         session.run_nodes(i..i + 1, Kernel::SpikeDriven, &sdt_core::Sequential, None)?;
-        times.push((t.elapsed().as_secs_f64() * 1e3, i));
+        times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    times.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok(times)
+}
+
+/// The layer type of a node, in the terms of the dense peers' profiles.
+fn layer_type(op: &Op) -> String {
+    match op {
+        Op::Encode(s) => format!("encoding conv {0}x{0}", s.geom.kernel),
+        Op::Conv { synapse: s, .. } if s.geom.depthwise => {
+            format!("conv depthwise {0}x{0}", s.geom.kernel)
+        }
+        Op::Conv { synapse: s, .. } => format!("conv {0}x{0}", s.geom.kernel),
+        Op::Attention { .. } => "matmul (attention)".to_owned(),
+        Op::Spike { .. } => "spike".to_owned(),
+        other => format!("{other:?}")
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("other")
+            .to_owned(),
+    }
+}
+
+/// The slowest nodes of one spike-driven run (`BENCH_TOP`, default 5), and with `per_type` the
+/// time summed per layer type.
+fn slowest_nodes(
+    model: &Model<'_>,
+    input: &QuantizedInput,
+    per_type: bool,
+) -> Result<(), BoxError> {
+    let times = node_times(model, input)?;
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[b].total_cmp(&times[a]));
     let top = std::env::var("BENCH_TOP")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    for (ms, i) in times.iter().take(top) {
-        println!("    {ms:>7.2} ms  {}", model.node_name(*i));
+    for &i in order.iter().take(top) {
+        println!("    {:>7.2} ms  {}", times[i], model.node_name(i));
+    }
+    if per_type {
+        let mut sums = std::collections::BTreeMap::<String, f64>::new();
+        for (i, node) in model.nodes().iter().enumerate() {
+            *sums.entry(layer_type(&node.op)).or_default() += times[i];
+        }
+        let mut sums: Vec<_> = sums.into_iter().collect();
+        sums.sort_by(|a, b| b.1.total_cmp(&a.1));
+        println!(
+            "  core spike-driven profile, 1 thread, ms/image per layer type (golden input 0):"
+        );
+        for (kind, ms) in sums {
+            println!("    {ms:>7.2} ms  {kind}");
+        }
     }
     Ok(())
 }

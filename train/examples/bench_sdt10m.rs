@@ -1,20 +1,73 @@
-//! SDT-10M at 224×224, batch 1, side by side in one run: the float model in libtorch eager
-//! (this crate's model, PyTorch's own kernels) and the integer core (spike-driven and dense),
-//! at 1 and 2 threads.
+//! SDT-10M at 224×224, batch 1, side by side in one run: the integer core (spike-driven and
+//! dense), the float model in libtorch eager (this crate's model, PyTorch's own kernels), and
+//! the dense peer a deploying engineer would pick, ONNX Runtime in fp32 and static int8
+//! (`bench/ort_peer.py`), at 1 and 2 threads; then an SDT-19M-class network (the `l` widths,
+//! random weights) on the core and on ONNX Runtime.
 //!
 //! ```sh
-//! eval "$(bash scripts/torch-env.sh)"
+//! eval "$(bash scripts/ort-env.sh)"
 //! SDT_GOLDEN_DIR=../shared/golden cargo run --release -p sdt-train --example bench_sdt10m
 //! ```
+//!
+//! Options: `--no-ort` (only the core and libtorch rows; the ONNX Runtime rows otherwise fail
+//! with how to install it when missing), `--no-l` (skip the `l` network), `--profile` (ONNX
+//! Runtime's per-op times summed per layer type, next to the core's slowest nodes).
 
+use std::path::Path;
 use std::time::Instant;
 
-use sdt_examples::sdt10m::{core_table, print_header, print_row, reps, Sdt10m};
-use sdt_train::{weights, Ctx, Sdt, SdtConfig};
+use sdt_convert::verify::{quantize_input, Firing};
+use sdt_core::{arena_bytes, Kernel, Session};
+use sdt_examples::sdt10m::{core_table, print_dense_row, print_header, print_row, reps, Sdt10m};
+use sdt_examples::time_per_image;
+use sdt_host::ThreadPool;
+use sdt_train::{deploy, ort_peer, weights, Ctx, Sdt, SdtConfig};
+use serde_json::Value;
 use tch::{nn::VarStore, Device, Tensor};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type BoxError = Box<dyn std::error::Error>;
+
+const THREADS: [usize; 2] = [1, 2];
+
+struct Options {
+    ort: bool,
+    l: bool,
+    profile: bool,
+}
+
+fn options() -> Result<Options, BoxError> {
+    let mut o = Options {
+        ort: true,
+        l: true,
+        profile: false,
+    };
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--no-ort" => o.ort = false,
+            "--no-l" => o.l = false,
+            "--profile" => o.profile = true,
+            other => {
+                return Err(format!("unknown option {other} (--no-ort, --no-l, --profile)").into())
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench_sdt10m: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BoxError> {
+    let opt = options()?;
     let level = sdt_host::level::apply_env()?;
+    if opt.ort {
+        // Fail before minutes of measurement, not after.
+        ort_peer::python()?;
+    }
     let bench = Sdt10m::load()?;
     println!(
         "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
@@ -27,17 +80,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_header();
     // The integer core first: libtorch's OpenMP workers keep spinning for a while after
     // each parallel region and would take cores from it.
-    core_table(&bench, &[1, 2])?;
+    core_table(&bench, &THREADS, opt.profile)?;
     let vs = VarStore::new(Device::Cpu);
     let model = Sdt::new(&vs.root(), SdtConfig::m())?;
     weights::load_weights(&vs, &bench.pth)?;
-    let inputs: Vec<Tensor> = bench
-        .images
-        .iter()
-        .map(|x| Tensor::from_slice(x).reshape([1, 3, 224, 224]))
-        .collect();
+    let images = Tensor::stack(
+        &bench
+            .images
+            .iter()
+            .map(|x| Tensor::from_slice(x).reshape([3, 224, 224]))
+            .collect::<Vec<_>>(),
+        0,
+    );
+    let torch_ms = libtorch_times(&model, &images)?;
+    let workdir = std::env::temp_dir().join("sdt-bench-ort");
+    let peer = if opt.ort {
+        Some(run_peer("m", &vs, &images, &workdir, opt.profile)?)
+    } else {
+        None
+    };
+    let macs = peer
+        .as_ref()
+        .map(|p| ort_peer::number(&p[0], "macs"))
+        .transpose()?;
+    for (threads, ms) in THREADS.iter().zip(&torch_ms) {
+        print_dense_row("libtorch float eager (tch)", *ms, *threads, macs);
+    }
+    if let Some(lines) = &peer {
+        print_peer(lines)?;
+    }
+    if opt.l {
+        l_network(&images, &workdir, opt.ort)?;
+    }
+    Ok(())
+}
+
+/// libtorch eager at each thread count: the fastest pass, as for the core.
+fn libtorch_times(model: &Sdt, images: &Tensor) -> Result<Vec<f64>, BoxError> {
+    let n = images.size()[0];
+    let inputs: Vec<Tensor> = (0..n).map(|i| images.narrow(0, i, 1)).collect();
     let _no_grad = tch::no_grad_guard();
-    for threads in [1, 2] {
+    let mut out = Vec::new();
+    for threads in THREADS {
         tch::set_num_threads(threads as i32);
         let run_all = || -> Result<(), sdt_train::Error> {
             for x in &inputs {
@@ -46,14 +130,138 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         };
         run_all()?; // warm-up
-                    // The fastest pass, as for the core (see `sdt_examples::time_per_image`).
         let mut ms = f64::INFINITY;
         for _ in 0..reps().max(1) {
             let start = Instant::now();
             run_all()?;
             ms = ms.min(start.elapsed().as_secs_f64() * 1e3 / inputs.len() as f64);
         }
-        print_row("libtorch float eager (tch)", ms, threads, None);
+        out.push(ms);
+    }
+    Ok(out)
+}
+
+/// ONNX Runtime fp32 and int8 of `preset` with the weights in `vs`: time lines first.
+fn run_peer(
+    preset: &str,
+    vs: &VarStore,
+    images: &Tensor,
+    workdir: &Path,
+    profile: bool,
+) -> Result<Vec<Value>, BoxError> {
+    let threads = THREADS.map(|t| t.to_string()).join(",");
+    let mut extra = vec![
+        "--threads".to_owned(),
+        threads,
+        "--reps".to_owned(),
+        reps().to_string(),
+    ];
+    if profile {
+        extra.push("--profile".to_owned());
+    }
+    Ok(ort_peer::run("bench", preset, vs, images, workdir, &extra)?)
+}
+
+/// The ONNX Runtime rows, the int8 model's agreement with fp32, and the profile if asked.
+fn print_peer(lines: &[Value]) -> Result<(), BoxError> {
+    let version = ort_peer::find(lines, "versions", None, None)?["onnxruntime"].clone();
+    let version = version.as_str().unwrap_or("?");
+    for model in ["fp32", "int8"] {
+        for t in THREADS {
+            let line = ort_peer::find(lines, "time", Some(model), Some(t as u64))?;
+            let label = format!("ONNX Runtime {version} {model}");
+            let ms = ort_peer::number(line, "ms")?;
+            print_dense_row(&label, ms, t, Some(ort_peer::number(line, "macs")?));
+        }
+    }
+    let a = ort_peer::find(lines, "agreement", None, None)?;
+    println!(
+        "  int8 vs fp32, free-running: spike sites equal {:.4} (worst of {} spike layers {:.4}), \
+         top-1 {:.2}, max |Δlogit| {:.3}; fp32 vs PyTorch: top-1 {:.2}, max |Δlogit| {:.2e}",
+        ort_peer::number(a, "spike_agreement")?,
+        a["spike_layers"],
+        ort_peer::number(a, "spike_agreement_min_layer")?,
+        ort_peer::number(a, "top1_int8_vs_fp32")?,
+        ort_peer::number(a, "max_dlogit_int8_vs_fp32")?,
+        ort_peer::number(a, "top1_fp32_vs_torch")?,
+        ort_peer::number(a, "max_dlogit_fp32_vs_torch")?,
+    );
+    let unpinned = a["unpinned_spikes"].as_array().map_or(0, Vec::len);
+    let inexact = a["inexact_pinned_sites"].as_u64().unwrap_or(u64::MAX);
+    println!(
+        "  spikes held exactly in int8 (scale 1/norm, zero point 0): {} of {} layers, {} inexact sites",
+        a["spike_layers"].as_u64().unwrap_or(0) - unpinned as u64,
+        a["spike_layers"],
+        inexact
+    );
+    for line in lines.iter().filter(|v| v["kind"] == "profile") {
+        println!(
+            "  ONNX Runtime {} profile, {} thread(s), ms/image per layer type:",
+            line["model"], line["threads"]
+        );
+        let mut per: Vec<(&String, f64)> = line["ms_per_image"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k, v.as_f64().unwrap_or(f64::NAN)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        per.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (kind, ms) in per {
+            println!("    {ms:>7.2} ms  {kind}");
+        }
+    }
+    Ok(())
+}
+
+/// The `l` widths (SDT-19M class) with random weights whose BatchNorm statistics are set by
+/// training-mode passes over the golden inputs (so every layer sees normalized pre-spikes, as
+/// in a trained network), on the core and on ONNX Runtime.
+fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<(), BoxError> {
+    tch::manual_seed(1);
+    let vs = VarStore::new(Device::Cpu);
+    let config = SdtConfig::l();
+    let model = Sdt::new(&vs.root(), config.clone())?;
+    model.calibrate_batchnorm(10, || images.shallow_clone())?;
+    let params: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(Tensor::numel)
+        .map(|n| n as i64)
+        .sum();
+    let absmax = images.abs().max().double_value(&[]);
+    let blob = deploy::pack(&vs, &model, 8, absmax, None)?;
+    let core = blob.model()?;
+    let n = images.size()[0];
+    let inputs = (0..n)
+        .map(|i| {
+            let x = Vec::<f32>::try_from(&images.get(i).flatten(0, -1))?;
+            Ok(quantize_input(&core, &x)?)
+        })
+        .collect::<Result<Vec<_>, BoxError>>()?;
+    println!(
+        "`l` widths {:?} ({:.2} M parameters, random weights, BatchNorm set on the golden inputs)",
+        config.embed_dims,
+        params as f64 / 1e6
+    );
+    print_header();
+    for t in THREADS {
+        let pool = ThreadPool::new(t)?;
+        let mut arena = vec![0u8; arena_bytes(&core, t)?];
+        let mut session = Session::new(&core, &mut arena, t)?;
+        let (ms, stats) =
+            time_per_image(&mut session, &inputs, Kernel::SpikeDriven, &pool, reps())?;
+        print_row(
+            "core int8 SpikeDriven (l)",
+            ms,
+            t,
+            Some(&Firing::from_stats(&stats)),
+        );
+    }
+    if ort {
+        let lines = run_peer("l", &vs, images, &workdir.join("l"), false)?;
+        print_peer(&lines)?;
     }
     Ok(())
 }

@@ -54,6 +54,10 @@ pub enum Error {
         step: u64,
     },
 
+    /// The ONNX Runtime peer (`bench/ort_peer.py`) could not run or reported nonsense.
+    #[error("ONNX Runtime peer: {0}")]
+    Peer(String),
+
     /// A data-parallel run failed: a collective, the rendezvous or a lost rank.
     #[error("distributed: {0}")]
     Dist(String),

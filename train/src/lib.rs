@@ -25,6 +25,7 @@ pub mod launch;
 pub mod layers;
 pub mod model;
 pub mod optim;
+pub mod ort_peer;
 pub mod plot;
 pub mod quant;
 pub mod recorder;

@@ -289,6 +289,21 @@ impl Sdt {
         let spikes = self.head_spike.forward(&pooled, ctx)?;
         self.head.forward(&spikes, ctx)
     }
+
+    /// Sets the BatchNorm running statistics of an untrained model from `passes` training-mode
+    /// forwards (no gradients) of the batches `batch` yields, so its spike layers fire at
+    /// realistic rates in eval mode (fresh statistics leave most of them silent or saturated).
+    pub fn calibrate_batchnorm(
+        &self,
+        passes: usize,
+        mut batch: impl FnMut() -> Tensor,
+    ) -> Result<()> {
+        let _no_grad = tch::no_grad_guard();
+        for _ in 0..passes {
+            let _logits = self.forward(&batch(), &mut Ctx::train())?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

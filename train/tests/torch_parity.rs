@@ -44,13 +44,11 @@ fn random_model() -> (VarStore, Sdt) {
     tch::manual_seed(7);
     let vs = VarStore::new(Device::Cpu);
     let model = Sdt::new(&vs.root(), SdtConfig::digits32()).expect("build digits32");
-    let _no_grad = tch::no_grad_guard();
-    for _ in 0..40 {
-        let x = Tensor::randn([32, 1, 32, 32], (Kind::Float, Device::Cpu));
-        let _ = model
-            .forward(&x, &mut Ctx::train())
-            .expect("calibration pass");
-    }
+    model
+        .calibrate_batchnorm(40, || {
+            Tensor::randn([32, 1, 32, 32], (Kind::Float, Device::Cpu))
+        })
+        .expect("calibration passes");
     (vs, model)
 }
 

@@ -15,5 +15,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("kernel level {level} (of {})", sdt_core::Level::detected());
     print_header();
-    core_table(&bench, &[1, 2])
+    core_table(&bench, &[1, 2], false)
 }
