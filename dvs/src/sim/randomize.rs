@@ -106,8 +106,8 @@ impl Default for Randomization {
             threshold_sigma: (0.02, 0.05),
             refractory_us: (100, 1_000),
             cutoff_hz: (100.0, 500.0),
-            leak_hz: 0.05,
-            shot_noise_hz: 0.1,
+            leak_hz: 0.02,
+            shot_noise_hz: 0.02,
             noise_multiplier: (1.0, 10.0),
             hot_pixel_fraction: (0.0, 0.002),
             hot_pixel_hz: (20.0, 300.0),
@@ -122,9 +122,12 @@ impl Randomization {
     pub fn close_up() -> Self {
         Self {
             close_up_prob: 1.0,
-            scale: (0.9, 1.3),
-            speed: (0.8, 1.3),
-            light_level: (0.5, 1.0),
+            close_up_zoom: (2.0, 3.0),
+            scale: (0.8, 1.2),
+            speed: (0.7, 1.2),
+            threshold: (0.3, 0.45),
+            refractory_us: (500, 1_500),
+            light_level: (0.3, 0.8),
             flicker_prob: 0.0,
             max_light_changes: 0,
             noise_multiplier: (1.0, 2.0),
@@ -163,9 +166,18 @@ impl Randomization {
             flicker_prob: 0.0,
             max_light_changes: 0,
             threshold: (0.4, 0.5),
-            noise_multiplier: (8.0, 10.0),
+            noise_multiplier: (3.0, 5.0),
             ..Self::default()
         }
+    }
+
+    /// The named presets: `close_up`, `upper_body`, `noisy_sparse`.
+    pub fn presets() -> [(&'static str, Self); 3] {
+        [
+            ("close_up", Self::close_up()),
+            ("upper_body", Self::upper_body()),
+            ("noisy_sparse", Self::noisy_sparse()),
+        ]
     }
 
     /// Draws one clip's parameters.
