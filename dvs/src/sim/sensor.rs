@@ -342,14 +342,15 @@ impl Sensor {
 
     /// Hot-pixel events in `(t0, t1]`.
     fn hot_pixel_events(&mut self, t0: u64, t1: u64) {
-        for k in 0..self.hot.len() {
-            let h = self.hot[k];
+        let hot = core::mem::take(&mut self.hot);
+        for h in &hot {
             let count = self.noise.poisson(h.hz * (t1 - t0) as f64 * 1e-6);
             for _ in 0..count {
                 let t = t0 + 1 + self.noise.below(t1 - t0);
                 self.pending.push((t, h.pixel, h.p));
             }
         }
+        self.hot = hot;
     }
 }
 
