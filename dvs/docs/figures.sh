@@ -29,5 +29,6 @@ render real_davis346 "$events/aestream_davis.aedat4" --frame-us 30000 --max-fram
 keep real_davis346
 render real_gen41 "$events/expelliarmus_evt3_gen41.raw" --frames 4 --max-frames 4 --downsample 8 --scale 1
 render real_nmnist "$events/tonic_sample_nmnist.bin" --frame-us 50000 --max-frames 4 --scale 2
+cp "$scratch/randomized.png" dvs/docs/sim_randomized.png
 cat "$scratch.md"
 ls -l dvs/docs/*.png "$scratch"/render_real_*/grid.png

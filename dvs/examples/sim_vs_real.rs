@@ -2,11 +2,16 @@
 //! `sdt-dvs render`) and prints a Markdown table of their statistics next to the real
 //! recordings' in the shared events folder (`SDT_EVENTS_DIR`).
 //!
+//! Also draws `OUT_DIR/randomized.png`: one 50 ms window (the one 500 ms in) of each of 8
+//! clips drawn from the training range (`Randomization::default()`), with `sdt-dvs render`'s
+//! renderer.
+//!
 //! `cargo run --release -p sdt-dvs --example sim_vs_real -- OUT_DIR`
 
 use std::path::PathBuf;
 
 use sdt_dvs::aedat4::{Aedat4Writer, Compression, StreamInfo};
+use sdt_dvs::render::{grid, render, RenderOptions};
 use sdt_dvs::sim::{Gesture, Randomization};
 use sdt_dvs::source::{EventSource, SourceOptions};
 use sdt_dvs::stats::{compute, markdown_table};
@@ -51,6 +56,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ));
         }
     }
+    let training = Randomization::default();
+    let (w, h) = training.sensor_size;
+    let mut tiles = Vec::new();
+    for (k, g) in Gesture::ALL.iter().take(8).enumerate() {
+        let clip = training.clip(*g, 600_000, 100 + k as u64)?;
+        let window: Vec<_> = clip
+            .events
+            .iter()
+            .copied()
+            .filter(|e| (500_000..550_000).contains(&e.t))
+            .collect();
+        let opts = RenderOptions {
+            frame_us: Some(50_000),
+            max_frames: 1,
+            scale: Some(1),
+            ..RenderOptions::default()
+        };
+        if let Some(img) = render(&window, Geometry::new(w, h), &opts)?
+            .images
+            .into_iter()
+            .next()
+        {
+            tiles.push(img);
+        }
+    }
+    grid(&tiles, 4).save(out.join("randomized.png"))?;
     for name in REAL {
         let path = DataDir::Events.file(name)?;
         let mut source = EventSource::open(&path, SourceOptions::default())?;
