@@ -203,3 +203,31 @@ fn tempo_and_noise_multipliers_show_in_the_statistics() {
         "{quiet:?}\n{loud:?}"
     );
 }
+
+#[test]
+fn randomized_clips_span_sparse_to_busy_event_rates() {
+    let r = Randomization::default();
+    let rates: Vec<f64> = Gesture::ALL
+        .iter()
+        .chain(Gesture::ALL.iter())
+        .enumerate()
+        .map(|(k, &g)| {
+            let clip = r.clip(g, 500_000, 40 + k as u64).unwrap();
+            clip.events.len() as f64 / 0.5
+        })
+        .collect();
+    eprintln!("events/s: {rates:?}");
+    let (lo, hi) = rates
+        .iter()
+        .fold((f64::MAX, 0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    // From a few thousand (dim, distant, noisy) to around a hundred thousand events per
+    // second, the median in the tens of thousands; a flickering lamp on a textured close-up
+    // goes higher (the real DAVIS346 room under flickering lamps makes 0.9 M/s, 10 Hz per
+    // pixel: 16 k DVS128 pixels at that rate are 160 k/s).
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(lo > 1_000.0 && lo < 15_000.0, "quietest {lo}");
+    assert!((15_000.0..80_000.0).contains(&median), "median {median}");
+    assert!(hi > 40_000.0 && hi < 600_000.0, "busiest {hi}");
+}

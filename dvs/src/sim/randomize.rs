@@ -44,7 +44,8 @@ pub struct Randomization {
     pub texture_contrast: Range,
     /// Probability of long sleeves.
     pub long_sleeve_prob: f32,
-    /// Mean light level (linear; 1 is bright).
+    /// Mean light level (linear; 1 is bright; drawn log-uniformly: dim rooms are common and
+    /// give sparse, noisy recordings).
     pub light_level: Range,
     /// Probability of lamp flicker (100 or 120 Hz, equally likely).
     pub flicker_prob: f32,
@@ -76,6 +77,10 @@ pub struct Randomization {
     pub hot_pixel_hz: Range,
     /// Rendering interval (µs).
     pub frame_us: u64,
+    /// Probability that a draw comes from [`Randomization::noisy_sparse`] instead (at this
+    /// sensor size): dim, distant, noisy recordings of a few thousand events per second,
+    /// which the ranges above rarely combine.
+    pub sparse_prob: f32,
 }
 
 impl Default for Randomization {
@@ -84,27 +89,27 @@ impl Default for Randomization {
         Self {
             sensor_size: (128, 128),
             close_up_prob: 0.4,
-            upper_body_zoom: (1.0, 1.6),
-            close_up_zoom: (2.5, 3.5),
+            upper_body_zoom: (0.6, 1.6),
+            close_up_zoom: (1.5, 2.5),
             scale: (0.5, 2.0),
             rotation_deg: (-15.0, 15.0),
             translate: 0.12,
             speed: (0.5, 2.0),
             mirror_prob: 0.5,
             clutter_prob: 0.7,
-            pan_px_per_s: (0.0, 10.0),
+            pan_px_per_s: (0.0, 4.0),
             distractor_prob: 0.3,
             texture_contrast: (0.05, 0.45),
             long_sleeve_prob: 0.6,
-            light_level: (0.1, 1.0),
+            light_level: (0.03, 1.0),
             flicker_prob: 0.3,
-            flicker_depth: (0.1, 0.6),
+            flicker_depth: (0.05, 0.4),
             max_light_changes: 2,
             light_change: (0.6, 1.6),
-            threshold: (0.15, 0.4),
+            threshold: (0.2, 0.5),
             off_on_ratio: (0.8, 1.25),
             threshold_sigma: (0.02, 0.05),
-            refractory_us: (100, 1_000),
+            refractory_us: (200, 1_500),
             cutoff_hz: (100.0, 500.0),
             leak_hz: 0.02,
             shot_noise_hz: 0.02,
@@ -112,6 +117,7 @@ impl Default for Randomization {
             hot_pixel_fraction: (0.0, 0.002),
             hot_pixel_hz: (20.0, 300.0),
             frame_us: 1_000,
+            sparse_prob: 0.15,
         }
     }
 }
@@ -122,11 +128,13 @@ impl Randomization {
     pub fn close_up() -> Self {
         Self {
             close_up_prob: 1.0,
+            sparse_prob: 0.0,
             close_up_zoom: (2.0, 3.0),
             scale: (0.8, 1.2),
             speed: (0.7, 1.2),
             threshold: (0.3, 0.45),
             refractory_us: (500, 1_500),
+            pan_px_per_s: (0.0, 10.0),
             light_level: (0.3, 0.8),
             flicker_prob: 0.0,
             max_light_changes: 0,
@@ -139,9 +147,13 @@ impl Randomization {
     pub fn upper_body() -> Self {
         Self {
             close_up_prob: 0.0,
+            sparse_prob: 0.0,
             upper_body_zoom: (1.0, 1.2),
             scale: (0.9, 1.1),
             speed: (0.8, 1.3),
+            threshold: (0.15, 0.4),
+            refractory_us: (100, 1_000),
+            pan_px_per_s: (0.0, 10.0),
             light_level: (0.5, 1.0),
             flicker_prob: 0.0,
             max_light_changes: 0,
@@ -155,6 +167,7 @@ impl Randomization {
     pub fn noisy_sparse() -> Self {
         Self {
             close_up_prob: 0.0,
+            sparse_prob: 0.0,
             upper_body_zoom: (0.6, 0.8),
             scale: (0.9, 1.1),
             speed: (0.5, 0.7),
@@ -166,6 +179,7 @@ impl Randomization {
             flicker_prob: 0.0,
             max_light_changes: 0,
             threshold: (0.4, 0.5),
+            refractory_us: (100, 1_000),
             noise_multiplier: (3.0, 5.0),
             ..Self::default()
         }
@@ -182,6 +196,13 @@ impl Randomization {
 
     /// Draws one clip's parameters.
     pub fn sample(&self, duration_us: u64, rng: &mut Rng) -> SceneParams {
+        if self.sparse_prob > 0.0 && rng.chance(f64::from(self.sparse_prob)) {
+            let sparse = Self {
+                sensor_size: self.sensor_size,
+                ..Self::noisy_sparse()
+            };
+            return sparse.sample(duration_us, rng);
+        }
         let mut draw = |r: Range| rng_range(rng, r);
         let close_up = draw((0.0, 1.0)) < self.close_up_prob;
         let zoom = draw(if close_up {
@@ -202,7 +223,11 @@ impl Randomization {
         let distractor = draw((0.0, 1.0)) < self.distractor_prob;
         let texture_contrast = draw(self.texture_contrast);
         let long_sleeves = draw((0.0, 1.0)) < self.long_sleeve_prob;
-        let mut lighting = Lighting::steady(draw(self.light_level));
+        let (lo, hi) = (
+            self.light_level.0.max(1e-6).ln(),
+            self.light_level.1.max(1e-6).ln(),
+        );
+        let mut lighting = Lighting::steady(draw((lo, hi)).exp());
         if draw((0.0, 1.0)) < self.flicker_prob {
             lighting.flicker_hz = if draw((0.0, 1.0)) < 0.5 { 100.0 } else { 120.0 };
             lighting.flicker_depth = draw(self.flicker_depth);
@@ -299,7 +324,8 @@ mod tests {
             assert!((0.5..=2.0).contains(&p.speed));
             let m = p.sensor.shot_noise_hz / r.shot_noise_hz;
             assert!((0.999..=10.001).contains(&m), "noise ×{m}");
-            assert!((0.15..=0.4).contains(&p.sensor.threshold_on));
+            assert!((0.2..=0.5).contains(&p.sensor.threshold_on));
+            assert!(p.sensor.width == 128 && p.sensor.height == 128);
             assert!(
                 p.lighting.flicker_hz == 0.0 || [100.0, 120.0].contains(&p.lighting.flicker_hz)
             );
