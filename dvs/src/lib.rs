@@ -4,9 +4,11 @@
 //! with a model blob ([`classify`]). The `sdt-dvs` binary is the command-line front end.
 
 pub mod aedat4;
+pub mod augment;
 pub mod classify;
 pub mod dvs128;
 pub mod info;
 pub mod render;
 pub mod sim;
 pub mod source;
+pub mod stats;

@@ -8,6 +8,9 @@
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
 
+use sdt_dvs::augment::EventAugment;
+use sdt_dvs::sim::rng::Rng;
+use sdt_dvs::sim::Gesture;
 use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 use tch::{Kind, Tensor};
 
@@ -61,6 +64,33 @@ pub struct EventFrames {
     labels: Tensor,
     /// Clip index of every sample.
     clip_of: Vec<usize>,
+}
+
+/// `clips` followed by `copies` random augmentations of each (gesture labels; a mirrored
+/// copy carries the mirrored class). Copy `k` of clip `i` draws from `(seed, i · copies + k)`.
+pub fn augmented(
+    clips: &[Clip],
+    geometry: Geometry,
+    augment: &EventAugment,
+    copies: u32,
+    seed: u64,
+) -> Result<Vec<Clip>> {
+    let mut out = clips.to_vec();
+    for (i, c) in clips.iter().enumerate() {
+        let gesture = usize::try_from(c.label)
+            .ok()
+            .and_then(Gesture::from_index)
+            .ok_or_else(|| Error::Data(format!("label {} is not a gesture class", c.label)))?;
+        for k in 0..u64::from(copies) {
+            let mut rng = Rng::stream(seed, i as u64 * u64::from(copies) + k);
+            let (events, shown) = augment.apply(&c.events, geometry, gesture, &mut rng);
+            out.push(Clip {
+                events,
+                label: shown.index() as i64,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
@@ -178,6 +208,39 @@ mod tests {
 
     fn ev(t: u64, x: u16, y: u16, p: u8) -> Event {
         Event { t, x, y, p }
+    }
+
+    #[test]
+    fn augmented_copies_follow_the_originals_with_consistent_labels() {
+        let g = Geometry::new(128, 128);
+        let events: Vec<Event> = (0..2_000u64)
+            .map(|k| ev(k * 500, (k % 40) as u16, 60, (k % 2) as u8))
+            .collect();
+        let clips = vec![Clip {
+            events,
+            label: Gesture::RightArmClockwise.index() as i64,
+        }];
+        let out = augmented(&clips, g, &EventAugment::default(), 6, 1).unwrap();
+        assert_eq!(out.len(), 7);
+        assert_eq!(out[0], clips[0]);
+        let sided = [
+            Gesture::RightArmClockwise.index() as i64,
+            Gesture::LeftArmCounterClockwise.index() as i64,
+        ];
+        for c in &out[1..] {
+            assert!(sided.contains(&c.label), "label {}", c.label);
+            assert_ne!(c.events, clips[0].events);
+            assert!(c.events.windows(2).all(|w| w[0].t <= w[1].t));
+        }
+        assert_eq!(
+            out,
+            augmented(&clips, g, &EventAugment::default(), 6, 1).unwrap()
+        );
+        let bad = vec![Clip {
+            events: vec![],
+            label: 11,
+        }];
+        assert!(augmented(&bad, g, &EventAugment::default(), 1, 1).is_err());
     }
 
     #[test]

@@ -71,6 +71,20 @@ impl Gesture {
         Self::ALL.get(i).copied()
     }
 
+    /// The class of this gesture seen in a left-right mirror: the hands swap, and a circle's
+    /// sense of rotation reverses (a right arm clockwise becomes a left arm counter-clockwise).
+    pub fn mirrored(self) -> Self {
+        match self {
+            Gesture::RightHandWave => Gesture::LeftHandWave,
+            Gesture::LeftHandWave => Gesture::RightHandWave,
+            Gesture::RightArmClockwise => Gesture::LeftArmCounterClockwise,
+            Gesture::LeftArmCounterClockwise => Gesture::RightArmClockwise,
+            Gesture::RightArmCounterClockwise => Gesture::LeftArmClockwise,
+            Gesture::LeftArmClockwise => Gesture::RightArmCounterClockwise,
+            g => g,
+        }
+    }
+
     /// Short name.
     pub fn name(self) -> &'static str {
         match self {
@@ -94,27 +108,27 @@ pub fn class_names() -> [&'static str; 11] {
     Gesture::ALL.map(Gesture::name)
 }
 
-type P = (f32, f32);
+pub(crate) type P = (f32, f32);
 
 /// One person's body, colours and background.
 #[derive(Clone, Debug)]
-struct Person {
-    cx: f32,
-    shoulder_y: f32,
-    s: f32,
+pub(crate) struct Person {
+    pub(crate) cx: f32,
+    pub(crate) shoulder_y: f32,
+    pub(crate) s: f32,
     half_shoulders: f32,
     upper: f32,
     fore: f32,
-    skin: f32,
-    shirt: f32,
-    sway_px: f32,
-    sway_hz: f32,
-    sway_phase: f32,
+    pub(crate) skin: f32,
+    pub(crate) shirt: f32,
+    pub(crate) sway_px: f32,
+    pub(crate) sway_hz: f32,
+    pub(crate) sway_phase: f32,
     background: Canvas,
 }
 
 impl Person {
-    fn random(width: usize, height: usize, rng: &mut Rng) -> Self {
+    pub(crate) fn random(width: usize, height: usize, rng: &mut Rng) -> Self {
         let s = rng.range(0.8, 1.15) as f32;
         let w = width as f32 / 128.0;
         let h = height as f32 / 128.0;
@@ -145,7 +159,7 @@ impl Person {
     }
 
     /// Shoulder `i` (0: the person's right, on the image's left) at horizontal offset `dx`.
-    fn shoulder(&self, i: usize, dx: f32) -> P {
+    pub(crate) fn shoulder(&self, i: usize, dx: f32) -> P {
         let side = if i == 0 { -1.0 } else { 1.0 };
         (
             self.cx + dx + side * self.half_shoulders * self.s,
@@ -154,7 +168,7 @@ impl Person {
     }
 
     /// Hand position of a hanging arm.
-    fn rest(&self, i: usize) -> P {
+    pub(crate) fn rest(&self, i: usize) -> P {
         let side = if i == 0 { -1.0 } else { 1.0 };
         let (x, y) = self.shoulder(i, 0.0);
         (
@@ -164,7 +178,7 @@ impl Person {
     }
 
     /// Elbow and reachable hand for a hand target (the elbow bends away from the body).
-    fn arm(&self, i: usize, dx: f32, target: P) -> (P, P, P) {
+    pub(crate) fn arm(&self, i: usize, dx: f32, target: P) -> (P, P, P) {
         let sh = self.shoulder(i, dx);
         let (a, b) = (self.upper * self.s, self.fore * self.s);
         let (vx, vy) = (target.0 - sh.0, target.1 - sh.1);
@@ -216,7 +230,7 @@ impl Person {
 
 /// One performance of a gesture: speed, amplitude, phase and class-specific choices.
 #[derive(Clone, Debug)]
-struct Motion {
+pub(crate) struct Motion {
     gesture: Gesture,
     hz: f32,
     amp: f32,
@@ -229,7 +243,7 @@ struct Motion {
 }
 
 impl Motion {
-    fn random(gesture: Gesture, rng: &mut Rng) -> Self {
+    pub(crate) fn random(gesture: Gesture, rng: &mut Rng) -> Self {
         let (lo, hi) = match gesture {
             Gesture::HandClap | Gesture::ArmRoll => (1.2, 2.2),
             Gesture::RightHandWave | Gesture::LeftHandWave => (1.5, 3.0),
@@ -265,7 +279,7 @@ impl Motion {
     }
 
     /// Hand targets at `t_s` seconds into the gesture.
-    fn hands(&self, p: &Person, t_s: f32) -> [P; 2] {
+    pub(crate) fn hands(&self, p: &Person, t_s: f32) -> [P; 2] {
         let s = p.s;
         let a = self.amp;
         let ph = TAU * self.hz * t_s + self.phase;

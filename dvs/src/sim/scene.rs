@@ -36,6 +36,11 @@ impl Canvas {
         &self.pixels
     }
 
+    /// The pixels, writable.
+    pub fn pixels_mut(&mut self) -> &mut [f32] {
+        &mut self.pixels
+    }
+
     /// Copies `other`'s pixels (same size) into this canvas.
     pub fn copy_from(&mut self, other: &Canvas) {
         if other.pixels.len() == self.pixels.len() {
@@ -75,14 +80,14 @@ impl Canvas {
     }
 
     /// Blends `value` in with coverage `a` at `(x, y)`.
-    fn blend(&mut self, x: usize, y: usize, value: f32, a: f32) {
+    pub(crate) fn blend(&mut self, x: usize, y: usize, value: f32, a: f32) {
         if let Some(p) = self.pixels.get_mut(y * self.width + x) {
             *p += (value - *p) * a;
         }
     }
 
     /// Pixel range covering `[lo, hi]` in one axis, clipped to `0..n`.
-    fn span(lo: f32, hi: f32, n: usize) -> core::ops::Range<usize> {
+    pub(crate) fn span(lo: f32, hi: f32, n: usize) -> core::ops::Range<usize> {
         let a = lo.floor().max(0.0) as usize;
         let b = (hi.ceil() + 1.0).clamp(0.0, n as f32) as usize;
         a.min(b)..b
