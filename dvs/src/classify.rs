@@ -211,7 +211,7 @@ fn classify_chunks(
             let w = WindowResult {
                 window: p.window,
                 label: p.label,
-                name: model.label(p.label).map(str::to_owned),
+                name: model.class_name(p.label).map(str::to_owned),
                 confidence: f64::from(p.confidence_permille) / 1000.0,
                 start_us: p.start_us,
                 end_us: p.end_us,

@@ -127,6 +127,7 @@ fn convert(
         input_bits,
         calibration,
         spike_bias,
+        meta: Default::default(),
     };
     // `progress(stage)` runs with the GIL taken back for the call; its errors are printed
     // by Python (unraisable) rather than stopping the conversion.
