@@ -106,7 +106,10 @@ fn annotate_keeps_graph_and_weights_byte_identical() {
             "{name}"
         );
         let bundled = AlignedBlob::read(&dir.join(name)).unwrap();
-        assert!(annotated.bytes() == bundled.bytes(), "{name}: regenerate it");
+        assert!(
+            annotated.bytes() == bundled.bytes(),
+            "{name}: regenerate it"
+        );
         // Annotating again with nothing changes nothing.
         let again = annotate(&annotated, &MetaOptions::default()).unwrap();
         assert!(again.bytes() == annotated.bytes(), "{name}");
