@@ -18,8 +18,8 @@ pub struct MetaOptions {
     #[arg(long)]
     pub name: Option<String>,
     /// Class names: a file with one name per line, or a comma-separated list.
-    #[arg(long, value_name = "FILE|a,b,c")]
-    pub class_names: Option<String>,
+    #[arg(long, value_name = "FILE|a,b,c", value_parser = parse_class_names)]
+    pub class_names: Option<ClassNames>,
     /// Event framing: bin length in µs.
     #[arg(long, conflicts_with = "bin_events")]
     pub bin_us: Option<u64>,
@@ -68,6 +68,14 @@ pub fn parse_sensor(s: &str) -> std::result::Result<(u16, u16), String> {
     ))
 }
 
+/// Class names given on the command line (one per class).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassNames(pub Vec<String>);
+
+fn parse_class_names(arg: &str) -> std::result::Result<ClassNames, String> {
+    class_names(arg).map(ClassNames).map_err(|e| e.to_string())
+}
+
 /// Class names from a file (one per line) when `arg` names one, else from a comma list.
 pub fn class_names(arg: &str) -> Result<Vec<String>> {
     let path = Path::new(arg);
@@ -101,8 +109,8 @@ impl MetaOptions {
         if let Some(name) = &self.name {
             base.name = name.clone();
         }
-        if let Some(arg) = &self.class_names {
-            base.class_names = class_names(arg)?;
+        if let Some(names) = &self.class_names {
+            base.class_names = names.0.clone();
         }
         if self.framing_given() && self.image_mean.is_some() {
             return Err(ConvertError::Invalid(

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sdt_convert::meta::class_names;
+use sdt_convert::meta::{class_names, ClassNames};
 use sdt_convert::{annotate, MetaOptions};
 use sdt_core::graph::Op;
 use sdt_core::meta::BinLength;
@@ -66,14 +66,17 @@ fn graph_and_data(b: &[u8]) -> (&[u8], &[u8]) {
     (graph, data)
 }
 
+fn names(list: &str) -> ClassNames {
+    ClassNames(class_names(list).unwrap())
+}
+
 fn gesture_options() -> MetaOptions {
     MetaOptions {
         name: Some("dvs_gesture".into()),
-        class_names: Some(
+        class_names: Some(names(
             "hand_clap,right_hand_wave,left_hand_wave,right_arm_cw,right_arm_ccw,left_arm_cw,\
-             left_arm_ccw,arm_roll,air_drums,air_guitar,other"
-                .into(),
-        ),
+             left_arm_ccw,arm_roll,air_drums,air_guitar,other",
+        )),
         bin_us: Some(50_000),
         bins: Some(8),
         hop: Some(4),
@@ -89,7 +92,7 @@ fn annotate_keeps_graph_and_weights_byte_identical() {
     let dir = data_dir();
     let digits = MetaOptions {
         name: Some("digits32".into()),
-        class_names: Some("0,1,2,3,4,5,6,7,8,9".into()),
+        class_names: Some(names("0,1,2,3,4,5,6,7,8,9")),
         image_mean: Some(vec![0.5]),
         image_std: Some(vec![0.5]),
         ..MetaOptions::default()
@@ -139,7 +142,7 @@ fn annotate_overrides_only_what_is_given() {
 fn annotate_rejects_metadata_that_does_not_fit() {
     let old = AlignedBlob::read(&data_dir().join("v1/dvs_gesture_int8.blob")).unwrap();
     let too_few = MetaOptions {
-        class_names: Some("a,b".into()),
+        class_names: Some(names("a,b")),
         ..MetaOptions::default()
     };
     let e = annotate(&old, &too_few).unwrap_err().to_string();
