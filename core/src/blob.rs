@@ -49,7 +49,7 @@ pub struct RawBlob<'b> {
     pub data: &'b [u8],
 }
 
-/// Checks header and checksum and decodes the graph.
+/// Checks header and checksum and decodes the graph and the metadata (version 2).
 pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     if blob.len() < HEADER_LEN {
         return Err(Error::Truncated {
@@ -81,9 +81,8 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
         });
     }
     let data_end = data_offset.checked_add(data_len).ok_or(Error::BadLayout)?;
-    let meta_end = (HEADER_LEN + graph_len)
-        .checked_add(meta_len)
-        .ok_or(Error::BadLayout)?;
+    let graph_end = HEADER_LEN.checked_add(graph_len).ok_or(Error::BadLayout)?;
+    let meta_end = graph_end.checked_add(meta_len).ok_or(Error::BadLayout)?;
     let layout_ok = flags == 0
         && (version != VERSION_NO_METADATA || meta_len == 0)
         && data_offset.is_multiple_of(DATA_ALIGN)
@@ -98,7 +97,7 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     if stored != computed {
         return Err(Error::ChecksumMismatch { stored, computed });
     }
-    let graph_bytes = &blob[HEADER_LEN..HEADER_LEN + graph_len];
+    let graph_bytes = &blob[HEADER_LEN..graph_end];
     let (graph, rest) =
         postcard::take_from_bytes::<Graph>(graph_bytes).map_err(|_| Error::BadGraph)?;
     if !rest.is_empty() {
@@ -106,7 +105,7 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     }
     let meta = match version {
         VERSION_NO_METADATA => Metadata::default(),
-        _ => meta::decode(&blob[HEADER_LEN + graph_len..meta_end]).map_err(Error::BadMetadata)?,
+        _ => meta::decode(&blob[graph_end..meta_end]).map_err(Error::BadMetadata)?,
     };
     Ok(RawBlob {
         version,
