@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use clap::Args;
-use sdt_core::meta::{BinLength, EventFraming, ImageNorm, InputKind, PolarityLayout};
+use sdt_core::meta::{
+    fit_downsample, BinLength, EventFraming, ImageNorm, InputKind, PolarityLayout,
+};
 use sdt_host::blob::BlobMeta;
 use sdt_host::AlignedBlob;
 
@@ -161,8 +163,7 @@ impl MetaOptions {
             .or(old.map(|f| f.sensor))
             .ok_or_else(|| missing("--sensor"))?;
         let (in_h, in_w) = facts.size;
-        let fitted = (1..=sensor.0.max(sensor.1))
-            .find(|&f| sensor.0.div_ceil(f) == in_w && sensor.1.div_ceil(f) == in_h);
+        let fitted = fit_downsample(sensor, (in_w, in_h));
         let downsample = self
             .downsample
             .or(old.map(|f| f.downsample))

@@ -207,6 +207,12 @@ impl Metadata<'_> {
     }
 }
 
+/// The smallest downsampling factor `f` with `ceil(width / f) × ceil(height / f)` equal to
+/// `input` (`(width, height)` both).
+pub fn fit_downsample(sensor: (u16, u16), input: (u16, u16)) -> Option<u16> {
+    (1..=sensor.0.max(sensor.1)).find(|&f| (sensor.0.div_ceil(f), sensor.1.div_ceil(f)) == input)
+}
+
 impl EventFraming {
     /// The input `(height, width)` this framing produces: `ceil(sensor / downsample)`.
     pub fn cells(&self) -> Option<(u16, u16)> {

@@ -140,8 +140,7 @@ pub struct Summary {
 
 /// The smallest factor `f` with `ceil(w/f) × ceil(h/f)` equal to the model input.
 pub fn fit_downsample(g: Geometry, in_w: u16, in_h: u16) -> Option<u16> {
-    (1..=g.width.max(g.height))
-        .find(|&f| g.width.div_ceil(f) == in_w && g.height.div_ceil(f) == in_h)
+    sdt_core::meta::fit_downsample((g.width, g.height), (in_w, in_h))
 }
 
 /// The stream configuration for a `g` sensor: `opts` where given, else the blob's framing,

@@ -14,6 +14,8 @@ fn trainer_writes_class_names_and_framing() {
     let out = Command::new(env!("CARGO_BIN_EXE_train_gesture"))
         .arg("--out")
         .arg(&dir)
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/gesture.toml"))
         .args([
             "--epochs",
             "1",
