@@ -56,7 +56,10 @@ fn host_stream_labels(blob: &[u8], windows: usize) -> Vec<usize> {
 
 #[test]
 fn gesture_model_on_stream_windows_is_bit_exact() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/dvs_gesture_int8.blob");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/data/dvs_gesture_int8.blob"
+    );
     let cfg: StreamConfig = gesture::stream_config(&std::fs::read(path).unwrap()).unwrap();
     let (bins, hop) = (usize::from(cfg.framer.bins), usize::from(cfg.hop));
     assert_eq!((bins, hop), (8, 4), "the blob's windows: 8 bins every 4");
