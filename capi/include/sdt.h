@@ -125,6 +125,14 @@ typedef enum sdt_status {
    * An error this version of the C API does not name yet (a newer core).
    */
   SDT_STATUS_OTHER = 21,
+  /**
+   * The blob's metadata (class names, input framing) is corrupted or does not fit it.
+   */
+  SDT_STATUS_BAD_METADATA = 22,
+  /**
+   * The blob does not say: no name for that class, or no event framing.
+   */
+  SDT_STATUS_NO_METADATA = 23,
 } sdt_status;
 
 /**
@@ -214,6 +222,46 @@ typedef struct sdt_node_stats {
    */
   uint64_t energy_fj;
 } sdt_node_stats;
+
+/**
+ * How an event stream is framed for an event model (`sdt_model_get_framing`): one model
+ * run per bin, a window of `bins` bins, a new window every `hop` bins.
+ */
+typedef struct SdtEventFraming {
+  /**
+   * Bin length in µs, or 0 when bins count events.
+   */
+  uint64_t bin_us;
+  /**
+   * Bin length in events, or 0 when bins are time windows.
+   */
+  uint32_t bin_events;
+  /**
+   * Bins per window (T).
+   */
+  uint16_t bins;
+  /**
+   * A new window every `hop` bins.
+   */
+  uint16_t hop;
+  /**
+   * Integer spatial downsampling: pixel (x, y) lands in cell (x / f, y / f).
+   */
+  uint16_t downsample;
+  /**
+   * Largest count per cell.
+   */
+  uint8_t clip;
+  /**
+   * Input channels of the polarity layout: 2 = channel 0 OFF counts, channel 1 ON counts.
+   */
+  uint8_t polarity_channels;
+  /**
+   * The sensor the model was trained for.
+   */
+  uint16_t sensor_width;
+  uint16_t sensor_height;
+} SdtEventFraming;
 
 #ifdef __cplusplus
 extern "C" {
@@ -407,6 +455,34 @@ enum sdt_status sdt_model_node_name(const struct sdt_model *model,
                                     size_t node,
                                     const uint8_t **name,
                                     size_t *len);
+
+/**
+ * @brief The name of a class, stored in the blob.
+ * @param model A handle from `sdt_model_load`.
+ * @param class Class index, below `sdt_model_info.classes`.
+ * @param name  Receives a pointer into the blob; the text is NOT NUL-terminated.
+ * @param len   Receives the length in bytes (UTF-8).
+ * @return `SDT_STATUS_OK`, or `SDT_STATUS_NO_METADATA` when the blob has no name for it.
+ *
+ * # Safety
+ * `model` from `sdt_model_load`; `name` and `len` writable.
+ */
+enum sdt_status sdt_model_class_name(const struct sdt_model *model,
+                                     size_t class_,
+                                     const uint8_t **name,
+                                     size_t *len);
+
+/**
+ * @brief How to frame an event stream for the model, as stored in the blob.
+ * @param model   A handle from `sdt_model_load`.
+ * @param framing Receives the framing.
+ * @return `SDT_STATUS_OK`, or `SDT_STATUS_NO_METADATA` when the blob has none.
+ *
+ * # Safety
+ * `model` from `sdt_model_load`; `framing` writable.
+ */
+enum sdt_status sdt_model_get_framing(const struct sdt_model *model,
+                                      struct SdtEventFraming *framing);
 
 #ifdef __cplusplus
 }  // extern "C"

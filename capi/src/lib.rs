@@ -12,6 +12,7 @@ use core::mem::{align_of, size_of};
 use core::ptr;
 
 use sdt_core::graph::TensorKind;
+use sdt_core::meta::BinLength;
 use sdt_core::{Error, Input, Kernel, Model, NodeStats, Sequential, Session, Stats};
 
 #[cfg(all(target_os = "none", not(test)))]
@@ -79,6 +80,10 @@ pub enum SdtStatus {
     BadWorkerCount = 20,
     /// An error this version of the C API does not name yet (a newer core).
     Other = 21,
+    /// The blob's metadata (class names, input framing) is corrupted or does not fit it.
+    BadMetadata = 22,
+    /// The blob does not say: no name for that class, or no event framing.
+    NoMetadata = 23,
 }
 
 impl From<Error> for SdtStatus {
@@ -90,6 +95,7 @@ impl From<Error> for SdtStatus {
             Error::BadLayout => SdtStatus::BadLayout,
             Error::ChecksumMismatch { .. } => SdtStatus::ChecksumMismatch,
             Error::BadGraph => SdtStatus::BadGraph,
+            Error::BadMetadata(_) => SdtStatus::BadMetadata,
             Error::Misaligned { .. } => SdtStatus::Misaligned,
             Error::BadTensorId { .. } | Error::BadTensor { .. } => SdtStatus::BadTensor,
             Error::ShapeMismatch { .. } => SdtStatus::ShapeMismatch,
@@ -148,6 +154,30 @@ pub struct SdtModelInfo {
     pub nodes: usize,
     /// Bytes of the data section (weights and per-channel parameters).
     pub data_bytes: usize,
+}
+
+/// How an event stream is framed for an event model (`sdt_model_get_framing`): one model
+/// run per bin, a window of `bins` bins, a new window every `hop` bins.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SdtEventFraming {
+    /// Bin length in µs, or 0 when bins count events.
+    pub bin_us: u64,
+    /// Bin length in events, or 0 when bins are time windows.
+    pub bin_events: u32,
+    /// Bins per window (T).
+    pub bins: u16,
+    /// A new window every `hop` bins.
+    pub hop: u16,
+    /// Integer spatial downsampling: pixel (x, y) lands in cell (x / f, y / f).
+    pub downsample: u16,
+    /// Largest count per cell.
+    pub clip: u8,
+    /// Input channels of the polarity layout: 2 = channel 0 OFF counts, channel 1 ON counts.
+    pub polarity_channels: u8,
+    /// The sensor the model was trained for.
+    pub sensor_width: u16,
+    pub sensor_height: u16,
 }
 
 /// Counters of one node (or of the whole model), summed over the runs since init/reset.
@@ -238,6 +268,8 @@ pub extern "C" fn sdt_status_message(status: SdtStatus) -> *const c_char {
         SdtStatus::Engine => c"matrix-product engine failed",
         SdtStatus::BadWorkerCount => c"worker count out of range",
         SdtStatus::Other => c"error not named by this version of the C API",
+        SdtStatus::BadMetadata => c"blob metadata is corrupted or does not fit the model",
+        SdtStatus::NoMetadata => c"the blob does not say (no such class name, or no framing)",
     };
     text.as_ptr()
 }
@@ -622,5 +654,79 @@ pub unsafe extern "C" fn sdt_model_node_name(
         name.write(text.as_ptr());
         len.write(text.len());
     }
+    SdtStatus::Ok
+}
+
+/// @brief The name of a class, stored in the blob.
+/// @param model A handle from `sdt_model_load`.
+/// @param class Class index, below `sdt_model_info.classes`.
+/// @param name  Receives a pointer into the blob; the text is NOT NUL-terminated.
+/// @param len   Receives the length in bytes (UTF-8).
+/// @return `SDT_STATUS_OK`, or `SDT_STATUS_NO_METADATA` when the blob has no name for it.
+///
+/// # Safety
+/// `model` from `sdt_model_load`; `name` and `len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdt_model_class_name(
+    model: *const SdtModel,
+    class: usize,
+    name: *mut *const u8,
+    len: *mut usize,
+) -> SdtStatus {
+    // SAFETY: as documented; NULL checked.
+    let Some(m) = (unsafe { model.as_ref() }) else {
+        return SdtStatus::NullArgument;
+    };
+    if name.is_null() || len.is_null() {
+        return SdtStatus::NullArgument;
+    }
+    let Some(text) = m.model.class_name(class) else {
+        return SdtStatus::NoMetadata;
+    };
+    // SAFETY: checked non-NULL; writable by contract. The text lives in the blob.
+    unsafe {
+        name.write(text.as_ptr());
+        len.write(text.len());
+    }
+    SdtStatus::Ok
+}
+
+/// @brief How to frame an event stream for the model, as stored in the blob.
+/// @param model   A handle from `sdt_model_load`.
+/// @param framing Receives the framing.
+/// @return `SDT_STATUS_OK`, or `SDT_STATUS_NO_METADATA` when the blob has none.
+///
+/// # Safety
+/// `model` from `sdt_model_load`; `framing` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdt_model_get_framing(
+    model: *const SdtModel,
+    framing: *mut SdtEventFraming,
+) -> SdtStatus {
+    // SAFETY: as documented; NULL checked.
+    let (Some(m), false) = (unsafe { model.as_ref() }, framing.is_null()) else {
+        return SdtStatus::NullArgument;
+    };
+    let Some(f) = m.model.framing() else {
+        return SdtStatus::NoMetadata;
+    };
+    let (bin_us, bin_events) = match f.bin {
+        BinLength::Micros(us) => (us, 0),
+        BinLength::Events(n) => (0, n),
+    };
+    // SAFETY: checked non-NULL; the caller guarantees it is writable.
+    unsafe {
+        framing.write(SdtEventFraming {
+            bin_us,
+            bin_events,
+            bins: f.bins,
+            hop: f.hop,
+            downsample: f.downsample,
+            clip: f.clip,
+            polarity_channels: f.polarity.channels() as u8,
+            sensor_width: f.sensor.0,
+            sensor_height: f.sensor.1,
+        })
+    };
     SdtStatus::Ok
 }

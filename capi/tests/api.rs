@@ -228,3 +228,87 @@ fn failures_are_status_codes_with_messages() {
         assert!(!message(st).is_empty());
     }
 }
+
+fn gesture_blob(dir: &str) -> AlignedBlob {
+    let path = format!(
+        "{}/../examples/data/{dir}dvs_gesture_int8.blob",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    AlignedBlob::read(path.as_ref()).expect("gesture blob")
+}
+
+/// Class names and event framing come from the blob's metadata; a blob without them says so.
+#[test]
+fn class_names_and_framing() {
+    let class_name = |model: *const SdtModel, class: usize| -> Result<String, SdtStatus> {
+        let (mut name, mut len) = (ptr::null(), 0usize);
+        // SAFETY: a loaded model and writable out-pointers.
+        let st = unsafe { sdt_model_class_name(model, class, &mut name, &mut len) };
+        if st != SdtStatus::Ok {
+            return Err(st);
+        }
+        // SAFETY: the call points `name` at `len` bytes inside the blob.
+        let bytes = unsafe { std::slice::from_raw_parts(name, len) };
+        Ok(String::from_utf8(bytes.to_vec()).unwrap())
+    };
+    let blob = gesture_blob("");
+    let mut storage = Storage([0; SDT_MODEL_STORAGE_BYTES]);
+    let model = load(blob.bytes(), &mut storage).unwrap();
+    assert_eq!(class_name(model, 0).as_deref(), Ok("hand_clap"));
+    assert_eq!(class_name(model, 10).as_deref(), Ok("other"));
+    assert_eq!(class_name(model, 11), Err(SdtStatus::NoMetadata));
+    let mut f = SdtEventFraming::default();
+    // SAFETY: a loaded model and a writable framing.
+    assert_eq!(
+        unsafe { sdt_model_get_framing(model, &mut f) },
+        SdtStatus::Ok
+    );
+    assert_eq!(
+        f,
+        SdtEventFraming {
+            bin_us: 50_000,
+            bin_events: 0,
+            bins: 8,
+            hop: 4,
+            downsample: 4,
+            clip: 4,
+            polarity_channels: 2,
+            sensor_width: 128,
+            sensor_height: 128,
+        }
+    );
+    // SAFETY: NULL output pointer: reported, not written.
+    assert_eq!(
+        unsafe { sdt_model_get_framing(model, ptr::null_mut()) },
+        SdtStatus::NullArgument
+    );
+
+    let old = gesture_blob("v1/");
+    let mut storage = Storage([0; SDT_MODEL_STORAGE_BYTES]);
+    let model = load(old.bytes(), &mut storage).unwrap();
+    assert_eq!(class_name(model, 0), Err(SdtStatus::NoMetadata));
+    // SAFETY: a loaded model and a writable framing.
+    assert_eq!(
+        unsafe { sdt_model_get_framing(model, &mut f) },
+        SdtStatus::NoMetadata
+    );
+    assert!(message(SdtStatus::NoMetadata).contains("does not say"));
+
+    // Corrupted metadata (a class name that is not UTF-8) is its own status.
+    let mut bad = blob.clone();
+    let b = bad.bytes_mut();
+    let at = b
+        .windows(9)
+        .position(|w| w == b"hand_clap")
+        .expect("the first class name");
+    b[at] = 0xff;
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let end = (u32_at(b, 16) + u32_at(b, 20)) as usize;
+    let crc = sdt_core::blob::checksum(&b[..end]);
+    b[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    let mut storage = Storage([0; SDT_MODEL_STORAGE_BYTES]);
+    assert_eq!(
+        load(bad.bytes(), &mut storage).err(),
+        Some(SdtStatus::BadMetadata)
+    );
+}

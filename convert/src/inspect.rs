@@ -36,6 +36,7 @@ pub fn summary(model: &Model<'_>, blob_bytes: usize) -> Result<serde_json::Value
         "bytes_per_param": blob_bytes as f64 / g.arch.params.max(1) as f64,
         "arena_bytes": plan.bytes,
         "arena_lower_bound": plan.lower_bound,
+        "metadata": crate::meta::to_json(model.metadata()),
     }))
 }
 

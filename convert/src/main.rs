@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
 use sdt_convert::verify::{self, blockcheck, evaluate};
-use sdt_convert::{pack_checkpoint, ConvertError, PackOptions};
+use sdt_convert::{annotate, pack_checkpoint, ConvertError, MetaOptions, PackOptions};
 use sdt_core::plan::Plan;
 use sdt_core::Kernel;
 use sdt_host::AlignedBlob;
@@ -69,6 +69,18 @@ enum Command {
         /// Shift every pre-spike value by this many spike units (benchmarking firing rates).
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         spike_bias: f64,
+        #[command(flatten)]
+        meta: MetaOptions,
+    },
+    /// Rewrite a blob with new metadata (class names, event framing, image normalization);
+    /// its graph and weights stay byte for byte. Flags not given keep the blob's own.
+    Annotate {
+        blob: PathBuf,
+        /// Where to write (may be the input).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        meta: MetaOptions,
     },
     /// Describe a blob (architecture, sizes, arena, per-layer formats) or a checkpoint (format,
     /// the container keys unwrapped and name prefixes stripped, tensors).
@@ -150,6 +162,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             input_absmax,
             calibration,
             spike_bias,
+            meta,
         } => {
             let opt = PackOptions {
                 weight_bits,
@@ -160,6 +173,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 input_bits,
                 calibration,
                 spike_bias,
+                meta,
             };
             let ck = checkpoint::load(&checkpoint)?;
             println!("{}: {}", checkpoint.display(), ck.origin);
@@ -177,6 +191,18 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 blob.bytes().len(),
                 blob.bytes().len() as f64 / model.graph().arch.params.max(1) as f64,
                 plan.bytes,
+            );
+            Ok(())
+        }
+        Command::Annotate { blob, output, meta } => {
+            let annotated = annotate(&AlignedBlob::read(&blob)?, &meta)?;
+            sdt_host::fs::write_atomic(&output, annotated.bytes())?;
+            let model = annotated.model()?;
+            println!(
+                "{}: {}",
+                output.display(),
+                serde_json::to_string(&sdt_convert::meta::to_json(model.metadata()))
+                    .unwrap_or_default()
             );
             Ok(())
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sdt_core::graph::WeightBits;
 
 use crate::error::{ConvertError, Result};
+use crate::meta::{InputFacts, MetaOptions};
 use crate::{checkpoint, Arch, ArchOptions, LowerOptions, Lowered};
 use sdt_host::AlignedBlob;
 
@@ -27,6 +28,8 @@ pub struct PackOptions {
     pub calibration: Option<PathBuf>,
     /// Shift every pre-spike value by this many spike units.
     pub spike_bias: f64,
+    /// Class names, input framing or normalization to store in the blob.
+    pub meta: MetaOptions,
 }
 
 impl Default for PackOptions {
@@ -40,6 +43,7 @@ impl Default for PackOptions {
             input_bits: 8,
             calibration: None,
             spike_bias: 0.0,
+            meta: MetaOptions::default(),
         }
     }
 }
@@ -115,7 +119,14 @@ pub fn pack_checkpoint(
     let arch = Arch::infer(ck, arch)?;
     stage("lowering: folding BatchNorm, quantizing, proving bounds");
     let lowered = crate::lower(ck, &arch, lower)?;
+    let size = u16::try_from(opt.input_size)
+        .map_err(|_| ConvertError::Invalid(format!("input size {}", opt.input_size)))?;
+    let facts = InputFacts {
+        size: (size, size),
+        d: opt.d,
+    };
+    let meta = opt.meta.apply(Default::default(), facts)?;
     stage("assembling and validating the blob");
-    let blob = sdt_host::blob::assemble(&lowered.graph, &lowered.data)?;
+    let blob = sdt_host::blob::assemble(&lowered.graph, &meta, &lowered.data)?;
     Ok((arch, lowered, blob))
 }

@@ -39,7 +39,8 @@ fn blob(ck: &Checkpoint) -> Vec<u8> {
         wide_input: false,
         spike_bias: 0.0,
     };
-    let (_, _, blob) = convert(ck, arch, opt).unwrap_or_else(|e| panic!("conversion: {e}"));
+    let (_, _, blob) =
+        convert(ck, arch, opt, &Default::default()).unwrap_or_else(|e| panic!("conversion: {e}"));
     blob.bytes().to_vec()
 }
 

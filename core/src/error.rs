@@ -2,6 +2,7 @@
 
 use crate::engine::EngineError;
 use crate::graph::TensorId;
+use crate::meta::MetaError;
 
 /// Why a blob was rejected or a run could not start. New variants may come (match with a
 /// wildcard arm); firmware logs it directly with the `defmt` feature.
@@ -21,6 +22,8 @@ pub enum Error {
     ChecksumMismatch { stored: u32, computed: u32 },
     /// The graph description does not decode.
     BadGraph,
+    /// The metadata (class names, input framing) does not decode or does not fit the model.
+    BadMetadata(MetaError),
     /// The blob (or arena) is not aligned for zero-copy access.
     Misaligned { required: usize },
     /// A tensor id points outside the tensor table.
@@ -68,6 +71,7 @@ impl core::fmt::Display for Error {
                 "blob checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): corrupted"
             ),
             Error::BadGraph => write!(f, "graph description does not decode"),
+            Error::BadMetadata(e) => write!(f, "blob metadata rejected: {e}"),
             Error::Misaligned { required } => {
                 write!(f, "buffer must be aligned to {required} bytes")
             }

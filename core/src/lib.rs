@@ -8,7 +8,8 @@
 //! caller's arena ──Session::new────▶ Session ──run(kernel, executor, stats)──▶ logits
 //! ```
 //!
-//! Modules: [`graph`] (what a blob describes), [`blob`] (its byte format), [`model`]
+//! Modules: [`graph`] (what a blob describes), [`meta`] (class names and input framing),
+//! [`blob`] (its byte format), [`model`]
 //! (validation and the bounds proof), [`plan`] (arena liveness plan), [`kernels`]
 //! (spike-driven and dense reference kernels), [`engine`] (who computes the matrix products
 //! of synaptic layers: the CPU kernels or a device), [`fixed`] (fixed-point maps), [`session`]
@@ -22,6 +23,7 @@ pub mod fixed;
 pub mod graph;
 pub mod int4;
 pub mod kernels;
+pub mod meta;
 pub mod model;
 pub mod plan;
 pub mod session;
@@ -31,6 +33,7 @@ pub use engine::{Cpu, Engine};
 pub use error::{Error, Result};
 pub use exec::{Executor, Sequential};
 pub use kernels::{Kernel, Level, UnsupportedLevel};
+pub use meta::{EventFraming, Metadata};
 pub use model::Model;
 pub use session::{arena_bytes, Input, Session};
 pub use stats::{NodeStats, Stats};

@@ -11,6 +11,7 @@ use crate::graph::{
     AttentionOrder, ConvGeom, ConvOutput, Graph, Node, Op, Section, Synapse, TensorDesc, TensorId,
     TensorKind, WeightBits, MAX_D, MAX_TENSORS,
 };
+use crate::meta::{EventFraming, InputShape, Metadata};
 
 /// Largest number of elements one tensor may have.
 pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
@@ -18,6 +19,7 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
 /// A model ready to run. Cheap to keep around; sessions borrow it.
 pub struct Model<'b> {
     graph: Graph,
+    meta: Metadata<'b>,
     data: &'b [u8],
 }
 
@@ -30,9 +32,18 @@ impl<'b> Model<'b> {
         let raw = blob::parse(bytes)?;
         let model = Model {
             graph: raw.graph,
+            meta: raw.meta,
             data: raw.data,
         };
         model.validate()?;
+        let input = model.tensor(model.graph.input);
+        let shape = InputShape {
+            h: input.h,
+            w: input.w,
+            c: input.c,
+            classes: model.classes(),
+        };
+        model.meta.validate(shape).map_err(Error::BadMetadata)?;
         Ok(model)
     }
 
@@ -63,10 +74,23 @@ impl<'b> Model<'b> {
             .unwrap_or("")
     }
 
-    /// Class label `i`, if the blob carries labels.
-    pub fn label(&self, class: usize) -> Option<&'b str> {
+    /// What the blob says about itself (empty for version 1 blobs).
+    pub fn metadata(&self) -> &Metadata<'b> {
+        &self.meta
+    }
+
+    /// Name of class `i`: from the metadata, else from the graph's labels section.
+    pub fn class_name(&self, class: usize) -> Option<&'b str> {
+        if let Some(name) = self.meta.class_name(class) {
+            return Some(name);
+        }
         let text = core::str::from_utf8(self.section(self.graph.labels)?).ok()?;
         text.split('\n').nth(class).filter(|s| !s.is_empty())
+    }
+
+    /// How an event stream is framed for this model, if the blob says.
+    pub fn framing(&self) -> Option<&EventFraming> {
+        self.meta.framing()
     }
 
     /// Whether the input is `i16` (else `i8`).

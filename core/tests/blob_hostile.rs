@@ -147,7 +147,7 @@ fn unknown_version() {
         err,
         Some(Error::UnsupportedVersion {
             found: 7,
-            supported: 1
+            supported: sdt_core::blob::VERSION
         })
     );
 }

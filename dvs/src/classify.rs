@@ -12,24 +12,46 @@ use sdt_events::{Event, FramerConfig, Geometry, Window};
 
 use crate::source::{EventSource, SourceError};
 
-/// Windowing choices.
+/// Windowing choices. Each `None` is taken from the blob's framing (see
+/// [`sdt_core::Model::framing`]), or, for a blob without one, from the default it names.
 #[derive(Clone, Copy, Debug)]
 pub struct ClassifyOptions {
-    /// One bin: µs or events.
-    pub bin: Window,
-    /// Bins per window (`T`).
-    pub bins: u16,
-    /// A new window every `hop` bins.
-    pub hop: u16,
+    /// One bin: µs or events; default 10 ms.
+    pub bin: Option<Window>,
+    /// Bins per window (`T`); default 4.
+    pub bins: Option<u16>,
+    /// A new window every `hop` bins; default 1.
+    pub hop: Option<u16>,
     /// Windows averaged per prediction (`K`).
     pub average: u16,
-    /// Spatial downsampling; `None`: the factor that maps the sensor onto the model input.
+    /// Spatial downsampling; default: the blob's when it maps this sensor onto the model
+    /// input, else the factor that does.
     pub downsample: Option<u16>,
-    /// Largest count per cell; `None`: the model's `D`.
+    /// Largest count per cell; default: the model's `D`.
     pub clip: Option<u8>,
     /// Kernel.
     pub kernel: Kernel,
 }
+
+impl ClassifyOptions {
+    /// Everything from the blob, one window per prediction.
+    pub fn from_blob(kernel: Kernel) -> Self {
+        ClassifyOptions {
+            bin: None,
+            bins: None,
+            hop: None,
+            average: 1,
+            downsample: None,
+            clip: None,
+            kernel,
+        }
+    }
+}
+
+/// Bin length without a blob framing or a flag.
+pub const DEFAULT_BIN: Window = Window::Time { us: 10_000 };
+/// Bins per window without a blob framing or a flag.
+pub const DEFAULT_BINS: u16 = 4;
 
 /// One window's result.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -104,12 +126,71 @@ pub struct Summary {
     pub energy_uj: f64,
     /// Spatial downsampling used.
     pub downsample: u16,
+    /// Bin length used, µs (time bins).
+    pub bin_us: Option<u64>,
+    /// Bin length used, events (count bins).
+    pub bin_events: Option<u32>,
+    /// Bins per window used.
+    pub bins: u16,
+    /// Hop used (bins).
+    pub hop: u16,
+    /// Clip value used.
+    pub clip: u8,
 }
 
 /// The smallest factor `f` with `ceil(w/f) × ceil(h/f)` equal to the model input.
 pub fn fit_downsample(g: Geometry, in_w: u16, in_h: u16) -> Option<u16> {
-    (1..=g.width.max(g.height))
-        .find(|&f| g.width.div_ceil(f) == in_w && g.height.div_ceil(f) == in_h)
+    sdt_core::meta::fit_downsample((g.width, g.height), (in_w, in_h))
+}
+
+/// The stream configuration for a `g` sensor: `opts` where given, else the blob's framing,
+/// else the defaults.
+pub fn stream_config(
+    g: Geometry,
+    model: &Model<'_>,
+    opts: &ClassifyOptions,
+) -> Result<StreamConfig, ClassifyError> {
+    let blob = StreamConfig::from_model(model);
+    let input = model.tensor(model.graph().input);
+    let maps = |f: u16| f > 0 && g.width.div_ceil(f) == input.w && g.height.div_ceil(f) == input.h;
+    let downsample = match opts.downsample {
+        Some(f) => f,
+        None => blob
+            .map(|b| b.framer.downsample)
+            .filter(|&f| maps(f))
+            .or_else(|| fit_downsample(g, input.w, input.h))
+            .ok_or(ClassifyError::Geometry {
+                width: g.width,
+                height: g.height,
+                in_w: input.w,
+                in_h: input.h,
+            })?,
+    };
+    let bins = opts
+        .bins
+        .or(blob.map(|b| b.framer.bins))
+        .unwrap_or(DEFAULT_BINS);
+    Ok(StreamConfig {
+        framer: FramerConfig {
+            geometry: g,
+            bins,
+            window: opts
+                .bin
+                .or(blob.map(|b| b.framer.window))
+                .unwrap_or(DEFAULT_BIN),
+            downsample,
+            clip: opts
+                .clip
+                .or(blob.map(|b| b.framer.clip))
+                .unwrap_or(model.d()),
+        },
+        // A blob's hop belongs to its bins: with other bins it may not fit.
+        hop: opts
+            .hop
+            .or(blob.map(|b| b.hop).filter(|&h| h <= bins))
+            .unwrap_or(1),
+        average: opts.average,
+    })
 }
 
 /// Classifies the whole source; `on_window` gets each window, `progress` the bytes read.
@@ -153,27 +234,8 @@ fn classify_chunks(
     opts: &ClassifyOptions,
     mut on_window: impl FnMut(&WindowResult),
 ) -> Result<Summary, ClassifyError> {
-    let input = model.tensor(model.graph().input);
-    let downsample = match opts.downsample {
-        Some(f) => f,
-        None => fit_downsample(g, input.w, input.h).ok_or(ClassifyError::Geometry {
-            width: g.width,
-            height: g.height,
-            in_w: input.w,
-            in_h: input.h,
-        })?,
-    };
-    let cfg = StreamConfig {
-        framer: FramerConfig {
-            geometry: g,
-            bins: opts.bins,
-            window: opts.bin,
-            downsample,
-            clip: opts.clip.unwrap_or(model.d()),
-        },
-        hop: opts.hop,
-        average: opts.average,
-    };
+    let cfg = stream_config(g, model, opts)?;
+    let downsample = cfg.framer.downsample;
     let sizes = StreamClassifier::sizes(&cfg, model).map_err(ClassifyError::Stream)?;
     let (mut frames, mut logits, mut scores) = (
         vec![0u8; sizes.frames],
@@ -189,8 +251,17 @@ fn classify_chunks(
     let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).map_err(ClassifyError::Model)?];
     let mut session = Session::new(model, &mut arena, 1).map_err(ClassifyError::Model)?;
     let mut stats = Box::<Stats>::default();
+    let (bin_us, bin_events) = match cfg.framer.window {
+        Window::Time { us } => (Some(us), None),
+        Window::Count { events } => (None, Some(events)),
+    };
     let mut summary = Summary {
         downsample,
+        bin_us,
+        bin_events,
+        bins: cfg.framer.bins,
+        hop: cfg.hop,
+        clip: cfg.framer.clip,
         ..Summary::default()
     };
     // Compute time and statistics since the last window are charged to the next one.
@@ -211,7 +282,7 @@ fn classify_chunks(
             let w = WindowResult {
                 window: p.window,
                 label: p.label,
-                name: model.label(p.label).map(str::to_owned),
+                name: model.class_name(p.label).map(str::to_owned),
                 confidence: f64::from(p.confidence_permille) / 1000.0,
                 start_us: p.start_us,
                 end_us: p.end_us,

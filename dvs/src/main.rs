@@ -70,25 +70,26 @@ enum Command {
         /// Model blob (from sdt-convert or the trainer).
         #[arg(long)]
         model: PathBuf,
-        /// Bin length in µs (one model run per bin).
-        #[arg(long, default_value_t = 10_000, conflicts_with = "bin_events")]
-        bin_us: u64,
+        /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
+        #[arg(long, conflicts_with = "bin_events")]
+        bin_us: Option<u64>,
         /// Bin length in events instead of µs.
         #[arg(long)]
         bin_events: Option<u32>,
-        /// Bins per window (T).
-        #[arg(long, default_value_t = 4)]
-        bins: u16,
-        /// A new window every HOP bins.
-        #[arg(long, default_value_t = 1)]
-        hop: u16,
+        /// Bins per window, T (default: the blob's framing, else 4).
+        #[arg(long)]
+        bins: Option<u16>,
+        /// A new window every HOP bins (default: the blob's framing, else 1).
+        #[arg(long)]
+        hop: Option<u16>,
         /// Windows averaged per prediction (K).
         #[arg(long, default_value_t = 1)]
         average: u16,
-        /// Spatial downsampling (default: whatever maps the sensor onto the model input).
+        /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
+        /// model input, else whatever does).
         #[arg(long)]
         downsample: Option<u16>,
-        /// Largest count per cell (default: the model's D).
+        /// Largest count per cell (default: the blob's framing, else the model's D).
         #[arg(long)]
         clip: Option<u8>,
         /// Run the dense reference kernel instead of the spike-driven one.
@@ -212,9 +213,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let model = blob.model()?;
             let (mut source, bar) = input.open()?;
             let opts = ClassifyOptions {
-                bin: match bin_events {
-                    Some(events) => Window::Count { events },
-                    None => Window::Time { us: bin_us },
+                bin: match (bin_events, bin_us) {
+                    (Some(events), _) => Some(Window::Count { events }),
+                    (None, Some(us)) => Some(Window::Time { us }),
+                    (None, None) => None,
                 },
                 bins,
                 hop,
@@ -279,15 +281,24 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
+                let bin = match (summary.bin_us, summary.bin_events) {
+                    (Some(us), _) => format!("{us} µs"),
+                    (_, Some(n)) => format!("{n} events"),
+                    _ => "-".into(),
+                };
                 println!(
-                    "{} windows, {} model runs, {} events, {:.1} ms compute, {} SOPs, {:.3} µJ (downsample {})",
+                    "{} windows, {} model runs, {} events, {:.1} ms compute, {} SOPs, {:.3} µJ \
+                     (windows of {} bins of {bin} every {} bins, downsample {}, clip {})",
                     summary.windows,
                     summary.runs,
                     summary.events,
                     summary.compute_ms,
                     summary.sops,
                     summary.energy_uj,
-                    summary.downsample
+                    summary.bins,
+                    summary.hop,
+                    summary.downsample,
+                    summary.clip
                 );
             }
         }

@@ -320,9 +320,9 @@ fn classify_label_stream() {
     let model = blob.model().unwrap();
     let mut source = EventSource::open(&bundled_davis(), SourceOptions::default()).unwrap();
     let opts = ClassifyOptions {
-        bin: Window::Time { us: 5_000 },
-        bins: 4,
-        hop: 2,
+        bin: Some(Window::Time { us: 5_000 }),
+        bins: Some(4),
+        hop: Some(2),
         average: 2,
         downsample: None,
         clip: None,
@@ -364,4 +364,78 @@ fn classify_rejects_a_model_of_another_shape() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--downsample"), "{err}");
+}
+
+/// The bundled gesture blob carries its class names and framing: `classify` with no framing
+/// flags frames the stream as the blob says and prints the names; flags override it.
+#[test]
+fn classify_takes_framing_and_names_from_the_blob() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
+    let stream = data.join("dvs_gesture_stream.aedat");
+    let run = |blob: &Path, extra: &[&str]| -> Vec<Value> {
+        let out = sdt_dvs()
+            .args(["classify", "--json", "--quiet", "--model"])
+            .arg(blob)
+            .arg(&stream)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let lines = run(&data.join("dvs_gesture_int8.blob"), &[]);
+    let (summary, windows) = lines.split_last().unwrap();
+    assert_eq!(summary["bin_us"], 50_000);
+    assert_eq!(summary["bins"], 8);
+    assert_eq!(summary["hop"], 4);
+    assert_eq!(summary["downsample"], 4);
+    assert_eq!(summary["clip"], 4);
+    assert!(windows.len() > 40, "{summary}");
+    let gestures = sdt_dvs::sim::class_names();
+    for w in windows {
+        let label = w["label"].as_u64().unwrap() as usize;
+        assert_eq!(w["name"], gestures[label], "{w}");
+    }
+    // The blob as first released, without metadata, framed by hand: the same labels.
+    let by_hand = run(
+        &data.join("v1/dvs_gesture_int8.blob"),
+        &["--bin-us", "50000", "--bins", "8", "--hop", "4"],
+    );
+    let (old_summary, old_windows) = by_hand.split_last().unwrap();
+    assert_eq!(old_summary["windows"], summary["windows"]);
+    for (a, b) in old_windows.iter().zip(windows) {
+        assert_eq!(a["label"], b["label"]);
+        assert_eq!(a["name"], Value::Null);
+    }
+    // A flag overrides the blob's framing.
+    let lines = run(&data.join("dvs_gesture_int8.blob"), &["--hop", "8"]);
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (summary["bins"].as_u64(), summary["hop"].as_u64()),
+        (Some(8), Some(8))
+    );
+    // The table names the classes.
+    let out = sdt_dvs()
+        .args(["classify", "--quiet", "--model"])
+        .arg(data.join("dvs_gesture_int8.blob"))
+        .arg(&stream)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        gestures.iter().any(|g| text.contains(g)),
+        "no class name in:\n{text}"
+    );
+    assert!(
+        text.contains("windows of 8 bins of 50000 µs every 4 bins"),
+        "{text}"
+    );
 }

@@ -13,7 +13,8 @@
 
 use crate::{Event, Framer, FramerConfig, FramerError, Push, Window};
 use sdt_core::graph::TensorKind;
-use sdt_core::{Executor, Kernel, Model, Session, Stats};
+use sdt_core::meta::BinLength;
+use sdt_core::{EventFraming, Executor, Kernel, Model, Session, Stats};
 
 /// Most bins per window.
 pub const MAX_BINS: usize = 64;
@@ -27,6 +28,38 @@ pub struct StreamConfig {
     pub hop: u16,
     /// Windows whose scores are summed for a prediction (`K ≥ 1`).
     pub average: u16,
+}
+
+impl StreamConfig {
+    /// The windowing a blob's [`EventFraming`] asks for, on the sensor it was trained for,
+    /// one window per prediction (`K = 1`).
+    pub fn from_framing(f: &EventFraming) -> Self {
+        StreamConfig {
+            framer: FramerConfig {
+                geometry: crate::Geometry::new(f.sensor.0, f.sensor.1),
+                bins: f.bins,
+                window: Window::from(f.bin),
+                downsample: f.downsample,
+                clip: f.clip,
+            },
+            hop: f.hop,
+            average: 1,
+        }
+    }
+
+    /// [`Self::from_framing`] with the model's own framing; `None` if the blob has none.
+    pub fn from_model(model: &Model<'_>) -> Option<Self> {
+        model.framing().map(Self::from_framing)
+    }
+}
+
+impl From<BinLength> for Window {
+    fn from(bin: BinLength) -> Self {
+        match bin {
+            BinLength::Micros(us) => Window::Time { us },
+            BinLength::Events(events) => Window::Count { events },
+        }
+    }
 }
 
 /// Why a stream classifier cannot be built or run.

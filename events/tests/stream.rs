@@ -364,3 +364,53 @@ fn rejects_mismatched_configurations() {
         Some(StreamError::Buffer)
     );
 }
+
+/// A blob's framing gives the stream configuration, which classifies exactly like the same
+/// configuration written out by hand.
+#[test]
+fn framing_from_the_blob() {
+    use sdt_core::meta::{BinLength, EventFraming, InputKind, PolarityLayout};
+    let framing = EventFraming {
+        bin: BinLength::Micros(500),
+        bins: 4,
+        hop: 2,
+        downsample: 2,
+        clip: 4,
+        polarity: PolarityLayout::OffOn,
+        sensor: (12, 12),
+    };
+    let mut rng = Rng::new(3);
+    let mut b = Builder::new(4);
+    let x = b.input(6, 6, &[0, 0]);
+    let g = geom(3, 1, 1, 2, 8, false);
+    let (a, frac) = spike_affines(&mut rng, 8, 2.0, 4);
+    let r = b.fixed(6, 6, 8, frac);
+    let w = Weights::random(&mut rng, WeightBits::I8, g.weight_count(), 127);
+    b.conv(x, r, g, &w, &a, None);
+    b.head(&mut rng, r, 5);
+    let meta = sdt_core::Metadata {
+        name: "",
+        class_names: "",
+        input: InputKind::Events(framing),
+    };
+    let described = b.blob_with(&meta);
+    let model = described.model().unwrap();
+    let cfg = StreamConfig::from_model(&model).expect("the blob has a framing");
+    assert_eq!(cfg, config(Window::Time { us: 500 }, 4, 2, 1));
+    let events = stream(3_000, 5);
+    assert_eq!(
+        classify(&model, cfg, &events, Kernel::SpikeDriven),
+        classify(
+            &model,
+            config(Window::Time { us: 500 }, 4, 2, 1),
+            &events,
+            Kernel::SpikeDriven
+        )
+    );
+    assert_eq!(
+        Window::from(BinLength::Events(300)),
+        Window::Count { events: 300 }
+    );
+    let plain = b.blob();
+    assert_eq!(StreamConfig::from_model(&plain.model().unwrap()), None);
+}

@@ -7,20 +7,7 @@ use std::path::{Path, PathBuf};
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify_events, ClassifyOptions, Summary, WindowResult};
 use sdt_dvs::dvs128::{self, Label};
-use sdt_dvs::sim::class_names;
-use sdt_events::Window;
 use sdt_host::AlignedBlob;
-
-/// One bin (one model run) per 50 ms of events.
-pub const BIN_US: u64 = 50_000;
-/// Bins per window: a window covers 400 ms.
-pub const BINS: u16 = 8;
-/// A new window every 4 bins (200 ms).
-pub const HOP: u16 = 4;
-/// Windows averaged per prediction.
-pub const AVERAGE: u16 = 1;
-/// The 128 × 128 sensor is downsampled 4× to the model's 32 × 32 input.
-pub const DOWNSAMPLE: u16 = 4;
 
 /// The bundled model.
 pub fn bundled_blob() -> PathBuf {
@@ -32,22 +19,10 @@ pub fn bundled_stream() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/dvs_gesture_stream.aedat")
 }
 
-/// The streaming classifier's settings for the gesture model.
+/// The streaming classifier's settings for the gesture model: all from the blob (its bin
+/// length, bins per window, hop, downsampling and clip), one window per prediction.
 pub fn options(kernel: Kernel) -> ClassifyOptions {
-    ClassifyOptions {
-        bin: Window::Time { us: BIN_US },
-        bins: BINS,
-        hop: HOP,
-        average: AVERAGE,
-        downsample: Some(DOWNSAMPLE),
-        clip: None,
-        kernel,
-    }
-}
-
-/// Name of a zero-based class.
-pub fn class_name(class: usize) -> &'static str {
-    class_names().get(class).copied().unwrap_or("?")
+    ClassifyOptions::from_blob(kernel)
 }
 
 /// A window with the gesture performed during it.
@@ -70,6 +45,15 @@ pub struct DemoRun {
     pub events: usize,
     /// Blob bytes.
     pub blob_bytes: usize,
+    /// Class names from the blob (the class index where it has none).
+    pub class_names: Vec<String>,
+}
+
+impl DemoRun {
+    /// Name of a zero-based class.
+    pub fn class_name(&self, class: usize) -> &str {
+        self.class_names.get(class).map_or("?", String::as_str)
+    }
 }
 
 impl DemoRun {
@@ -94,11 +78,21 @@ pub fn truth(labels: &[Label], start: u64, end: u64) -> Option<usize> {
         .map(|l| l.class)
 }
 
-/// Runs `blob` on the recording `stream` (AEDAT 3.1 with its labels CSV).
+/// Runs `blob` on the recording `stream` (AEDAT 3.1 with its labels CSV), framed as the
+/// blob says.
 pub fn run(
     blob: &Path,
     stream: &Path,
     kernel: Kernel,
+) -> Result<DemoRun, Box<dyn std::error::Error>> {
+    run_with(blob, stream, &options(kernel))
+}
+
+/// [`run`] with explicit options (each `None` taken from the blob).
+pub fn run_with(
+    blob: &Path,
+    stream: &Path,
+    opts: &ClassifyOptions,
 ) -> Result<DemoRun, Box<dyn std::error::Error>> {
     let blob = AlignedBlob::read(blob)?;
     let model = blob.model()?;
@@ -110,16 +104,24 @@ pub fn run(
     let text = std::fs::read_to_string(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
     let labels = dvs128::parse_labels(&text, &csv)?;
     let mut windows = Vec::new();
-    let summary = classify_events(&events, dvs128::GEOMETRY, &model, &options(kernel), |w| {
+    let summary = classify_events(&events, dvs128::GEOMETRY, &model, opts, |w| {
         windows.push(Labelled {
             window: w.clone(),
             truth: truth(&labels, w.start_us, w.end_us),
         })
     })?;
+    let class_names = (0..model.classes())
+        .map(|i| {
+            model
+                .class_name(i)
+                .map_or_else(|| i.to_string(), str::to_owned)
+        })
+        .collect();
     Ok(DemoRun {
         windows,
         summary,
         events: events.len(),
         blob_bytes: blob.bytes().len(),
+        class_names,
     })
 }

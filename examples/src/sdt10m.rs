@@ -101,7 +101,7 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<()
             wide_input: false,
             spike_bias,
         };
-        let (_, _, blob) = convert(&bench.checkpoint, arch, opt)?;
+        let (_, _, blob) = convert(&bench.checkpoint, arch, opt, &Default::default())?;
         let model = blob.model()?;
         let inputs = bench
             .images

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use sdt_core::graph::Graph;
+use sdt_core::meta::{InputKind, Metadata};
 
 use crate::error::{Error, Result};
 
@@ -58,10 +59,59 @@ impl AlignedBlob {
     }
 }
 
-/// Serializes a graph and its data section into blob bytes and checks that they load.
-pub fn assemble(graph: &Graph, data: &[u8]) -> Result<AlignedBlob> {
-    let mut out = vec![0u8; sdt_core::blob::HEADER_LEN + (1 << 20) + data.len() + 64];
-    let len = sdt_core::blob::write(graph, data, &mut out).map_err(Error::Blob)?;
+/// Metadata to write into a blob, owned (the core's [`Metadata`] borrows its strings from
+/// the blob).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BlobMeta {
+    /// Model name, or empty.
+    pub name: String,
+    /// One name per class, or none.
+    pub class_names: Vec<String>,
+    /// How the input is made.
+    pub input: InputKind,
+}
+
+impl BlobMeta {
+    /// An owned copy of a blob's metadata.
+    pub fn from_metadata(meta: &Metadata<'_>) -> Self {
+        BlobMeta {
+            name: meta.name.to_owned(),
+            class_names: (0..meta.class_count())
+                .filter_map(|i| meta.class_name(i))
+                .map(str::to_owned)
+                .collect(),
+            input: meta.input.clone(),
+        }
+    }
+
+    /// Class names joined for the blob; a name that is empty or holds a line break cannot
+    /// be stored.
+    fn joined_class_names(&self) -> Result<String> {
+        if let Some(bad) = self
+            .class_names
+            .iter()
+            .find(|n| n.is_empty() || n.contains('\n'))
+        {
+            return Err(Error::Metadata(format!(
+                "class name {bad:?}: names must be non-empty and on one line"
+            )));
+        }
+        Ok(self.class_names.join("\n"))
+    }
+}
+
+/// Serializes a graph, its metadata and its data section into blob bytes and checks that
+/// they load.
+pub fn assemble(graph: &Graph, meta: &BlobMeta, data: &[u8]) -> Result<AlignedBlob> {
+    let class_names = meta.joined_class_names()?;
+    let meta = Metadata {
+        name: &meta.name,
+        class_names: &class_names,
+        input: meta.input.clone(),
+    };
+    let room = (1 << 20) + meta.name.len() + meta.class_names.len() + data.len() + 64;
+    let mut out = vec![0u8; sdt_core::blob::HEADER_LEN + room];
+    let len = sdt_core::blob::write(graph, &meta, data, &mut out).map_err(Error::Blob)?;
     let blob = AlignedBlob::from_bytes(&out[..len]);
     blob.model().map_err(Error::Blob)?;
     Ok(blob)

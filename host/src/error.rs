@@ -14,6 +14,8 @@ pub enum Error {
     Blob(sdt_core::Error),
     #[error("{0}")]
     MissingData(String),
+    #[error("blob metadata: {0}")]
+    Metadata(String),
 }
 
 impl Error {

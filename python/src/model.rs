@@ -9,8 +9,9 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods}
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use sdt_convert::checkpoint::{Checkpoint, Tensor};
+use sdt_convert::meta::ClassNames;
 use sdt_convert::verify::{evaluate, quantize_input, QuantizedInput};
-use sdt_convert::{ConvertError, PackOptions};
+use sdt_convert::{ConvertError, MetaOptions, PackOptions};
 use sdt_core::graph::TensorKind;
 use sdt_core::{Executor, Input, Kernel, Model as CoreModel, Sequential, Session, Stats};
 
@@ -102,7 +103,7 @@ impl Blob {
 #[pyfunction]
 #[pyo3(signature = (checkpoint, *, weight_bits = 8, input_size = 224, heads = 8, d = 4,
     input_absmax = 3.0, input_bits = 8, calibration = None, spike_bias = 0.0, output = None,
-    progress = None))]
+    progress = None, name = None, class_names = None, image_mean = None, image_std = None))]
 #[allow(clippy::too_many_arguments)]
 fn convert(
     py: Python<'_>,
@@ -117,7 +118,16 @@ fn convert(
     spike_bias: f64,
     output: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
+    name: Option<String>,
+    class_names: Option<Vec<String>>,
+    image_mean: Option<Vec<f32>>,
+    image_std: Option<Vec<f32>>,
 ) -> PyResult<Blob> {
+    if image_mean.is_some() != image_std.is_some() {
+        return Err(errors::convert(ConvertError::Invalid(
+            "image_mean and image_std go together".into(),
+        )));
+    }
     let opt = PackOptions {
         weight_bits,
         input_size,
@@ -127,6 +137,13 @@ fn convert(
         input_bits,
         calibration,
         spike_bias,
+        meta: MetaOptions {
+            name,
+            class_names: class_names.map(ClassNames),
+            image_mean,
+            image_std,
+            ..MetaOptions::default()
+        },
     };
     // `progress(stage)` runs with the GIL taken back for the call; its errors are printed
     // by Python (unraisable) rather than stopping the conversion.
@@ -288,6 +305,22 @@ impl Model {
     #[getter]
     fn classes(&self) -> PyResult<usize> {
         Ok(self.core()?.classes())
+    }
+
+    /// Class names stored in the blob, one per class (empty if it has none).
+    #[getter]
+    fn class_names(&self) -> PyResult<Vec<String>> {
+        let m = self.core()?;
+        Ok((0..m.classes())
+            .map_while(|i| m.class_name(i).map(str::to_owned))
+            .collect())
+    }
+
+    /// What the blob says about itself: `name`, `class_names` and `input` (event framing
+    /// under `"Events"`, image normalization under `"Image"`, or `"Unspecified"`).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &sdt_convert::meta::to_json(self.core()?.metadata()))
     }
 
     /// Fractional bits of the logits: `real = logit / 2**logits_frac`.

@@ -24,6 +24,11 @@ def load_test(path):
     return out
 
 
+# What the bundled digits blob says about itself (examples/data/README.md).
+DIGITS_META = dict(name="digits32", class_names=[str(i) for i in range(10)],
+                   image_mean=[0.5], image_std=[0.5])
+
+
 @pytest.fixture(scope="module")
 def digits(golden_dir, tmp_path_factory):
     """The digits checkpoint converted by Python and by `sdt-convert pack`."""
@@ -32,7 +37,7 @@ def digits(golden_dir, tmp_path_factory):
     py_path = out / "py.blob"
     stages = []
     blob = sdt.convert(ck, input_size=32, input_absmax=1.0, output=py_path,
-                       progress=stages.append)
+                       progress=stages.append, **DIGITS_META)
     assert stages[0] == "reading the checkpoint" and stages[-1] == "writing the blob"
     assert len(stages) == 5
     return blob, py_path
@@ -42,7 +47,8 @@ def test_convert_gives_the_cli_bytes(digits, golden_dir, cli_raw, tmp_path, data
     blob, py_path = digits
     cli_path = tmp_path / "cli.blob"
     cli_raw("sdt-convert", "pack", golden_dir / "sdt_digits32_seed1.safetensors", "-o", cli_path,
-            "--input-size", 32, "--input-absmax", 1.0)
+            "--input-size", 32, "--input-absmax", 1.0, "--name", "digits32",
+            "--class-names", "0,1,2,3,4,5,6,7,8,9", "--image-mean", "0.5", "--image-std", "0.5")
     assert blob.to_bytes() == cli_path.read_bytes() == py_path.read_bytes()
     # The bundled blob was made the same way.
     assert blob.to_bytes() == (data_dir / "digits32_int8.blob").read_bytes()
@@ -155,3 +161,20 @@ def test_run_releases_the_gil(digits):
     assert span["end"] - span["start"] > 0.05, "batch too short to tell"
     inside = [t for t in ticks if span["start"] + 0.02 < t < span["end"] - 0.02]
     assert len(inside) > 100, f"{len(inside)} ticks while the batch ran"
+
+
+def test_metadata_of_the_bundled_blobs(data_dir):
+    digits = sdt.Model(sdt.Blob.load(data_dir / "digits32_int8.blob"))
+    assert digits.class_names == [str(i) for i in range(10)]
+    assert digits.metadata["name"] == "digits32"
+    assert digits.metadata["input"] == {"Image": {"mean": [0.5], "std": [0.5]}}
+    gesture = sdt.Model(sdt.Blob.load(data_dir / "dvs_gesture_int8.blob"))
+    assert gesture.class_names[0] == "hand_clap" and len(gesture.class_names) == 11
+    framing = gesture.metadata["input"]["Events"]
+    assert framing["bin"] == {"Micros": 50000}
+    assert (framing["bins"], framing["hop"], framing["downsample"]) == (8, 4, 4)
+    assert framing["sensor"] == [128, 128]
+    # A blob as first released (format version 1) has none.
+    old = sdt.Model(sdt.Blob.load(data_dir / "v1" / "dvs_gesture_int8.blob"))
+    assert old.class_names == []
+    assert old.metadata["input"] == "Unspecified"

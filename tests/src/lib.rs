@@ -52,7 +52,7 @@ pub fn blob_of(
         wide_input,
         spike_bias: 0.0,
     };
-    convert(ck, arch, opt)
+    convert(ck, arch, opt, &Default::default())
         .unwrap_or_else(|e| panic!("conversion failed: {e}"))
         .2
 }

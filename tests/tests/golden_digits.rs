@@ -87,15 +87,32 @@ fn pth_and_safetensors_give_the_same_blob() {
     assert_eq!(a.bytes(), b.bytes());
 }
 
+/// The command of examples/data/README.md: `sdt-convert pack` with the digits metadata.
 #[test]
 fn bundled_blob_is_a_fresh_conversion() {
-    let fresh = blob_of(
-        &load("sdt_digits32_seed1.safetensors"),
-        32,
-        WeightBits::I8,
-        false,
-        1.0,
+    use sdt_convert::meta::{class_names, ClassNames};
+    use sdt_convert::{pack_checkpoint, MetaOptions, PackOptions};
+    let opt = PackOptions {
+        input_size: 32,
+        input_absmax: 1.0,
+        meta: MetaOptions {
+            name: Some("digits32".into()),
+            class_names: Some(ClassNames(class_names("0,1,2,3,4,5,6,7,8,9").unwrap())),
+            image_mean: Some(vec![0.5]),
+            image_std: Some(vec![0.5]),
+            ..MetaOptions::default()
+        },
+        ..PackOptions::default()
+    };
+    let ck = load("sdt_digits32_seed1.safetensors");
+    let fresh = pack_checkpoint(&ck, &opt, &mut |_| {}).unwrap().2;
+    // The metadata changes neither the graph nor the weights.
+    let plain = blob_of(&ck, 32, WeightBits::I8, false, 1.0);
+    let (a, b) = (
+        sdt_core::blob::parse(fresh.bytes()).unwrap(),
+        sdt_core::blob::parse(plain.bytes()).unwrap(),
     );
+    assert!(a.graph == b.graph && a.data == b.data);
     let bundled = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/data/digits32_int8.blob"

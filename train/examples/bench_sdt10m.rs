@@ -231,7 +231,7 @@ fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<(), BoxError>
         .map(|n| n as i64)
         .sum();
     let absmax = images.abs().max().double_value(&[]);
-    let blob = deploy::pack(&vs, &model, 8, absmax, None)?;
+    let blob = deploy::pack(&vs, &model, 8, absmax, &Default::default(), None)?;
     let core = blob.model()?;
     let n = images.size()[0];
     let inputs = (0..n)

@@ -10,6 +10,7 @@ use sdt_convert::verify::evaluate as core_evaluate;
 use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::WeightBits;
 use sdt_core::{Kernel, Sequential};
+use sdt_host::blob::BlobMeta;
 use sdt_host::AlignedBlob;
 use serde::Serialize;
 use tch::nn::VarStore;
@@ -62,13 +63,15 @@ fn checkpoint_of(tensors: impl IntoIterator<Item = (String, Tensor)>) -> Result<
     })
 }
 
-/// Converts the model in `vs` into a blob (`weight_bits` 8 or 16, input range `input_absmax`)
-/// and returns it with the bytes written to `out` when given.
+/// Converts the model in `vs` into a blob (`weight_bits` 8 or 16, input range `input_absmax`,
+/// `meta` stored in it: class names, input framing) and returns it with the bytes written to
+/// `out` when given.
 pub fn pack(
     vs: &VarStore,
     model: &Sdt,
     weight_bits: u8,
     input_absmax: f64,
+    meta: &BlobMeta,
     out: Option<&Path>,
 ) -> Result<AlignedBlob> {
     let bits = match weight_bits {
@@ -94,7 +97,8 @@ pub fn pack(
         wide_input: false,
         spike_bias: 0.0,
     };
-    let (_, _, blob) = convert(&ck, arch, opt).map_err(|e| Error::Data(format!("convert: {e}")))?;
+    let (_, _, blob) =
+        convert(&ck, arch, opt, meta).map_err(|e| Error::Data(format!("convert: {e}")))?;
     if let Some(path) = out {
         write_atomic(path, blob.bytes())?;
     }

@@ -223,7 +223,14 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let (vs, net) = model.build()?;
             let test = load_any(&data, Split::Test, net.config().image_size)?;
-            let blob = deploy::pack(&vs, &net, weight_bits, input_absmax, Some(&out))?;
+            let blob = deploy::pack(
+                &vs,
+                &net,
+                weight_bits,
+                input_absmax,
+                &Default::default(),
+                Some(&out),
+            )?;
             let sim = Simulate {
                 weight_quant: Some(WeightQuant::new(weight_bits)?),
                 input_absmax: Some(input_absmax),
@@ -356,7 +363,7 @@ fn run_training(args: TrainArgs) -> Result<()> {
         };
         let absmax = config.input_absmax.unwrap_or(1.0);
         let path = args.run_dir.join("model.blob");
-        let blob = deploy::pack(&vs, &net, bits, absmax, Some(&path))?;
+        let blob = deploy::pack(&vs, &net, bits, absmax, &Default::default(), Some(&path))?;
         let report = deploy::compare(
             &net,
             &blob,

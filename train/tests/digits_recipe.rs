@@ -46,8 +46,15 @@ fn digits_recipe_reaches_95_percent_and_the_int8_blob_agrees() {
     let seconds = started.elapsed().as_secs_f64();
     let last = history.last().expect("epochs");
 
-    let blob =
-        deploy::pack(&vs, &model, 8, config.input_absmax.unwrap_or(1.0), None).expect("int8 blob");
+    let blob = deploy::pack(
+        &vs,
+        &model,
+        8,
+        config.input_absmax.unwrap_or(1.0),
+        &Default::default(),
+        None,
+    )
+    .expect("int8 blob");
     let report = deploy::compare(
         &model,
         &blob,

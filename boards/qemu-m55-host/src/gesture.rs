@@ -1,26 +1,19 @@
 //! The bundled DVS gesture model on the bundled event stream: the bins of the stream framed
-//! exactly as the core's streaming classifier frames them (AEDAT 3.1 decoder, 50 ms time
-//! bins, 128×128 → 32×32, counts clipped to D, CHW counts fed as HWC `i8`), one job input per
-//! bin. The settings are those of the demo (`examples/src/gesture.rs`).
+//! exactly as the core's streaming classifier frames them with the blob's own framing
+//! (AEDAT 3.1 decoder, 50 ms time bins, 128×128 → 32×32, counts clipped to D, CHW counts fed
+//! as HWC `i8`), one job input per bin, as the demo (`examples/src/gesture.rs`) runs it.
 
 use std::path::PathBuf;
 
 use sdt_events::aedat31::Aedat31Decoder;
-use sdt_events::{Decoder, Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::stream::StreamConfig;
+use sdt_events::{Decoder, Event, Framer, FramerConfig, Geometry, Push};
 use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
 use crate::models::Workload;
 
-/// One model run per 50 ms bin.
-pub const BIN_US: u64 = 50_000;
-/// Bins per window.
-pub const BINS: usize = 8;
-/// A new window every `HOP` bins.
-pub const HOP: usize = 4;
-/// 128×128 → 32×32.
-pub const DOWNSAMPLE: u16 = 4;
-/// The DVS128 sensor.
+/// The DVS128 sensor the bundled stream was written for.
 pub const SENSOR: Geometry = Geometry::new(128, 128);
 
 fn data_dir() -> PathBuf {
@@ -47,21 +40,20 @@ pub fn stream_events() -> Result<Vec<Event>> {
     Ok(events)
 }
 
-/// The streaming classifier's framing of one bin for a model with spike limit `d`.
-pub fn framing(d: u8) -> FramerConfig {
-    FramerConfig {
-        geometry: SENSOR,
-        bins: 1,
-        window: Window::Time { us: BIN_US },
-        downsample: DOWNSAMPLE,
-        clip: d,
-    }
+/// The streaming classifier's configuration the blob asks for (its framing).
+pub fn stream_config(blob: &[u8]) -> Result<StreamConfig> {
+    let blob = AlignedBlob::from_bytes(blob);
+    let model = blob.model()?;
+    StreamConfig::from_model(&model)
+        .ok_or_else(|| HarnessError::Model("the gesture blob has no event framing".into()))
 }
 
-/// The first `n` bins of `events` as model inputs (HWC `i8` bytes), empty bins included.
-pub fn bins(events: &[Event], d: u8, n: usize) -> Result<Vec<Vec<u8>>> {
+/// The first `n` bins of `events` as model inputs (HWC `i8` bytes), empty bins included,
+/// framed one bin at a time as `cfg` frames them.
+pub fn bins(events: &[Event], cfg: &FramerConfig, n: usize) -> Result<Vec<Vec<u8>>> {
+    let one_bin = FramerConfig { bins: 1, ..*cfg };
     let mut framer =
-        Framer::new(framing(d)).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
+        Framer::new(one_bin).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     let (_, c, h, w) = framer.shape();
     let plane = h * w;
     let mut frame = vec![0u8; framer.frame_len()];
@@ -103,10 +95,16 @@ pub fn bins(events: &[Event], d: u8, n: usize) -> Result<Vec<Vec<u8>>> {
 pub fn workload(n: usize) -> Result<Workload> {
     let path = data_dir().join("dvs_gesture_int8.blob");
     let bytes = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
-    let d = AlignedBlob::from_bytes(&bytes).model()?.d();
+    let cfg = stream_config(&bytes)?;
+    if cfg.framer.geometry != SENSOR {
+        return Err(HarnessError::Model(format!(
+            "the blob was trained for a {:?} sensor, the stream is {SENSOR:?}",
+            cfg.framer.geometry
+        )));
+    }
     Ok(Workload {
         name: "DVS gesture int8 32x32".into(),
-        inputs: bins(&stream_events()?, d, n)?,
+        inputs: bins(&stream_events()?, &cfg.framer, n)?,
         blob: bytes,
     })
 }

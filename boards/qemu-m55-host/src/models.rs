@@ -123,7 +123,7 @@ fn convert_ck(
         wide_input: wide,
         spike_bias: 0.0,
     };
-    Ok(convert(ck, arch, opt)?.2)
+    Ok(convert(ck, arch, opt, &Default::default())?.2)
 }
 
 /// SDT-10M (random official weights, `sdt_m_224_seed1.pth`) as int8 at `size`×`size`. At 224

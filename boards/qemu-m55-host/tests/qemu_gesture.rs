@@ -9,25 +9,19 @@ use std::time::Duration;
 use sdt_core::{Kernel, Sequential, Session};
 use sdt_events::stream::{Run, StreamBuffers, StreamClassifier, StreamConfig};
 use sdt_host::AlignedBlob;
-use sdt_qemu_m55_host::gesture::{self, BINS, HOP};
+use sdt_qemu_m55_host::gesture;
 use sdt_qemu_m55_host::{qemu, run_checked, Variant};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 /// Windows checked: their bins are the job's inputs.
 const WINDOWS: usize = 3;
 
-/// Labels of the first `windows` windows from the host's streaming classifier.
+/// Labels of the first `windows` windows from the host's streaming classifier, framed as the
+/// blob says.
 fn host_stream_labels(blob: &[u8], windows: usize) -> Vec<usize> {
+    let cfg = gesture::stream_config(blob).unwrap();
     let blob = AlignedBlob::from_bytes(blob);
     let model = blob.model().unwrap();
-    let cfg = StreamConfig {
-        framer: sdt_events::FramerConfig {
-            bins: BINS as u16,
-            ..gesture::framing(model.d())
-        },
-        hop: HOP as u16,
-        average: 1,
-    };
     let sizes = StreamClassifier::sizes(&cfg, &model).unwrap();
     let (mut f, mut l, mut s) = (
         vec![0u8; sizes.frames],
@@ -62,7 +56,14 @@ fn host_stream_labels(blob: &[u8], windows: usize) -> Vec<usize> {
 
 #[test]
 fn gesture_model_on_stream_windows_is_bit_exact() {
-    let n = BINS + (WINDOWS - 1) * HOP;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/data/dvs_gesture_int8.blob"
+    );
+    let cfg: StreamConfig = gesture::stream_config(&std::fs::read(path).unwrap()).unwrap();
+    let (bins, hop) = (usize::from(cfg.framer.bins), usize::from(cfg.hop));
+    assert_eq!((bins, hop), (8, 4), "the blob's windows: 8 bins every 4");
+    let n = bins + (WINDOWS - 1) * hop;
     let w = gesture::workload(n).expect("gesture workload");
     let want = host_stream_labels(&w.blob, WINDOWS);
     assert_eq!(want.len(), WINDOWS);
@@ -78,12 +79,13 @@ fn gesture_model_on_stream_windows_is_bit_exact() {
             v.name(),
             c.differences.join("\n")
         );
-        // Window k sums the logits of bins 4k..4k+8; its arg-max (first on ties) is the label.
+        // Window k sums the logits of bins hop·k..hop·k+bins; its arg-max (first on ties) is
+        // the label.
         let got: Vec<usize> = (0..WINDOWS)
             .map(|k| {
                 let classes = r.inferences[0].logits.len();
                 let score = |c: usize| -> i64 {
-                    r.inferences[k * HOP..k * HOP + BINS]
+                    r.inferences[k * hop..k * hop + bins]
                         .iter()
                         .map(|i| i64::from(i.logits[c]))
                         .sum()
@@ -102,10 +104,10 @@ fn gesture_model_on_stream_windows_is_bit_exact() {
         let per_bin = insns.iter().sum::<f64>() / n as f64;
         println!(
             "DVS gesture on {}: {n} bins bit-exact, window labels {got:?}; {per_bin:.3e} \
-             instructions/bin, {:.3e} instructions/window (a new window runs {HOP} new bins; \
-             the first runs {BINS})",
+             instructions/bin, {:.3e} instructions/window (a new window runs {hop} new bins; \
+             the first runs {bins})",
             v.name(),
-            per_bin * HOP as f64
+            per_bin * hop as f64
         );
     }
 }

@@ -303,7 +303,7 @@ fn run_model(
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(logits[i]));
     for &i in order.iter().take(5) {
-        let label = model.label(i).unwrap_or("");
+        let label = model.class_name(i).unwrap_or("");
         println!("  class {i:>4} {label:<20} logit {}", logits[i]);
     }
     println!("\nper layer (ms/image):");

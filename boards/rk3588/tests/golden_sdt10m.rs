@@ -77,7 +77,9 @@ fn stand_in_equals_the_cpu_on_every_layer_of_sdt10m() {
         wide_input: false,
         spike_bias: 0.0,
     };
-    let blob = convert(&ck, arch, opt).expect("conversion").2;
+    let blob = convert(&ck, arch, opt, &Default::default())
+        .expect("conversion")
+        .2;
     let model = blob.model().expect("model");
 
     let limits = Limits::default();

@@ -257,8 +257,13 @@ impl Builder {
     }
 
     pub fn blob(&self) -> Blob {
+        self.blob_with(&Default::default())
+    }
+
+    /// The blob with `meta` as its metadata.
+    pub fn blob_with(&self, meta: &sdt_core::Metadata<'_>) -> Blob {
         let mut out = vec![0u8; 64 + self.data.len() + 8 * 1024];
-        let n = blob::write(&self.graph, &self.data, &mut out).expect("blob::write");
+        let n = blob::write(&self.graph, meta, &self.data, &mut out).expect("blob::write");
         Blob::from_bytes(&out[..n])
     }
 }

@@ -240,7 +240,7 @@ pub fn event_model(h: u16, w: u16, labels: &[&str], seed: u64) -> Vec<u8> {
         nodes,
         labels: sl,
     };
-    sdt_host::blob::assemble(&graph, &data)
+    sdt_host::blob::assemble(&graph, &Default::default(), &data)
         .expect("the test model is valid")
         .bytes()
         .to_vec()

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use sdt_core::Kernel;
-use sdt_examples::gesture::{self, class_name};
+use sdt_examples::gesture;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sdt_host::level::apply_env()?;
@@ -24,11 +24,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream.display(),
         run.events
     );
+    let s = &run.summary;
+    let bin = match (s.bin_us, s.bin_events) {
+        (Some(us), _) => format!("{} ms", us / 1000),
+        (_, Some(n)) => format!("{n}-event"),
+        _ => "-".into(),
+    };
     println!(
-        "windows of {} × {} ms bins every {} ms, 128×128 → 32×32, counts clipped to D",
-        gesture::BINS,
-        gesture::BIN_US / 1000,
-        u64::from(gesture::HOP) * gesture::BIN_US / 1000
+        "windows of {} × {bin} bins every {} bins, downsampled {}×, counts clipped to {} (framing from the blob)",
+        s.bins, s.hop, s.downsample, s.clip
     );
     println!(
         "{:>3} {:>7} {:>7}  {:<14} {:>5}  {:<14} {:>8} {:>11} {:>8}",
@@ -36,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for l in &run.windows {
         let w = &l.window;
-        let truth = l.truth.map_or("(transition)", class_name);
+        let truth = l.truth.map_or("(transition)", |t| run.class_name(t));
         let mark = match l.truth {
             Some(t) if t == w.label => " ",
             Some(_) => "✗",
@@ -47,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             w.window,
             w.start_us as f64 * 1e-6,
             w.end_us as f64 * 1e-6,
-            class_name(w.label),
+            run.class_name(w.label),
             w.confidence,
             truth,
             w.latency_ms,
@@ -56,14 +60,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let (hits, scored) = run.scored();
-    let s = &run.summary;
     let per = |v: f64| v / s.windows.max(1) as f64;
     println!(
         "accuracy          {hits}/{scored} windows = {:.1} % (windows inside a labelled gesture)",
         100.0 * hits as f64 / scored.max(1) as f64
     );
     println!(
-        "latency           {:.2} ms/window ({:.2} ms per 50 ms bin, host, 1 thread)",
+        "latency           {:.2} ms/window ({:.2} ms per {bin} bin, host, 1 thread)",
         per(s.compute_ms),
         s.compute_ms / s.runs.max(1) as f64
     );

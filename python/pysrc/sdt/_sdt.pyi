@@ -42,8 +42,13 @@ def convert(
     spike_bias: float = 0.0,
     output: Optional[_Path] = None,
     progress: Optional[Callable[[str], Any]] = None,
+    name: Optional[str] = None,
+    class_names: Optional[List[str]] = None,
+    image_mean: Optional[List[float]] = None,
+    image_std: Optional[List[float]] = None,
 ) -> Blob:
-    """Converts a .pth / .safetensors checkpoint (the options of ``sdt-convert pack``)."""
+    """Converts a .pth / .safetensors checkpoint (the options of ``sdt-convert pack``);
+    ``name``, ``class_names`` and the image normalization are stored in the blob."""
 
 class Model:
     def __init__(self, blob: Blob) -> None: ...
@@ -55,6 +60,12 @@ class Model:
     def input_scale(self) -> float: ...
     @property
     def classes(self) -> int: ...
+    @property
+    def class_names(self) -> List[str]:
+        """Class names stored in the blob (empty if it has none)."""
+    @property
+    def metadata(self) -> Dict[str, Any]:
+        """``name``, ``class_names`` and ``input`` (event framing or image normalization)."""
     @property
     def logits_frac(self) -> int: ...
     @property

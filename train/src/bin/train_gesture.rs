@@ -15,11 +15,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
+use sdt_core::meta::{BinLength, EventFraming, InputKind, PolarityLayout};
 use sdt_core::Kernel;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::classify::{classify_events, ClassifyOptions};
-use sdt_dvs::sim::{clip, Gesture, Randomization, SimOptions};
-use sdt_events::{Geometry, Window};
+use sdt_dvs::sim::{class_names, clip, Gesture, Randomization, SimOptions};
+use sdt_events::Geometry;
+use sdt_host::blob::BlobMeta;
 use sdt_train::config::TrainConfig;
 use sdt_train::deploy;
 use sdt_train::eval::Simulate;
@@ -315,7 +317,28 @@ fn run(args: Args) -> Result<()> {
     let seconds_training = started.elapsed().as_secs_f64();
 
     let blob_path = args.out.join("gesture_int8.blob");
-    let blob = deploy::pack(&vs, &model, weight_bits, INPUT_ABSMAX, Some(&blob_path))?;
+    // The blob says how to frame events for it and what its classes are called.
+    let meta = BlobMeta {
+        name: "dvs_gesture".into(),
+        class_names: class_names().iter().map(|&n| n.to_owned()).collect(),
+        input: InputKind::Events(EventFraming {
+            bin: BinLength::Micros(framing.bin_us),
+            bins: args.bins,
+            hop: args.hop,
+            downsample: framing.downsample,
+            clip: framing.clip,
+            polarity: PolarityLayout::OffOn,
+            sensor: (framing.geometry.width, framing.geometry.height),
+        }),
+    };
+    let blob = deploy::pack(
+        &vs,
+        &model,
+        weight_bits,
+        INPUT_ABSMAX,
+        &meta,
+        Some(&blob_path),
+    )?;
     let sim = Simulate::from_config(&config)?;
     let test_set = test.to_dataset()?;
     let per_bin = deploy::compare(&model, &blob, weight_bits, &test_set, sim, false)?;
@@ -323,15 +346,8 @@ fn run(args: Args) -> Result<()> {
     let core_model = blob
         .model()
         .map_err(|e| Error::Data(format!("blob: {e}")))?;
-    let opts = ClassifyOptions {
-        bin: Window::Time { us: framing.bin_us },
-        bins: args.bins,
-        hop: args.hop,
-        average: 1,
-        downsample: Some(framing.downsample),
-        clip: None,
-        kernel: Kernel::SpikeDriven,
-    };
+    // Framed as the blob says: what a user of the blob gets.
+    let opts = ClassifyOptions::from_blob(Kernel::SpikeDriven);
     let classes = Gesture::ALL.len();
     let (mut hits, mut windows, mut clip_hits) = (0u64, 0u64, 0u64);
     let mut per_class = vec![(0u64, 0u64); classes];
