@@ -91,10 +91,20 @@ pub fn bins(events: &[Event], cfg: &FramerConfig, n: usize) -> Result<Vec<Vec<u8
     Ok(out)
 }
 
+/// The bundled gesture blob's bytes.
+fn blob_bytes() -> Result<Vec<u8>> {
+    let path = data_dir().join("dvs_gesture_int8.blob");
+    std::fs::read(&path).map_err(io(format!("reading {}", path.display())))
+}
+
+/// Bins in one window of the bundled blob's framing.
+pub fn window_bins() -> Result<usize> {
+    Ok(usize::from(stream_config(&blob_bytes()?)?.framer.bins))
+}
+
 /// The bundled gesture blob on the first `n` bins of the bundled stream.
 pub fn workload(n: usize) -> Result<Workload> {
-    let path = data_dir().join("dvs_gesture_int8.blob");
-    let bytes = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
+    let bytes = blob_bytes()?;
     let cfg = stream_config(&bytes)?;
     if cfg.framer.geometry != SENSOR {
         return Err(HarnessError::Model(format!(

@@ -68,8 +68,9 @@ fn spike_driven_vs_cmsis_nn_instruction_counts() {
         correct(&mut digits.reference.iter().map(|h| h.top1)),
         correct(&mut digits.cmsis.run.report.inferences.iter().map(|i| i.top1)),
     );
-    // One 8-bin window of the bundled event stream, one inference per 50 ms bin.
-    let gesture = compare(&gesture::workload(gesture::BINS).expect("gesture workload"));
+    // One window of the bundled event stream (as the blob frames it), one inference per bin.
+    let bins = gesture::window_bins().expect("the gesture blob's framing");
+    let gesture = compare(&gesture::workload(bins).expect("gesture workload"));
     println!("\ninstructions per inference (QEMU -icount, mps3-an547 Cortex-M55)");
     println!("{}", peer::TABLE_HEADER);
     println!("{}", digits.row());
