@@ -125,7 +125,8 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<()
                 sweep.push((f.nonzero_fraction, f.sops_per_image, ms));
             }
         }
-        if spike_bias == 0.0 {
+        // The profile at every firing rate shows which layers do not follow the spikes.
+        if spike_bias == 0.0 || profile {
             slowest_nodes(&model, &inputs[0], profile)?;
         }
     }

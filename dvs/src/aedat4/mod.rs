@@ -22,6 +22,7 @@
 //! (before any packet) is an error.
 
 mod flat;
+mod lz4;
 pub mod write;
 
 use std::io::{self, Read};
@@ -437,22 +438,30 @@ fn decompress<'a>(
     scratch: &'a mut Vec<u8>,
 ) -> Result<&'a [u8], PacketError> {
     let limit = MAX_PACKET_BYTES + 1;
-    scratch.clear();
-    let result = match compression {
-        Compression::None => return Ok(raw),
-        Compression::Lz4 | Compression::Lz4High => lz4_flex::frame::FrameDecoder::new(raw)
-            .take(limit)
-            .read_to_end(scratch),
-        Compression::Zstd | Compression::ZstdHigh => ruzstd::decoding::StreamingDecoder::new(raw)
-            .map_err(|e| PacketError::Decompress(e.to_string()))?
-            .take(limit)
-            .read_to_end(scratch),
+    let too_large = |e: lz4::Lz4Error| match e {
+        lz4::Lz4Error::TooLarge(_) => PacketError::TooLarge,
+        e => PacketError::Decompress(e.to_string()),
     };
-    result.map_err(|e| PacketError::Decompress(e.to_string()))?;
-    if scratch.len() as u64 > MAX_PACKET_BYTES {
-        return Err(PacketError::TooLarge);
+    match compression {
+        Compression::None => Ok(raw),
+        Compression::Lz4 | Compression::Lz4High => {
+            // `scratch` keeps its length between packets: only `..n` is this packet.
+            let n = lz4::decompress(raw, scratch, MAX_PACKET_BYTES as usize).map_err(too_large)?;
+            Ok(scratch.get(..n).unwrap_or_default())
+        }
+        Compression::Zstd | Compression::ZstdHigh => {
+            scratch.clear();
+            ruzstd::decoding::StreamingDecoder::new(raw)
+                .map_err(|e| PacketError::Decompress(e.to_string()))?
+                .take(limit)
+                .read_to_end(scratch)
+                .map_err(|e| PacketError::Decompress(e.to_string()))?;
+            if scratch.len() as u64 > MAX_PACKET_BYTES {
+                return Err(PacketError::TooLarge);
+            }
+            Ok(scratch)
+        }
     }
-    Ok(scratch)
 }
 
 /// Streams listed in the info tree: `<node name="outInfo">` holds one `<node name="ID">` per

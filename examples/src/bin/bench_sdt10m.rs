@@ -2,7 +2,9 @@
 //! integer reference, SOPs, firing rates and cost at other firing rates. The side-by-side run
 //! with the float model in libtorch is `train/examples/bench_sdt10m.rs`.
 //!
-//! `SDT_GOLDEN_DIR=../shared/golden cargo run --release -p sdt-examples --bin bench_sdt10m`
+//! `SDT_GOLDEN_DIR=../shared/golden cargo run --release -p sdt-examples --bin bench_sdt10m [-- --profile]`
+//!
+//! `--profile` prints the time per layer type at each firing rate.
 
 use sdt_examples::sdt10m::{core_table, print_header, reps, Sdt10m};
 
@@ -15,5 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("kernel level {level} (of {})", sdt_core::Level::detected());
     print_header();
-    core_table(&bench, &[1, 2], false)
+    let profile = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("--profile") => true,
+        Some(other) => return Err(format!("unknown option {other} (--profile)").into()),
+    };
+    core_table(&bench, &[1, 2], profile)
 }
