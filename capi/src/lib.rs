@@ -514,16 +514,34 @@ pub unsafe extern "C" fn sdt_session_logits(
     let Some(s) = (unsafe { session.as_ref() }) else {
         return SdtStatus::NullArgument;
     };
-    if logits.is_null() || classes.is_null() {
+    // SAFETY: writable by contract; the logits live in the arena.
+    unsafe { write_slice(Ok(s.session.logits()), logits, classes) }
+}
+
+/// Writes a slice as (pointer, length) out-parameters, or returns the error (NULL
+/// out-parameters first).
+///
+/// # Safety
+/// `ptr` and `len` are NULL or writable; the slice outlives what the caller was promised.
+unsafe fn write_slice<T>(
+    slice: Result<&[T], SdtStatus>,
+    ptr: *mut *const T,
+    len: *mut usize,
+) -> SdtStatus {
+    if ptr.is_null() || len.is_null() {
         return SdtStatus::NullArgument;
     }
-    let l = s.session.logits();
-    // SAFETY: checked non-NULL; writable by contract.
-    unsafe {
-        logits.write(l.as_ptr());
-        classes.write(l.len());
+    match slice {
+        Ok(s) => {
+            // SAFETY: checked non-NULL; writable by the caller's contract.
+            unsafe {
+                ptr.write(s.as_ptr());
+                len.write(s.len());
+            }
+            SdtStatus::Ok
+        }
+        Err(e) => e,
     }
-    SdtStatus::Ok
 }
 
 /// @brief The class of the last run: the index of the largest logit (the first on ties).
@@ -642,19 +660,13 @@ pub unsafe extern "C" fn sdt_model_node_name(
     let Some(m) = (unsafe { model.as_ref() }) else {
         return SdtStatus::NullArgument;
     };
-    if name.is_null() || len.is_null() {
-        return SdtStatus::NullArgument;
-    }
-    if node >= m.model.nodes().len() {
-        return SdtStatus::BadNodeRange;
-    }
-    let text = m.model.node_name(node);
-    // SAFETY: checked non-NULL; writable by contract. The text lives in the blob.
-    unsafe {
-        name.write(text.as_ptr());
-        len.write(text.len());
-    }
-    SdtStatus::Ok
+    let text = if node < m.model.nodes().len() {
+        Ok(m.model.node_name(node).as_bytes())
+    } else {
+        Err(SdtStatus::BadNodeRange)
+    };
+    // SAFETY: writable by contract; the text lives in the blob.
+    unsafe { write_slice(text, name, len) }
 }
 
 /// @brief The name of a class, stored in the blob.
@@ -677,18 +689,9 @@ pub unsafe extern "C" fn sdt_model_class_name(
     let Some(m) = (unsafe { model.as_ref() }) else {
         return SdtStatus::NullArgument;
     };
-    if name.is_null() || len.is_null() {
-        return SdtStatus::NullArgument;
-    }
-    let Some(text) = m.model.class_name(class) else {
-        return SdtStatus::NoMetadata;
-    };
-    // SAFETY: checked non-NULL; writable by contract. The text lives in the blob.
-    unsafe {
-        name.write(text.as_ptr());
-        len.write(text.len());
-    }
-    SdtStatus::Ok
+    let text = m.model.class_name(class).map(str::as_bytes);
+    // SAFETY: writable by contract; the text lives in the blob.
+    unsafe { write_slice(text.ok_or(SdtStatus::NoMetadata), name, len) }
 }
 
 /// @brief How to frame an event stream for the model, as stored in the blob.

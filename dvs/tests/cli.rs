@@ -17,20 +17,28 @@ fn sdt_dvs() -> Command {
     Command::cargo_bin("sdt-dvs").expect("the sdt-dvs binary")
 }
 
-fn info(path: &Path, extra: &[&str]) -> Value {
-    let out = sdt_dvs()
-        .arg("info")
-        .arg(path)
-        .args(extra)
-        .output()
-        .unwrap();
+/// Runs `cmd`, which must succeed, and returns its standard output.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("sdt-dvs runs");
     assert!(
         out.status.success(),
-        "info {}: {}",
-        path.display(),
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("info prints JSON")
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The JSON lines `cmd` prints (it must succeed).
+fn json_lines(cmd: &mut Command) -> Vec<Value> {
+    stdout_of(cmd)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn info(path: &Path, extra: &[&str]) -> Value {
+    let out = stdout_of(sdt_dvs().arg("info").arg(path).args(extra));
+    serde_json::from_str(&out).expect("info prints JSON")
 }
 
 fn event_json(e: &Event) -> Value {
@@ -267,34 +275,24 @@ fn classify_label_stream() {
     let blob_bytes = event_model(33, 44, &labels, 5);
     let blob_path = dir.join("model.blob");
     std::fs::write(&blob_path, &blob_bytes).unwrap();
-    let out = sdt_dvs()
-        .args([
-            "classify",
-            "--json",
-            "--bin-us",
-            "5000",
-            "--bins",
-            "4",
-            "--hop",
-            "2",
-            "--average",
-            "2",
-            "--model",
-        ])
-        .arg(&blob_path)
-        .arg(bundled_davis())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let lines = json_lines(
+        sdt_dvs()
+            .args([
+                "classify",
+                "--json",
+                "--bin-us",
+                "5000",
+                "--bins",
+                "4",
+                "--hop",
+                "2",
+                "--average",
+                "2",
+                "--model",
+            ])
+            .arg(&blob_path)
+            .arg(bundled_davis()),
     );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let (summary, windows) = lines.split_last().unwrap();
     // 130 ms in 5 ms bins: 27 bins (the last one partial), windows at bins 4, 6, ..., 26,
     // and one more when the stream ends on the partial bin.
@@ -373,23 +371,13 @@ fn classify_takes_framing_and_names_from_the_blob() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
     let stream = data.join("dvs_gesture_stream.aedat");
     let run = |blob: &Path, extra: &[&str]| -> Vec<Value> {
-        let out = sdt_dvs()
-            .args(["classify", "--json", "--quiet", "--model"])
-            .arg(blob)
-            .arg(&stream)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        json_lines(
+            sdt_dvs()
+                .args(["classify", "--json", "--quiet", "--model"])
+                .arg(blob)
+                .arg(&stream)
+                .args(extra),
+        )
     };
     let lines = run(&data.join("dvs_gesture_int8.blob"), &[]);
     let (summary, windows) = lines.split_last().unwrap();

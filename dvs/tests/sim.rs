@@ -4,7 +4,7 @@
 
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::scene::Canvas;
-use sdt_dvs::sim::{clip, simulate, Camera, CameraConfig, CameraError, Gesture, SimOptions};
+use sdt_dvs::sim::{clip, simulate, Camera, CameraConfig, Gesture, SensorError, SimOptions};
 
 /// One ideal pixel: no mismatch, no noise, no refractory period.
 fn ideal(threshold: f32) -> CameraConfig {
@@ -143,18 +143,18 @@ fn bad_input_is_an_error() {
             ..CameraConfig::default()
         })
         .unwrap_err(),
-        CameraError::Config
+        SensorError::Config
     );
     let mut cam = Camera::new(ideal(0.2)).unwrap();
     let mut out = Vec::new();
     assert!(matches!(
         cam.frame(0, &[0.1, 0.2], &mut out),
-        Err(CameraError::FrameSize { .. })
+        Err(SensorError::FrameSize { .. })
     ));
     cam.frame(5, &[0.1], &mut out).unwrap();
     assert!(matches!(
         cam.frame(5, &[0.2], &mut out),
-        Err(CameraError::Time { .. })
+        Err(SensorError::Time { .. })
     ));
 }
 

@@ -377,12 +377,18 @@ def fastest_ms(sess, images, reps):
     return best
 
 
-def cmd_bench(args):
+def prepare(args):
+    """Inputs, the fp32 and int8 ONNX models, their spike tensors and PyTorch's logits."""
     torch.set_num_threads(1)
     images = load_inputs(args.inputs)
     model, fp32, int8, spikes = build_models(args, images)
     with torch.no_grad():
         logits_torch = model(torch.from_numpy(images)).numpy()
+    return images, fp32, int8, spikes, logits_torch
+
+
+def cmd_bench(args):
+    images, fp32, int8, spikes, logits_torch = prepare(args)
     macs = dense_macs(fp32)
     threads = [int(t) for t in args.threads.split(",")]
     for label, path in (("fp32", fp32), ("int8", int8)):
@@ -407,11 +413,7 @@ def cmd_bench(args):
 
 def cmd_check(args):
     """The machinery on a small model: fp32 ONNX logits against PyTorch, exact spike pinning."""
-    torch.set_num_threads(1)
-    images = load_inputs(args.inputs)
-    model, fp32, int8, spikes = build_models(args, images)
-    with torch.no_grad():
-        logits_torch = model(torch.from_numpy(images)).numpy()
+    images, fp32, int8, spikes, logits_torch = prepare(args)
     report = agreement(fp32, int8, spikes, images, logits_torch)
     report["macs"] = dense_macs(fp32)
     print(json.dumps(report), flush=True)

@@ -5,20 +5,15 @@
 //! Needs `python3` with torch, onnx and onnxruntime: `eval "$(bash scripts/ort-env.sh)"`, or
 //! `SDT_PYTHON`.
 
-use sdt_train::{ort_peer, Sdt, SdtConfig};
-use tch::{nn::VarStore, Device, Kind, Tensor};
+mod common;
+
+use sdt_train::ort_peer;
+use tch::{Device, Kind, Tensor};
 
 #[test]
 fn onnx_export_matches_pytorch_and_int8_holds_spikes_exactly() {
     tch::set_num_threads(1);
-    tch::manual_seed(11);
-    let vs = VarStore::new(Device::Cpu);
-    let model = Sdt::new(&vs.root(), SdtConfig::digits32()).expect("build digits32");
-    model
-        .calibrate_batchnorm(40, || {
-            Tensor::randn([32, 1, 32, 32], (Kind::Float, Device::Cpu))
-        })
-        .expect("calibration passes");
+    let (vs, _model) = common::random_digits32(11);
     let images = Tensor::randn([16, 1, 32, 32], (Kind::Float, Device::Cpu));
     let dir = std::env::temp_dir().join(format!("sdt-ort-peer-{}", std::process::id()));
     let lines = ort_peer::run("check", "digits32", &vs, &images, &dir, &[]).unwrap_or_else(|e| {

@@ -5,13 +5,14 @@
 //! Needs `python3` with torch (the project venv: `eval "$(bash scripts/torch-env.sh)"`), or
 //! `SDT_PYTHON` naming an interpreter that has it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sdt_train::weights::save_safetensors;
-use sdt_train::{Ctx, Sdt, SdtConfig};
-use tch::nn::VarStore;
+use sdt_train::Ctx;
 use tch::{Device, Kind, Tensor};
 
 fn python() -> String {
@@ -37,26 +38,11 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/sdt_torch.py")
 }
 
-/// The digits32 model with random weights and BatchNorm statistics of random inputs, so spike
-/// layers fire at realistic rates in eval mode (fresh statistics would make most of them silent
-/// or saturated, which would test little).
-fn random_model() -> (VarStore, Sdt) {
-    tch::manual_seed(7);
-    let vs = VarStore::new(Device::Cpu);
-    let model = Sdt::new(&vs.root(), SdtConfig::digits32()).expect("build digits32");
-    model
-        .calibrate_batchnorm(40, || {
-            Tensor::randn([32, 1, 32, 32], (Kind::Float, Device::Cpu))
-        })
-        .expect("calibration passes");
-    (vs, model)
-}
-
 #[test]
 fn rust_weights_give_the_same_logits_and_gradients_in_pytorch() {
     let python = python();
     tch::set_num_threads(1);
-    let (vs, model) = random_model();
+    let (vs, model) = common::random_digits32(7);
     let dir = std::env::temp_dir().join(format!("sdt-torch-parity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let weights = dir.join("digits32_random.safetensors");

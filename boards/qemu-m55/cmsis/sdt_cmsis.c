@@ -25,20 +25,18 @@ static cmsis_nn_conv_params conv_params(int32_t stride, int32_t pad, int32_t act
     return p;
 }
 
+/* The depthwise parameters: the same fields as a convolution's, one output per input channel. */
 static cmsis_nn_dw_conv_params dw_params(int32_t stride, int32_t pad, int32_t act_min, int32_t act_max)
 {
+    cmsis_nn_conv_params c = conv_params(stride, pad, act_min, act_max);
     cmsis_nn_dw_conv_params p;
-    p.input_offset = 0;
-    p.output_offset = 0;
+    p.input_offset = c.input_offset;
+    p.output_offset = c.output_offset;
     p.ch_mult = 1;
-    p.stride.w = stride;
-    p.stride.h = stride;
-    p.padding.w = pad;
-    p.padding.h = pad;
-    p.dilation.w = 1;
-    p.dilation.h = 1;
-    p.activation.min = act_min;
-    p.activation.max = act_max;
+    p.stride = c.stride;
+    p.padding = c.padding;
+    p.dilation = c.dilation;
+    p.activation = c.activation;
     return p;
 }
 

@@ -98,7 +98,9 @@ fn frame(
             return Err(Lz4Error::BlockChecksum);
         }
         // Room for a whole block; `buf` only grows, so it is cleared once, not per packet.
-        let end = pos.checked_add(d.max_block).ok_or(Lz4Error::TooLarge(limit))?;
+        let end = pos
+            .checked_add(d.max_block)
+            .ok_or(Lz4Error::TooLarge(limit))?;
         if buf.len() < end {
             buf.resize(end, 0);
         }
@@ -291,8 +293,21 @@ mod tests {
             .block_mode(BlockMode::Linked);
         let frame = encode(&data, info);
         let mut buf = Vec::new();
-        for cut in [0, 3, 4, 6, 7, 11, frame.len() / 2, frame.len() - 4, frame.len() - 1] {
-            assert!(decompress(&frame[..cut], &mut buf, 1 << 20).is_err() || cut == 0);
+        assert_eq!(decompress(&[], &mut buf, 10), Ok(0));
+        for cut in [
+            3,
+            4,
+            6,
+            7,
+            11,
+            frame.len() / 2,
+            frame.len() - 4,
+            frame.len() - 1,
+        ] {
+            assert!(
+                decompress(&frame[..cut], &mut buf, 1 << 20).is_err(),
+                "cut at {cut}"
+            );
         }
         for at in (0..frame.len()).step_by(997) {
             let mut bad = frame.clone();
@@ -303,7 +318,10 @@ mod tests {
             decompress(&frame, &mut buf, 100_000),
             Err(Lz4Error::TooLarge(100_000))
         );
-        assert_eq!(decompress(b"\0\0\0\0", &mut buf, 10), Err(Lz4Error::Magic(0)));
+        assert_eq!(
+            decompress(b"\0\0\0\0", &mut buf, 10),
+            Err(Lz4Error::Magic(0))
+        );
     }
 
     #[test]
@@ -311,7 +329,7 @@ mod tests {
         // Where lz4_flex decodes a damaged frame, so must we, to the same bytes.
         let frame = encode(&sample(20_000, 9), FrameInfo::new());
         let mut buf = Vec::new();
-        let mut x = 12345u32;
+        let (mut x, mut both) = (12345u32, 0);
         for _ in 0..2_000 {
             let mut bad = frame.clone();
             for _ in 0..3 {
@@ -324,7 +342,12 @@ mod tests {
             let flex = FrameDecoder::new(&bad[..]).read_to_end(&mut theirs);
             if let (Ok(ours), Ok(_)) = (&ours, &flex) {
                 assert_eq!(ours, &theirs);
+                both += 1;
             }
         }
+        assert!(
+            both > 100,
+            "only {both} mutated frames decoded on both sides"
+        );
     }
 }

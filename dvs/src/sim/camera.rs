@@ -12,6 +12,7 @@
 use sdt_events::Event;
 
 use super::rng::Rng;
+use super::sensor::SensorError;
 
 /// Sensor and noise parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,30 +56,6 @@ impl Default for CameraConfig {
     }
 }
 
-/// Why the camera cannot run.
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-pub enum CameraError {
-    /// A threshold is not a positive finite number, or the sensor has no pixels.
-    #[error("thresholds must be positive and finite and the sensor must have pixels")]
-    Config,
-    /// A frame's length is not `width × height`.
-    #[error("frame has {found} pixels, the sensor {expected}")]
-    FrameSize {
-        /// `width × height`.
-        expected: usize,
-        /// Given.
-        found: usize,
-    },
-    /// A frame is not later than the previous one.
-    #[error("frame at {t} µs is not after the previous one at {previous} µs")]
-    Time {
-        /// The new frame.
-        t: u64,
-        /// The previous frame.
-        previous: u64,
-    },
-}
-
 /// Marker for "no event yet" in the last-event times.
 const NEVER: u64 = u64::MAX;
 
@@ -101,7 +78,7 @@ pub struct Camera {
 
 impl Camera {
     /// A camera whose per-pixel thresholds are drawn from `cfg.seed`.
-    pub fn new(cfg: CameraConfig) -> Result<Self, CameraError> {
+    pub fn new(cfg: CameraConfig) -> Result<Self, SensorError> {
         let ok = |c: f32| c.is_finite() && c > 0.0;
         let valid = ok(cfg.threshold_on)
             && ok(cfg.threshold_off)
@@ -112,7 +89,7 @@ impl Camera {
             && cfg.width > 0
             && cfg.height > 0;
         if !valid {
-            return Err(CameraError::Config);
+            return Err(SensorError::Config);
         }
         let n = usize::from(cfg.width) * usize::from(cfg.height);
         let mut rng = Rng::stream(cfg.seed, 1);
@@ -163,9 +140,9 @@ impl Camera {
         t_us: u64,
         frame: &[f32],
         out: &mut Vec<Event>,
-    ) -> Result<(), CameraError> {
+    ) -> Result<(), SensorError> {
         if frame.len() != self.pixels() {
-            return Err(CameraError::FrameSize {
+            return Err(SensorError::FrameSize {
                 expected: self.pixels(),
                 found: frame.len(),
             });
@@ -183,7 +160,7 @@ impl Camera {
             return Ok(());
         };
         if t_us <= t0 {
-            return Err(CameraError::Time {
+            return Err(SensorError::Time {
                 t: t_us,
                 previous: t0,
             });

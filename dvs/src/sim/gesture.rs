@@ -13,9 +13,10 @@ use core::f32::consts::TAU;
 
 use sdt_events::Event;
 
-use super::camera::{Camera, CameraConfig, CameraError};
+use super::camera::{Camera, CameraConfig};
 use super::rng::Rng;
 use super::scene::Canvas;
+use super::sensor::SensorError;
 
 /// The 11 classes of DVS128 Gesture, in the dataset's order (its labels are 1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -408,7 +409,7 @@ pub struct Recording {
 }
 
 /// A scene's person and sensor for `seed`.
-fn setup(opts: &SimOptions, seed: u64) -> Result<(Person, Camera, Rng), CameraError> {
+fn setup(opts: &SimOptions, seed: u64) -> Result<(Person, Camera, Rng), SensorError> {
     let mut rng = Rng::stream(seed, 10);
     let (w, h) = (
         usize::from(opts.camera.width),
@@ -432,7 +433,7 @@ pub fn simulate(
     gestures: &[(Gesture, u64)],
     opts: &SimOptions,
     seed: u64,
-) -> Result<Recording, CameraError> {
+) -> Result<Recording, SensorError> {
     let (person, mut camera, mut rng) = setup(opts, seed)?;
     let motions: Vec<Motion> = gestures
         .iter()
@@ -493,7 +494,7 @@ pub fn clip(
     duration_us: u64,
     opts: &SimOptions,
     seed: u64,
-) -> Result<Vec<Event>, CameraError> {
+) -> Result<Vec<Event>, SensorError> {
     Ok(simulate(&[(gesture, duration_us)], opts, seed)?.events)
 }
 

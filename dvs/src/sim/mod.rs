@@ -28,7 +28,7 @@ pub mod scene;
 pub mod sensor;
 pub mod view;
 
-pub use camera::{Camera, CameraConfig, CameraError};
+pub use camera::{Camera, CameraConfig};
 pub use film::{film, Filmed, SceneParams, Shot};
 pub use gesture::{class_names, clip, simulate, Gesture, Recording, SimOptions, Span};
 pub use randomize::Randomization;

@@ -75,11 +75,11 @@ impl Default for SensorConfig {
     }
 }
 
-/// Why the sensor cannot run.
+/// Why a simulated sensor ([`Sensor`], or the simpler [`super::Camera`]) cannot run.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 pub enum SensorError {
     /// A threshold or rate is negative or not finite, or the sensor has no pixels.
-    #[error("sensor thresholds must be positive, rates non-negative, all finite, and the sensor must have pixels")]
+    #[error("thresholds must be positive, rates non-negative, all finite, and the sensor must have pixels")]
     Config,
     /// A frame's length is not `width × height`.
     #[error("frame has {found} pixels, the sensor {expected}")]
