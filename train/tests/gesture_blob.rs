@@ -1,8 +1,13 @@
 //! The gesture trainer's blob describes itself: class names in the simulator's class order and
 //! the framing it was trained with, so `sdt-dvs classify` needs no flags. A tiny run (one
-//! epoch, two clips per class, a small model) is enough to check what it writes.
+//! epoch, two clips per class, a small model) is enough to check what it writes. The trainer
+//! also reads a DVS128 Gesture folder (`--dvs128`), split by user as the dataset is.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sdt_dvs::dvs128::{write_recording, Label};
+use sdt_dvs::sim::{simulate, Gesture, SimOptions};
 
 use sdt_core::meta::{BinLength, PolarityLayout};
 use sdt_host::AlignedBlob;
@@ -11,31 +16,17 @@ use sdt_host::AlignedBlob;
 fn trainer_writes_class_names_and_framing() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_blob");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_train_gesture"))
-        .arg("--out")
-        .arg(&dir)
-        .arg("--config")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/gesture.toml"))
-        .args([
-            "--epochs",
-            "1",
+    let out = tiny_run(
+        &dir,
+        &[
             "--train-per-class",
             "2",
             "--test-per-class",
             "1",
             "--clip-ms",
             "600",
-            "--dims",
-            "8,16,16,16",
-            "--bins",
-            "6",
-            "--hop",
-            "3",
-            "--quiet",
-        ])
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .expect("run train_gesture");
+        ],
+    );
     assert!(
         out.status.success(),
         "train_gesture failed:\n{}",
@@ -52,4 +43,96 @@ fn trainer_writes_class_names_and_framing() {
     assert_eq!(f.bin, BinLength::Micros(50_000));
     assert_eq!((f.bins, f.hop, f.downsample, f.clip), (6, 3, 4, 4));
     assert_eq!((f.sensor, f.polarity), ((128, 128), PolarityLayout::OffOn));
+}
+
+/// One epoch of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.
+fn tiny_run(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_train_gesture"))
+        .arg("--out")
+        .arg(dir)
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/gesture.toml"))
+        .args([
+            "--epochs",
+            "1",
+            "--dims",
+            "8,16,16,16",
+            "--bins",
+            "6",
+            "--hop",
+            "3",
+        ])
+        .arg("--quiet")
+        .args(extra)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .expect("run train_gesture")
+}
+
+/// A recording in the dataset's layout (`<name>.aedat`, AEDAT 3.1, and `<name>_labels.csv`):
+/// three simulated gestures with the dataset's non-zero clock start.
+fn dataset_recording(dir: &Path, name: &str, seed: u64) {
+    let seq = [
+        (Gesture::RightHandWave, 700_000),
+        (Gesture::LeftArmClockwise, 700_000),
+        (Gesture::HandClap, 700_000),
+    ];
+    let rec = simulate(&seq, &SimOptions::default(), seed).expect("simulate");
+    let offset = 5_000_000;
+    let events: Vec<_> = rec
+        .events
+        .iter()
+        .map(|e| sdt_events::Event {
+            t: e.t + offset,
+            ..*e
+        })
+        .collect();
+    let labels: Vec<Label> = rec
+        .spans
+        .iter()
+        .map(|s| Label {
+            class: s.gesture.index(),
+            start_us: s.start_us + offset,
+            end_us: s.end_us + offset,
+        })
+        .collect();
+    write_recording(&dir.join(format!("{name}.aedat")), &events, &labels).expect("write");
+}
+
+#[test]
+fn trainer_reads_a_dvs128_gesture_folder_split_by_user() {
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_dvs128");
+    let _ = std::fs::remove_dir_all(&root);
+    let data = root.join("DvsGesture");
+    std::fs::create_dir_all(&data).unwrap();
+    dataset_recording(&data, "user01_fluorescent", 1);
+    dataset_recording(&data, "user23_led", 2);
+    // Users 24-29 are the held-out ones.
+    let out = tiny_run(
+        &root.join("no-test-users"),
+        &["--dvs128", data.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no labelled recordings of users 24..=29"),
+        "{err}"
+    );
+
+    dataset_recording(&data, "user24_natural", 3);
+    let run = root.join("run");
+    let out = tiny_run(&run, &["--dvs128", data.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "train_gesture --dvs128 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["train_clips"], 6, "{report}");
+    assert_eq!(report["test_clips"], 3, "{report}");
+    assert!(report["windows"].as_u64().unwrap() > 0, "{report}");
+    let blob = AlignedBlob::read(&run.join("gesture_int8.blob")).unwrap();
+    let model = blob.model().unwrap();
+    assert_eq!(model.class_name(0), Some(sdt_dvs::sim::class_names()[0]));
 }
