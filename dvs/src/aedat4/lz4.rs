@@ -17,6 +17,9 @@ const FRAME_MAGIC: u32 = 0x184D_2204;
 /// Skippable frames carry user data; decoders skip them.
 const SKIPPABLE: std::ops::RangeInclusive<u32> = 0x184D_2A50..=0x184D_2A5F;
 
+/// Most bytes one compressed LZ4 byte decodes to.
+const MAX_EXPANSION: usize = 255;
+
 /// How far back a linked block may reach into the frame's earlier output.
 const WINDOW: usize = 64 * 1024;
 
@@ -97,10 +100,16 @@ fn frame(
         if d.block_checksums && XxHash32::oneshot(0, block) != input.u32("block checksum")? {
             return Err(Lz4Error::BlockChecksum);
         }
-        // Room for a whole block; `buf` only grows, so it is cleared once, not per packet.
-        let end = pos
-            .checked_add(d.max_block)
-            .ok_or(Lz4Error::TooLarge(limit))?;
+        // Room for what this block can hold: LZ4 expands at most 255× (a match's length bytes
+        // add at most 255 each), so a small packet never reserves a whole maximum block.
+        // `buf` only grows, so it is cleared once, not per packet.
+        let room = if stored {
+            len
+        } else {
+            len.saturating_mul(MAX_EXPANSION)
+        };
+        let room = room.min(d.max_block);
+        let end = pos.checked_add(room).ok_or(Lz4Error::TooLarge(limit))?;
         if buf.len() < end {
             buf.resize(end, 0);
         }
@@ -114,7 +123,7 @@ fn frame(
             } else {
                 &[]
             };
-            decompress_into_with_dict(block, &mut rest[..d.max_block], dict)
+            decompress_into_with_dict(block, &mut rest[..room], dict)
                 .map_err(|e: DecompressError| Lz4Error::Block(e.to_string()))?
         };
         pos += n;
@@ -267,6 +276,27 @@ mod tests {
                 let frame = encode(&data, info.clone());
                 let k = decompress(&frame, &mut buf, 1 << 24).unwrap();
                 assert_eq!(&buf[..k], &data[..], "{info:?}, {n} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_at_the_largest_expansion_fit() {
+        // Runs of one byte compress about 250×, near LZ4's bound: the room reserved per block
+        // must still hold them.
+        let mut buf = Vec::new();
+        for size in [BlockSize::Max64KB, BlockSize::Max4MB] {
+            for n in [4 << 20, 1_000_003] {
+                let data = vec![7u8; n];
+                let frame = encode(&data, FrameInfo::new().block_size(size));
+                assert!(
+                    frame.len() * 200 < n,
+                    "{} bytes compress to {}",
+                    n,
+                    frame.len()
+                );
+                let k = decompress(&frame, &mut buf, 1 << 24).unwrap();
+                assert_eq!(&buf[..k], &data[..]);
             }
         }
     }
