@@ -265,9 +265,21 @@ mod narrow {
                         while v0 < steps {
                             for phase in 0..K {
                                 let v = v0 + phase;
-                                if let Some(ix) = v.checked_sub(pad).filter(|&x| x < a.in_w) {
+                                let spiking = if let Some(ix) =
+                                    v.checked_sub(pad).filter(|&x| x < a.in_w)
+                                {
                                     let s =
                                         _mm256_maskz_loadu_epi8(m, src.add(ix * c) as *const i8);
+                                    // A pixel without spikes in this group adds nothing.
+                                    if _mm256_test_epi8_mask(s, s) == 0 {
+                                        None
+                                    } else {
+                                        Some(s)
+                                    }
+                                } else {
+                                    None
+                                };
+                                if let Some(s) = spiking {
                                     let mut k = [0 as __mmask32; BITS];
                                     for (b, kb) in k.iter_mut().enumerate() {
                                         let bit = _mm256_set1_epi8(1 << b);
