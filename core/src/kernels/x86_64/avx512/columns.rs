@@ -159,6 +159,7 @@ unsafe fn widen<const R: usize, const T: bool>(
 /// # Safety
 /// The CPU has AVX-512 F/BW/VL; `limit ≤ out.len()`, or `limit ≥ out.len()` and every
 /// list fits: `*len + px.len() · planes + 16 ≤ out.len()`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn list_pixel(
     px: &[u8],
