@@ -8,7 +8,7 @@
 
 use core::arch::x86_64::*;
 
-use super::masks::{first16, first32};
+use super::masks::{first16, first32, first64};
 use crate::kernels::columns::{Columns, CHUNK};
 use crate::kernels::conv::ConvArgs;
 
@@ -147,10 +147,75 @@ unsafe fn widen<const R: usize, const T: bool>(
     }
 }
 
-/// Bytes `16·g ..` of an `n`-byte row that exist, as a load mask.
+/// Lists offset `base + i·out_c` into `out` at `*len` once per binary spike of channel `i`
+/// of `px` (`s` times for a count `s`, none above `planes`). Per 64 channels, one compare per
+/// spike plane gives that plane's mask and one compress per 16 of them packs the offsets
+/// (no branch per channel or per spike, which would mispredict on irregular spikes). Planes
+/// nest (a count above `t` is above `t − 1`): from plane 2 on, the first plane without a
+/// spike in the 64 channels ends them, a branch that is rarely taken the other way at low
+/// firing rates, so the empty upper planes cost one compare instead of four compresses.
+/// Before each plane, if `*len + 64 > limit`, `full(&out[..*len])` runs and `*len` restarts at 0.
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL; `limit ≤ out.len()`, or `limit ≥ out.len()` and every
+/// list fits: `*len + px.len() · planes + 16 ≤ out.len()`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lanes(g: usize, n: usize) -> __mmask16 {
-    first16(n - 16 * g)
+unsafe fn list_pixel(
+    px: &[u8],
+    planes: u8,
+    base: usize,
+    out_c: usize,
+    out: &mut [u32],
+    len: &mut usize,
+    limit: usize,
+    full: &mut impl FnMut(&[u32]),
+) {
+    let n = px.len();
+    // The length lives in a register: behind `len`, every store through the offsets
+    // pointer would force a reload of it (the compiler cannot rule out aliasing).
+    let mut at = *len;
+    // SAFETY: the CPU has AVX-512 F/BW/VL (this function's contract). Loads read bytes
+    // `64·h + j` of `px` only for lanes `j` set in `first64(n − 64·h)`, i.e. below `n`;
+    // masked-off lanes are not accessed. A plane writes four blocks of 16 offsets, each at
+    // an `at` at most 48 past the plane's start: with a start `≤ limit − 64` (flushed
+    // before), below `limit ≤ out.len()`; without flushes, `at ≤ *len + n · planes`
+    // and `at + 16 ≤ out.len()` (the contract).
+    unsafe {
+        let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        let step = _mm512_set1_epi32((16 * out_c) as i32);
+        let mut offs = _mm512_add_epi32(
+            _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32)),
+            _mm512_set1_epi32(base as i32),
+        );
+        for h in 0..n.div_ceil(64) {
+            let m = first64(n - 64 * h);
+            let v = _mm512_maskz_loadu_epi8(m, px.as_ptr().add(64 * h) as *const i8);
+            let mut quarters = [offs; 4];
+            for q in 1..4 {
+                quarters[q] = _mm512_add_epi32(quarters[q - 1], step);
+            }
+            offs = _mm512_add_epi32(quarters[3], step);
+            for t in 0..planes {
+                let spikes = _mm512_mask_cmpgt_epu8_mask(m, v, _mm512_set1_epi8(t as i8));
+                if t >= 2 && spikes == 0 {
+                    break;
+                }
+                if at + 64 > limit {
+                    full(&out[..at]);
+                    at = 0;
+                }
+                let dst = out.as_mut_ptr();
+                for (q, &o) in quarters.iter().enumerate() {
+                    let k = (spikes >> (16 * q)) as __mmask16;
+                    let packed = _mm512_maskz_compress_epi32(k, o);
+                    _mm512_storeu_si512(dst.add(at) as *mut _, packed);
+                    at += k.count_ones() as usize;
+                }
+            }
+        }
+    }
+    *len = at;
 }
 
 /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`
@@ -167,56 +232,21 @@ pub(in crate::kernels) unsafe fn list_tap(
     out_c: usize,
     flush: &mut impl FnMut(&[u32]),
 ) {
-    let n = px.len();
-    let groups = n.div_ceil(16);
-    let src = px.as_ptr();
-    // The length lives in a register: kept in `cols`, every store through the offsets
-    // pointer would force a reload of it (the compiler cannot rule out aliasing).
     let mut len = cols.len;
-    // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). Loads
-    // read bytes `16·g + j` of `px` only for lanes `j` set in `lanes(g, n)`, i.e. below
-    // `n`; masked-off lanes are not accessed. Stores write 16 offsets at `len` with
-    // `len + 16 ≤ CHUNK` (flushed before: for 16, or for 64 ahead of four planes),
-    // inside `cols.offsets`.
+    // SAFETY: the CPU has AVX-512 F/BW/VL (this function's contract); the limit is the
+    // chunk's length.
     unsafe {
-        let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-        let mut offs = _mm512_add_epi32(
-            _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32)),
-            _mm512_set1_epi32(base as i32),
-        );
-        let step = _mm512_set1_epi32((16 * out_c) as i32);
-        for g in 0..groups {
-            let m = lanes(g, n);
-            let v = _mm_maskz_loadu_epi8(m, src.add(16 * g) as *const i8);
-            if planes <= 4 {
-                // Four planes without a loop (empty above `planes`).
-                if len + 64 > CHUNK {
-                    flush(&cols.offsets[..len]);
-                    len = 0;
-                }
-                let dst = cols.offsets.as_mut_ptr();
-                for t in 0..4 {
-                    let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t));
-                    let packed = _mm512_maskz_compress_epi32(spikes, offs);
-                    _mm512_storeu_si512(dst.add(len) as *mut _, packed);
-                    len += spikes.count_ones() as usize;
-                }
-                offs = _mm512_add_epi32(offs, step);
-                continue;
-            }
-            for t in 0..planes {
-                let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
-                if len + 16 > CHUNK {
-                    flush(&cols.offsets[..len]);
-                    len = 0;
-                }
-                let packed = _mm512_maskz_compress_epi32(spikes, offs);
-                _mm512_storeu_si512(cols.offsets.as_mut_ptr().add(len) as *mut _, packed);
-                len += spikes.count_ones() as usize;
-            }
-            offs = _mm512_add_epi32(offs, step);
-        }
-    }
+        list_pixel(
+            px,
+            planes,
+            base,
+            out_c,
+            &mut cols.offsets,
+            &mut len,
+            CHUNK,
+            flush,
+        )
+    };
     cols.len = len;
 }
 
@@ -287,28 +317,12 @@ impl Cache {
         if self.tags[slot] == pixel {
             return;
         }
-        let n = px.len();
         let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
         let mut len = 0;
-        // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). Loads
-        // read lanes of `lanes(g, n)` only (below `n`). A store writes 16 entries at `len`
-        // with `len ≤ in_c · planes` (each plane adds at most `in_c`) and
-        // `in_c · planes + 16 ≤ stride` (`new`, `takes`), inside `dst`.
+        // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). No limit below the
+        // list's room: `in_c · planes + 16 ≤ stride` (`new`, `takes`), so every list fits.
         unsafe {
-            let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-            let mut offs = _mm512_mullo_epi32(iota, _mm512_set1_epi32(out_c as i32));
-            let step = _mm512_set1_epi32((16 * out_c) as i32);
-            for g in 0..n.div_ceil(16) {
-                let m = lanes(g, n);
-                let v = _mm_maskz_loadu_epi8(m, px.as_ptr().add(16 * g) as *const i8);
-                for t in 0..planes {
-                    let spikes = _mm_mask_cmpgt_epu8_mask(m, v, _mm_set1_epi8(t as i8));
-                    let packed = _mm512_maskz_compress_epi32(spikes, offs);
-                    _mm512_storeu_si512(dst.as_mut_ptr().add(len) as *mut _, packed);
-                    len += spikes.count_ones() as usize;
-                }
-                offs = _mm512_add_epi32(offs, step);
-            }
+            list_pixel(px, planes, 0, out_c, dst, &mut len, usize::MAX, &mut |_| {});
         }
         self.tags[slot] = pixel;
         self.lens[slot] = len;

@@ -258,54 +258,31 @@ mod narrow {
                                 x[b] = _mm512_add_epi16(x[b - 1], x[b - 1]);
                             }
                         }
-                        let src = input.as_ptr().add(iy * a.in_w * c + 32 * g);
-                        let dst = row.as_mut_ptr().add(32 * g);
+                        let line = Line {
+                            src: input.as_ptr().add(iy * a.in_w * c + 32 * g),
+                            dst: row.as_mut_ptr().add(32 * g),
+                            m,
+                            c,
+                            cp,
+                            pad,
+                            in_w: a.in_w,
+                            out_w: a.out_w,
+                        };
                         let mut ring = [_mm512_setzero_si512(); K];
                         let mut v0 = 0;
                         while v0 < steps {
-                            for phase in 0..K {
-                                let v = v0 + phase;
-                                if let Some(ix) = v.checked_sub(pad).filter(|&x| x < a.in_w) {
-                                    let s =
-                                        _mm256_maskz_loadu_epi8(m, src.add(ix * c) as *const i8);
-                                    let mut k = [0 as __mmask32; BITS];
-                                    for (b, kb) in k.iter_mut().enumerate() {
-                                        let bit = _mm256_set1_epi8(1 << b);
-                                        *kb = _mm256_test_epi8_mask(s, bit);
-                                    }
-                                    // Output v − kx sits in slot (v − kx) mod K. The top
-                                    // bit (counts of 4 or more) is rare in a whole group:
-                                    // its adds are skipped when no lane has it.
-                                    let top = k[BITS - 1] != 0;
-                                    for (kx, wk) in w.iter().enumerate() {
-                                        let slot = (phase + K - kx) % K;
-                                        let mut x = ring[slot];
-                                        for (&kb, &wb) in k.iter().zip(wk).take(BITS - 1) {
-                                            x = _mm512_mask_add_epi16(x, kb, x, wb);
-                                        }
-                                        ring[slot] = x;
-                                    }
-                                    if top {
-                                        for (kx, wk) in w.iter().enumerate() {
-                                            let slot = (phase + K - kx) % K;
-                                            let (kb, wb) = (k[BITS - 1], wk[BITS - 1]);
-                                            ring[slot] = _mm512_mask_add_epi16(
-                                                ring[slot], kb, ring[slot], wb,
-                                            );
-                                        }
-                                    }
-                                }
-                                // Output v − K + 1 is complete for this kernel row.
-                                let slot = (phase + 1) % K;
-                                if let Some(o) = (v + 1).checked_sub(K).filter(|&o| o < a.out_w) {
-                                    let p = dst.add(o * cp) as *mut __m512i;
-                                    let sum = _mm512_add_epi16(
-                                        _mm512_loadu_si512(p as *const _),
-                                        ring[slot],
-                                    );
-                                    _mm512_storeu_si512(p, sum);
-                                }
-                                ring[slot] = _mm512_setzero_si512();
+                            // Unrolled by hand with literal phases (the compiler kept the
+                            // loop, and the ring in memory): every ring slot a fixed register.
+                            phase(&line, &w, &mut ring, v0, 0);
+                            phase(&line, &w, &mut ring, v0, 1);
+                            phase(&line, &w, &mut ring, v0, 2);
+                            if K > 3 {
+                                phase(&line, &w, &mut ring, v0, 3);
+                                phase(&line, &w, &mut ring, v0, 4);
+                            }
+                            if K > 5 {
+                                phase(&line, &w, &mut ring, v0, 5);
+                                phase(&line, &w, &mut ring, v0, 6);
                             }
                             v0 += K;
                         }
@@ -320,5 +297,83 @@ mod narrow {
             }
         }
         true
+    }
+
+    /// One input row of one channel group and its output row (see [`phase`]).
+    struct Line {
+        /// Counts of the group's first channel at input column 0.
+        src: *const u8,
+        /// Row buffer value of the group's first channel at output column 0.
+        dst: *mut i16,
+        /// The group's channels.
+        m: __mmask32,
+        c: usize,
+        cp: usize,
+        pad: usize,
+        in_w: usize,
+        out_w: usize,
+    }
+
+    /// Padded position `v0 + phase` of `line` (`phase < K`, a literal, so that the ring
+    /// slots are fixed registers): its taps' weights `w` (times 1, 2 and 4) added into the
+    /// ring, then the output it completes moved to the row buffer.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F/BW/VL; `line` reads counts at `src + ix·c + j` for `ix <
+    /// in_w` and lanes `j` of `m`, and writes 32 `i16` at `dst + o·cp` for `o < out_w`,
+    /// all inside their buffers (the caller's bounds).
+    #[inline(always)]
+    unsafe fn phase<const K: usize>(
+        line: &Line,
+        w: &[[__m512i; BITS]; K],
+        ring: &mut [__m512i; K],
+        v0: usize,
+        phase: usize,
+    ) {
+        let v = v0 + phase;
+        // SAFETY: the contract; masked-off lanes are not accessed.
+        unsafe {
+            let spiking = match v.checked_sub(line.pad).filter(|&x| x < line.in_w) {
+                Some(ix) => {
+                    let s = _mm256_maskz_loadu_epi8(line.m, line.src.add(ix * line.c) as *const i8);
+                    // A pixel without spikes in this group adds nothing.
+                    (_mm256_test_epi8_mask(s, s) != 0).then_some(s)
+                }
+                None => None,
+            };
+            if let Some(s) = spiking {
+                let mut k = [0 as __mmask32; BITS];
+                for (b, kb) in k.iter_mut().enumerate() {
+                    let bit = _mm256_set1_epi8(1 << b);
+                    *kb = _mm256_test_epi8_mask(s, bit);
+                }
+                // Output v − kx sits in slot (v − kx) mod K. The top bit (counts of 4 or
+                // more) is rare in a whole group: its adds are skipped when no lane has it.
+                let top = k[BITS - 1] != 0;
+                for (kx, wk) in w.iter().enumerate() {
+                    let slot = (phase + K - kx) % K;
+                    let mut x = ring[slot];
+                    for (&kb, &wb) in k.iter().zip(wk).take(BITS - 1) {
+                        x = _mm512_mask_add_epi16(x, kb, x, wb);
+                    }
+                    ring[slot] = x;
+                }
+                if top {
+                    for (kx, wk) in w.iter().enumerate() {
+                        let slot = (phase + K - kx) % K;
+                        let (kb, wb) = (k[BITS - 1], wk[BITS - 1]);
+                        ring[slot] = _mm512_mask_add_epi16(ring[slot], kb, ring[slot], wb);
+                    }
+                }
+            }
+            // Output v − K + 1 is complete for this kernel row.
+            let slot = (phase + 1) % K;
+            if let Some(o) = (v + 1).checked_sub(K).filter(|&o| o < line.out_w) {
+                let p = line.dst.add(o * line.cp) as *mut __m512i;
+                let sum = _mm512_add_epi16(_mm512_loadu_si512(p as *const _), ring[slot]);
+                _mm512_storeu_si512(p, sum);
+            }
+            ring[slot] = _mm512_setzero_si512();
+        }
     }
 }
