@@ -216,6 +216,8 @@ mod narrow {
         rows: core::ops::Range<usize>,
         store: &mut impl FnMut(usize, &[i32]),
     ) -> bool {
+        // The hand-unrolled phases of a kernel row cover exactly these kernel sizes.
+        const { assert!(K == 3 || K == 5 || K == 7) };
         let c = a.geom.out_c as usize;
         let pad = a.geom.pad as usize;
         let groups = c.div_ceil(32);
