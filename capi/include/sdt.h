@@ -253,7 +253,9 @@ typedef struct SdtEventFraming {
    */
   uint8_t clip;
   /**
-   * Input channels of the polarity layout: 2 = channel 0 OFF counts, channel 1 ON counts.
+   * Input channels of the polarity layout, 2 × S: each bin is cut into S equal slices (of
+   * its time, or of its events), channel 2s counts the OFF and 2s + 1 the ON events of
+   * slice s (2: channel 0 OFF counts, channel 1 ON counts).
    */
   uint8_t polarity_channels;
   /**

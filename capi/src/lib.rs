@@ -173,7 +173,9 @@ pub struct SdtEventFraming {
     pub downsample: u16,
     /// Largest count per cell.
     pub clip: u8,
-    /// Input channels of the polarity layout: 2 = channel 0 OFF counts, channel 1 ON counts.
+    /// Input channels of the polarity layout, 2 × S: each bin is cut into S equal slices (of
+    /// its time, or of its events), channel 2s counts the OFF and 2s + 1 the ON events of
+    /// slice s (2: channel 0 OFF counts, channel 1 ON counts).
     pub polarity_channels: u8,
     /// The sensor the model was trained for.
     pub sensor_width: u16,

@@ -56,6 +56,8 @@ pub struct MetaOptions {
 pub struct InputFacts {
     /// Input `(height, width)`.
     pub size: (u16, u16),
+    /// Input channels (`2 × S` for event counts in `S` slices per bin).
+    pub channels: u16,
     /// Largest spike count D.
     pub d: u8,
 }
@@ -180,9 +182,20 @@ impl MetaOptions {
             hop: self.hop.or(old.map(|f| f.hop)).unwrap_or(bins),
             downsample,
             clip: self.clip.or(old.map(|f| f.clip)).unwrap_or(facts.d),
-            polarity: PolarityLayout::OffOn,
+            polarity: old
+                .map(|f| f.polarity)
+                .unwrap_or_else(|| layout_for(facts.channels)),
             sensor,
         })
+    }
+}
+
+/// OFF/ON channel pairs, one per slice, for a model of `channels` inputs (an odd count is
+/// left to validation, which rejects it).
+fn layout_for(channels: u16) -> PolarityLayout {
+    match channels / 2 {
+        0 | 1 => PolarityLayout::OffOn,
+        n => PolarityLayout::OffOnPerSlice(u8::try_from(n).unwrap_or(u8::MAX)),
     }
 }
 
@@ -191,6 +204,7 @@ pub fn facts(model: &sdt_core::Model<'_>) -> InputFacts {
     let input = model.tensor(model.graph().input);
     InputFacts {
         size: (input.h, input.w),
+        channels: input.c,
         d: model.d(),
     }
 }
@@ -213,4 +227,46 @@ pub fn to_json(meta: &sdt_core::Metadata<'_>) -> serde_json::Value {
         "class_names": names,
         "input": meta.input,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_framing_without_a_base_takes_its_slices_from_the_input_channels() {
+        let opts = MetaOptions {
+            bin_us: Some(50_000),
+            bins: Some(8),
+            sensor: Some((128, 128)),
+            ..MetaOptions::default()
+        };
+        let facts = |channels| InputFacts {
+            size: (32, 32),
+            channels,
+            d: 4,
+        };
+        let layouts: Vec<_> = [2, 8]
+            .into_iter()
+            .map(|c| {
+                opts.framing(InputKind::Unspecified, facts(c))
+                    .unwrap()
+                    .polarity
+            })
+            .collect();
+        assert_eq!(
+            layouts,
+            [PolarityLayout::OffOn, PolarityLayout::OffOnPerSlice(4)]
+        );
+        // A base framing keeps its layout.
+        let base = InputKind::Events(opts.framing(InputKind::Unspecified, facts(8)).unwrap());
+        let kept = MetaOptions {
+            hop: Some(2),
+            ..MetaOptions::default()
+        };
+        assert_eq!(
+            kept.framing(base, facts(8)).unwrap().polarity,
+            PolarityLayout::OffOnPerSlice(4)
+        );
+    }
 }

@@ -123,6 +123,7 @@ pub fn pack_checkpoint(
         .map_err(|_| ConvertError::Invalid(format!("input size {}", opt.input_size)))?;
     let facts = InputFacts {
         size: (size, size),
+        channels: u16::try_from(arch.in_channels).unwrap_or(u16::MAX),
         d: opt.d,
     };
     let meta = opt.meta.apply(Default::default(), facts)?;

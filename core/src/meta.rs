@@ -109,13 +109,23 @@ pub enum BinLength {
 pub enum PolarityLayout {
     /// Two channels: 0 counts OFF events, 1 counts ON events.
     OffOn,
+    /// `2 × n` channels: each bin cut into `n` equal slices (of its time, or of its events for
+    /// event-count bins); channel `2s` counts the OFF and `2s + 1` the ON events of slice `s`.
+    /// The slices show the order of the motion inside one bin (which way an arm turns).
+    OffOnPerSlice(u8),
 }
 
 impl PolarityLayout {
     /// Input channels the layout needs.
     pub const fn channels(self) -> u16 {
+        2 * self.slices() as u16
+    }
+
+    /// Slices per bin (1 for [`PolarityLayout::OffOn`]; 0 only in a malformed layout).
+    pub const fn slices(self) -> u8 {
         match self {
-            PolarityLayout::OffOn => 2,
+            PolarityLayout::OffOn => 1,
+            PolarityLayout::OffOnPerSlice(n) => n,
         }
     }
 }
@@ -227,6 +237,7 @@ impl EventFraming {
         let bin_ok = !matches!(self.bin, BinLength::Micros(0) | BinLength::Events(0));
         let window_ok = self.bins > 0 && self.hop > 0 && self.hop <= self.bins;
         let fits = self.cells() == Some((shape.h, shape.w))
+            && self.polarity.slices() > 0
             && self.polarity.channels() == shape.c
             && self.sensor.0 > 0
             && self.sensor.1 > 0;

@@ -222,6 +222,14 @@ fn metadata_that_does_not_fit_the_model_is_rejected() {
             downsample: 0,
             ..framing()
         },
+        EventFraming {
+            polarity: PolarityLayout::OffOnPerSlice(0),
+            ..framing()
+        },
+        EventFraming {
+            polarity: PolarityLayout::OffOnPerSlice(2),
+            ..framing()
+        },
     ];
     for f in bad_framings {
         let blob = b.blob_with(&meta("", InputKind::Events(f)));

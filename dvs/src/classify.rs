@@ -29,6 +29,8 @@ pub struct ClassifyOptions {
     pub downsample: Option<u16>,
     /// Largest count per cell; default: the model's `D`.
     pub clip: Option<u8>,
+    /// Slices per bin (each its own OFF/ON channel pair); default 1.
+    pub slices: Option<u8>,
     /// Kernel.
     pub kernel: Kernel,
 }
@@ -43,6 +45,7 @@ impl ClassifyOptions {
             average: 1,
             downsample: None,
             clip: None,
+            slices: None,
             kernel,
         }
     }
@@ -183,6 +186,7 @@ pub fn stream_config(
                 .clip
                 .or(blob.map(|b| b.framer.clip))
                 .unwrap_or(model.d()),
+            slices: opts.slices.or(blob.map(|b| b.framer.slices)).unwrap_or(1),
         },
         // A blob's hop belongs to its bins: with other bins it may not fit.
         hop: opts

@@ -92,6 +92,9 @@ enum Command {
         /// Largest count per cell (default: the blob's framing, else the model's D).
         #[arg(long)]
         clip: Option<u8>,
+        /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
+        #[arg(long)]
+        slices: Option<u8>,
         /// Run the dense reference kernel instead of the spike-driven one.
         #[arg(long)]
         dense: bool,
@@ -206,6 +209,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             average,
             downsample,
             clip,
+            slices,
             dense,
             json,
         } => {
@@ -223,6 +227,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 average,
                 downsample,
                 clip,
+                slices,
                 kernel: if dense {
                     Kernel::Dense
                 } else {

@@ -112,6 +112,7 @@ pub fn render(
         window: Window::Time { us: frame_us },
         downsample: opts.downsample,
         clip: u8::MAX,
+        slices: 1,
     })
     .map_err(RenderError::Framer)?;
     let (_, _, h, w) = framer.shape();

@@ -324,6 +324,7 @@ fn classify_label_stream() {
         average: 2,
         downsample: None,
         clip: None,
+        slices: None,
         kernel: Kernel::Dense,
     };
     let mut lib = Vec::new();

@@ -1,10 +1,13 @@
 //! Events → `T` frames of per-pixel, per-polarity event counts.
 //!
-//! Output layout is **CHW per bin**: `[T][2][H'][W']` `u8` counts, row-major, where channel
-//! 0 is OFF and channel 1 is ON, `H' = ceil(height / f)`, `W' = ceil(width / f)` for the
-//! integer downsampling factor `f` (pixel `(x, y)` lands in cell `(x / f, y / f)`). Counts
-//! saturate at the clip value `D`. The caller owns the buffer (`&mut [u8]` of at least
-//! [`Framer::frame_len`] bytes).
+//! Output layout is **CHW per bin**: `[T][S][2][H'][W']` `u8` counts, row-major. Each bin is
+//! cut into `S` equal slices (of its time, or of its events); channel `2s` counts the OFF and
+//! channel `2s + 1` the ON events of slice `s`, so with `S > 1` one bin shows the order of
+//! the motion inside it (which way an arm turns), not only where it was. `S = 1` gives the
+//! plain `[T][2][H'][W']` (channel 0 OFF, 1 ON). `H' = ceil(height / f)`,
+//! `W' = ceil(width / f)` for the integer downsampling factor `f` (pixel `(x, y)` lands in
+//! cell `(x / f, y / f)`). Counts saturate at the clip value `D`. The caller owns the buffer
+//! (`&mut [u8]` of at least [`Framer::frame_len`] bytes).
 //!
 //! Bins are either fixed time windows of `dt` µs (the first window starts at the first
 //! event's timestamp) or fixed event counts. When an event does not fit the current `T` bins,
@@ -41,6 +44,15 @@ pub struct FramerConfig {
     pub downsample: u16,
     /// Largest count stored per cell (`D`).
     pub clip: u8,
+    /// Slices `S` per bin, each with its own OFF/ON channel pair (1 = plain counts).
+    pub slices: u8,
+}
+
+impl FramerConfig {
+    /// Channels of one bin: `2 × S`.
+    pub fn channels(&self) -> usize {
+        2 * usize::from(self.slices)
+    }
 }
 
 /// Invalid framer parameters.
@@ -54,9 +66,11 @@ pub enum FramerError {
     NoDownsample,
     /// `clip` is 0.
     NoClip,
+    /// `slices` is 0.
+    NoSlices,
     /// The sensor has no pixels.
     EmptyGeometry,
-    /// `T × 2 × H' × W'` does not fit in `usize`.
+    /// `T × 2S × H' × W'` does not fit in `usize`.
     TooLarge,
 }
 
@@ -118,6 +132,9 @@ impl Framer {
         if cfg.clip == 0 {
             return Err(FramerError::NoClip);
         }
+        if cfg.slices == 0 {
+            return Err(FramerError::NoSlices);
+        }
         if cfg.geometry.width == 0 || cfg.geometry.height == 0 {
             return Err(FramerError::EmptyGeometry);
         }
@@ -125,7 +142,7 @@ impl Framer {
         let width = usize::from(cfg.geometry.width).div_ceil(f);
         let height = usize::from(cfg.geometry.height).div_ceil(f);
         let len = usize::from(cfg.bins)
-            .checked_mul(2)
+            .checked_mul(cfg.channels())
             .and_then(|n| n.checked_mul(width))
             .and_then(|n| n.checked_mul(height))
             .ok_or(FramerError::TooLarge)?;
@@ -145,14 +162,19 @@ impl Framer {
         &self.cfg
     }
 
-    /// Bytes of one window: `T × 2 × H' × W'`.
+    /// Bytes of one window: `T × 2S × H' × W'`.
     pub fn frame_len(&self) -> usize {
         self.len
     }
 
-    /// `(T, 2, H', W')`.
+    /// `(T, 2S, H', W')`.
     pub fn shape(&self) -> (usize, usize, usize, usize) {
-        (usize::from(self.cfg.bins), 2, self.height, self.width)
+        (
+            usize::from(self.cfg.bins),
+            self.cfg.channels(),
+            self.height,
+            self.width,
+        )
     }
 
     /// Start of the current time window (µs), once the first event fixed it.
@@ -165,23 +187,27 @@ impl Framer {
         self.counters
     }
 
-    /// Bin of `e` in the current window, `None` if the window is full for it, or `Err` if it
-    /// is too old.
+    /// Bin and slice of an event at `t` in the current window, `None` if the window is full
+    /// for it, or `Err` if it is too old.
     #[inline(always)]
-    fn bin(&mut self, t: u64) -> Result<Option<u64>, ()> {
-        let bins = u64::from(self.cfg.bins);
+    fn bin(&mut self, t: u64) -> Result<Option<(u64, u64)>, ()> {
+        let (bins, slices) = (u64::from(self.cfg.bins), u64::from(self.cfg.slices));
         match self.cfg.window {
             Window::Time { us } => {
                 let start = *self.start.get_or_insert(t);
                 if t < start {
                     return Err(());
                 }
-                let bin = (t - start) / us;
-                Ok((bin < bins).then_some(bin))
+                let (bin, into) = ((t - start) / us, (t - start) % us);
+                // `into < us`, so the slice is below `S`; u128 keeps `into × S` exact.
+                let slice = (u128::from(into) * u128::from(slices) / u128::from(us)) as u64;
+                Ok((bin < bins).then_some((bin, slice)))
             }
             Window::Count { events } => {
-                let bin = self.filled / u64::from(events);
-                Ok((bin < bins).then_some(bin))
+                let events = u64::from(events);
+                let (bin, into) = (self.filled / events, self.filled % events);
+                let slice = into * slices / events;
+                Ok((bin < bins).then_some((bin, slice)))
             }
         }
     }
@@ -193,8 +219,8 @@ impl Framer {
             self.counters.out_of_range += 1;
             return Push::Dropped;
         }
-        let bin = match self.bin(e.t) {
-            Ok(Some(bin)) => bin as usize,
+        let (bin, slice) = match self.bin(e.t) {
+            Ok(Some((bin, slice))) => (bin as usize, slice as usize),
             Ok(None) => return Push::Full,
             Err(()) => {
                 self.counters.late += 1;
@@ -203,7 +229,8 @@ impl Framer {
         };
         let f = usize::from(self.cfg.downsample);
         let (x, y) = (usize::from(e.x) / f, usize::from(e.y) / f);
-        let idx = ((bin * 2 + usize::from(e.p)) * self.height + y) * self.width + x;
+        let channel = (bin * usize::from(self.cfg.slices) + slice) * 2 + usize::from(e.p);
+        let idx = (channel * self.height + y) * self.width + x;
         if let Some(c) = out.get_mut(idx) {
             if *c < self.cfg.clip {
                 *c += 1;

@@ -2,7 +2,7 @@
 //!
 //! The stream is cut into bins (fixed time or fixed event count, as the [`Framer`]'s
 //! [`Window`]); a window is the last `T` bins and a new window starts every `hop` bins. Each
-//! bin is framed into `2 × H' × W'` counts and run through the model once (the model sees one
+//! bin is framed into `2S × H' × W'` counts and run through the model once (the model sees one
 //! time step at a time), so its logits are computed once and reused by every window that
 //! contains it. A window's score is the sum of its `T` bins' logits (the average over `T`,
 //! times `T`), and the prediction sums the scores of the last `K` windows.
@@ -41,6 +41,7 @@ impl StreamConfig {
                 window: Window::from(f.bin),
                 downsample: f.downsample,
                 clip: f.clip,
+                slices: f.polarity.slices(),
             },
             hop: f.hop,
             average: 1,
@@ -71,9 +72,9 @@ pub enum StreamError {
     TooManyBins,
     /// `hop` is 0 or exceeds `T`, or `average` is 0.
     BadHop,
-    /// The model's input is not `H' × W' × 2`: `(h, w, c)` expected and found.
+    /// The model's input is not `H' × W' × 2S`: `(h, w, c)` expected and found.
     InputShape {
-        /// The framer's `(H', W', 2)`.
+        /// The framer's `(H', W', 2S)`.
         expected: (usize, usize, usize),
         /// The model input's `(h, w, c)`.
         found: (usize, usize, usize),
@@ -97,7 +98,7 @@ impl From<sdt_core::Error> for StreamError {
 /// Lengths of the caller buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamSizes {
-    /// `u8` elements of [`StreamBuffers::frames`]: `T × 2 × H' × W'`.
+    /// `u8` elements of [`StreamBuffers::frames`]: `T × 2S × H' × W'`.
     pub frames: usize,
     /// `i32` elements of [`StreamBuffers::logits`]: `(T + 1) × classes`.
     pub logits: usize,
@@ -108,7 +109,7 @@ pub struct StreamSizes {
 /// Caller-owned memory of a [`StreamClassifier`].
 #[derive(Debug)]
 pub struct StreamBuffers<'buf> {
-    /// Bin frames, a ring of `T` frames of `2 × H' × W'` counts.
+    /// Bin frames, a ring of `T` frames of `2S × H' × W'` counts.
     pub frames: &'buf mut [u8],
     /// Logits of the `T` bins in the ring, then those of an empty bin.
     pub logits: &'buf mut [i32],
@@ -383,27 +384,27 @@ impl<'buf> StreamClassifier<'buf> {
         session: &mut Session<'_, '_, '_>,
         run: &mut Run<'_, '_>,
     ) -> Result<(), StreamError> {
-        let (_, _, h, w) = self.framer.shape();
+        let (_, channels, h, w) = self.framer.shape();
         let plane = h * w;
         let frame = self
             .bufs
             .frames
             .get(slot * self.frame..(slot + 1) * self.frame)
             .ok_or(StreamError::Buffer)?;
-        // Frames are CHW (OFF plane, then ON plane); the model input is HWC.
+        // Frames are CHW (OFF and ON planes of each slice); the model input is HWC.
         let hwc = |i: usize| {
-            let (pixel, c) = (i / 2, i % 2);
+            let (pixel, c) = (i / channels, i % channels);
             frame.get(c * plane + pixel).copied().unwrap_or(0)
         };
         if let Some(input) = session.input_i8_mut() {
-            if input.len() != 2 * plane {
+            if input.len() != channels * plane {
                 return Err(StreamError::Session);
             }
             for (i, x) in input.iter_mut().enumerate() {
                 *x = hwc(i).min(i8::MAX as u8) as i8;
             }
         } else if let Some(input) = session.input_i16_mut() {
-            if input.len() != 2 * plane {
+            if input.len() != channels * plane {
                 return Err(StreamError::Session);
             }
             for (i, x) in input.iter_mut().enumerate() {

@@ -21,11 +21,16 @@ use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
 /// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
 /// constant on sparse event frames).
 fn event_model(seed: u64, acc: f64) -> Blob {
+    sliced_event_model(seed, acc, 1)
+}
+
+/// [`event_model`] for bins cut into `slices` slices: `2 × slices` input channels.
+fn sliced_event_model(seed: u64, acc: f64, slices: usize) -> Blob {
     let mut rng = Rng::new(seed);
     let d = 4;
     let mut b = Builder::new(d);
-    let x = b.input(6, 6, &[0, 0]);
-    let g = geom(3, 1, 1, 2, 8, false);
+    let x = b.input(6, 6, &vec![0; 2 * slices]);
+    let g = geom(3, 1, 1, 2 * slices as u16, 8, false);
     let (a, frac) = spike_affines(&mut rng, 8, acc, d);
     let r = b.fixed(6, 6, 8, frac);
     let w = Weights::random(&mut rng, WeightBits::I8, g.weight_count(), 127);
@@ -68,6 +73,7 @@ fn config(window: Window, bins: u16, hop: u16, average: u16) -> StreamConfig {
             window,
             downsample: 2,
             clip: 4,
+            slices: 1,
         },
         hop,
         average,
@@ -154,11 +160,11 @@ fn bins_by_hand(cfg: &StreamConfig, events: &[Event]) -> Vec<(Vec<u8>, u64, u64,
 /// Logits of one CHW frame, run by hand.
 fn logits_by_hand(model: &Model<'_>, chw: &[u8]) -> Vec<i32> {
     let t = model.tensor(model.graph().input);
-    let (h, w) = (t.h as usize, t.w as usize);
-    let mut hwc = vec![0i8; h * w * 2];
-    for c in 0..2 {
+    let (h, w, channels) = (t.h as usize, t.w as usize, t.c as usize);
+    let mut hwc = vec![0i8; h * w * channels];
+    for c in 0..channels {
         for p in 0..h * w {
-            hwc[p * 2 + c] = chw[c * h * w + p] as i8;
+            hwc[p * channels + c] = chw[c * h * w + p] as i8;
         }
     }
     let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).unwrap()];
@@ -228,6 +234,40 @@ fn check_against_hand(model: &Model<'_>, cfg: StreamConfig, events: &[Event]) ->
         );
     }
     got.len()
+}
+
+/// Bins cut into slices reach the model as `2S` HWC channels, slice by slice, in time and
+/// in count bins; a model of the wrong width is refused.
+#[test]
+fn sliced_bins_equal_framing_and_running_by_hand() {
+    let events = stream(3_000, 6);
+    for slices in [2u8, 3] {
+        let blob = sliced_event_model(2, 50.0, usize::from(slices));
+        let model = blob.model().unwrap();
+        let sliced = |cfg: StreamConfig| StreamConfig {
+            framer: FramerConfig {
+                slices,
+                ..cfg.framer
+            },
+            ..cfg
+        };
+        for cfg in [
+            config(Window::Time { us: 400 }, 4, 2, 1),
+            config(Window::Count { events: 150 }, 3, 1, 2),
+        ] {
+            let cfg = sliced(cfg);
+            let n = check_against_hand(&model, cfg, &events);
+            println!("{cfg:?}: {n} windows");
+        }
+        let plain = config(Window::Time { us: 400 }, 4, 2, 1);
+        assert_eq!(
+            StreamClassifier::sizes(&plain, &model),
+            Err(StreamError::InputShape {
+                expected: (6, 6, 2),
+                found: (6, 6, 2 * usize::from(slices)),
+            })
+        );
+    }
 }
 
 #[test]

@@ -249,7 +249,73 @@ fn cfg(window: Window, bins: u16, downsample: u16, clip: u8) -> FramerConfig {
         window,
         downsample,
         clip,
+        slices: 1,
     }
+}
+
+/// Slice `s` of a bin lands in channels `2s` (OFF) and `2s + 1` (ON): by time in time bins,
+/// by event count in count bins.
+#[test]
+fn framer_slices_cut_each_bin() {
+    // Time: bins of 10 µs in 4 slices; offsets 0-2 → 0, 3-4 → 1, 5-7 → 2, 8-9 → 3.
+    let mut f = Framer::new(FramerConfig {
+        slices: 4,
+        ..cfg(Window::Time { us: 10 }, 2, 1, 255)
+    })
+    .unwrap();
+    assert_eq!(f.shape(), (2, 8, 4, 5));
+    let mut out = vec![0u8; f.frame_len()];
+    let plane = 20;
+    let at = |bin: usize, slice: usize, p: usize, x: usize| ((bin * 4 + slice) * 2 + p) * plane + x;
+    let pushes = [
+        (100, 0, 1, (0, 0)),
+        (102, 1, 0, (0, 0)),
+        (103, 2, 1, (0, 1)),
+        (104, 3, 0, (0, 1)),
+        (105, 4, 1, (0, 2)),
+        (107, 0, 1, (0, 2)),
+        (108, 1, 1, (0, 3)),
+        (109, 2, 0, (0, 3)),
+        (110, 3, 1, (1, 0)),
+        (119, 4, 0, (1, 3)),
+    ];
+    let mut want = vec![0u8; out.len()];
+    for (t, x, p, (bin, slice)) in pushes {
+        assert_eq!(f.push(ev(t, x, 0, p), &mut out), Push::Binned);
+        want[at(bin, slice, p as usize, x as usize)] += 1;
+    }
+    assert_eq!(out, want);
+    assert_eq!(f.push(ev(120, 0, 0, 1), &mut out), Push::Full);
+
+    // Count: bins of 5 events in 2 slices; events 0-2 → slice 0, 3-4 → slice 1.
+    let mut f = Framer::new(FramerConfig {
+        slices: 2,
+        ..cfg(Window::Count { events: 5 }, 1, 1, 255)
+    })
+    .unwrap();
+    let mut out = vec![0u8; f.frame_len()];
+    let events: Vec<Event> = (0..6).map(|i| ev(i, i as u16 % 5, 1, 0)).collect();
+    assert_eq!(f.push_slice(&events, &mut out), 5);
+    let ones: Vec<usize> = (0..out.len()).filter(|&i| out[i] == 1).collect();
+    let row = 5;
+    assert_eq!(
+        ones,
+        [
+            row,
+            row + 1,
+            row + 2,
+            2 * plane + row + 3,
+            2 * plane + row + 4
+        ]
+    );
+    assert_eq!(
+        Framer::new(FramerConfig {
+            slices: 0,
+            ..cfg(Window::Count { events: 5 }, 1, 1, 255)
+        })
+        .unwrap_err(),
+        FramerError::NoSlices
+    );
 }
 
 #[test]

@@ -213,7 +213,7 @@ impl EventReader {
     }
 }
 
-/// `(T, 2, H', W')` of one window.
+/// `(T, 2S, H', W')` of one window.
 type FrameShape = (usize, usize, usize, usize);
 
 fn framer_error(e: FramerError) -> PyErr {
@@ -222,18 +222,19 @@ fn framer_error(e: FramerError) -> PyErr {
         FramerError::EmptyWindow => "the window (us or events) must be at least 1",
         FramerError::NoDownsample => "downsample must be at least 1",
         FramerError::NoClip => "clip must be at least 1",
+        FramerError::NoSlices => "slices must be at least 1",
         FramerError::EmptyGeometry => "the sensor has no pixels",
         FramerError::TooLarge => "the frames do not fit in memory",
     };
     InputError::new_err(why)
 }
 
-/// Frames events (their `u64` words) with the core's framer: `(windows, T*2*H'*W')` counts
-/// as a flat `uint8` array plus the frame shape `(T, 2, H', W')`. A trailing window that
+/// Frames events (their `u64` words) with the core's framer: `(windows, T*2S*H'*W')` counts
+/// as a flat `uint8` array plus the frame shape `(T, 2S, H', W')` (`S` slices per bin). A trailing window that
 /// received events is included when `partial`.
 #[pyfunction]
 #[pyo3(signature = (words, width, height, bins, *, window_us = None, window_events = None,
-    downsample = 1, clip = 4, partial = true))]
+    downsample = 1, clip = 4, slices = 1, partial = true))]
 #[allow(clippy::too_many_arguments)]
 fn frame_words<'py>(
     py: Python<'py>,
@@ -245,6 +246,7 @@ fn frame_words<'py>(
     window_events: Option<u32>,
     downsample: u16,
     clip: u8,
+    slices: u8,
     partial: bool,
 ) -> PyResult<(Bound<'py, PyArray1<u8>>, FrameShape)> {
     let window = match (window_us, window_events) {
@@ -262,6 +264,7 @@ fn frame_words<'py>(
         window,
         downsample,
         clip,
+        slices,
     })
     .map_err(framer_error)?;
     let shape = framer.shape();

@@ -40,6 +40,8 @@ pub struct Framing {
     pub downsample: u16,
     /// Largest count per cell (the model's `D`).
     pub clip: u8,
+    /// Slices per bin, each with its own OFF/ON channel pair (`sdt_events::FramerConfig`).
+    pub slices: u8,
     /// Bins with fewer events are not used as samples.
     pub min_events: u64,
 }
@@ -53,6 +55,7 @@ impl Framing {
             window: Window::Time { us: self.bin_us },
             downsample: self.downsample,
             clip: self.clip,
+            slices: self.slices,
         }
     }
 }
@@ -250,6 +253,7 @@ mod tests {
             bin_us: 100,
             downsample: 2,
             clip: 4,
+            slices: 1,
             min_events: 2,
         };
         // Clip 0: bin [10, 110) has 7 events at cell (1, 0) ON (clipped to 4) and one OFF;
@@ -297,6 +301,7 @@ mod tests {
             bin_us: 100,
             downsample: 1,
             clip: 4,
+            slices: 1,
             min_events: 1,
         };
         let clips = [Clip {

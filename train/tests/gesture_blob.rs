@@ -45,6 +45,68 @@ fn trainer_writes_class_names_and_framing() {
     assert_eq!((f.sensor, f.polarity), ((128, 128), PolarityLayout::OffOn));
 }
 
+/// With `--slices`, each bin's slices are their own input channels and the blob says so; on
+/// the realistic simulator the report carries the window confusion matrix and the
+/// robustness table.
+#[test]
+fn trainer_writes_sliced_framing_confusion_and_robustness() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_sliced");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = tiny_run(
+        &dir,
+        &[
+            "--train-per-class",
+            "1",
+            "--test-per-class",
+            "1",
+            "--clip-ms",
+            "600",
+            "--slices",
+            "3",
+            "--realistic",
+            "--robustness-per-class",
+            "1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "train_gesture --slices 3 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blob = AlignedBlob::read(&dir.join("gesture_int8.blob")).unwrap();
+    let model = blob.model().unwrap();
+    assert_eq!(
+        model.framing().expect("framing").polarity,
+        PolarityLayout::OffOnPerSlice(3)
+    );
+    assert_eq!(model.tensor(model.graph().input).c, 6);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let confusion = report["window_confusion"].as_array().expect("confusion");
+    assert_eq!(confusion.len(), 11, "{report}");
+    let cells: u64 = confusion
+        .iter()
+        .flat_map(|row| row.as_array().expect("row").iter())
+        .map(|c| c.as_u64().expect("count"))
+        .sum();
+    assert_eq!(Some(cells), report["windows"].as_u64(), "{report}");
+    let cw_ccw = report["cw_ccw_error"].as_f64().expect("cw_ccw_error");
+    assert!((0.0..=1.0).contains(&cw_ccw), "{report}");
+    let rows = report["robustness"].as_array().expect("robustness");
+    let factors: Vec<&str> = rows.iter().map(|r| r["factor"].as_str().unwrap()).collect();
+    assert_eq!(
+        factors,
+        [
+            "noise", "noise", "noise", "scale", "scale", "scale", "speed", "speed", "speed",
+            "speed"
+        ]
+    );
+    for r in rows {
+        assert_eq!(r["clips"], 11, "{r}");
+        assert!(r["windows"].as_u64().unwrap() > 0, "{r}");
+    }
+}
+
 /// One epoch of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.
 fn tiny_run(dir: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_train_gesture"))

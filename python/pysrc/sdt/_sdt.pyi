@@ -117,5 +117,6 @@ def frame_words(
     window_events: Optional[int] = None,
     downsample: int = 1,
     clip: int = 4,
+    slices: int = 1,
     partial: bool = True,
 ) -> Tuple[npt.NDArray[np.uint8], Tuple[int, int, int, int]]: ...

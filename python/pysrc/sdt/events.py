@@ -113,17 +113,20 @@ def as_events(events: Any) -> np.ndarray:
 
 def frames(events: Any, width: int, height: int, bins: int, *,
            window_us: Optional[int] = None, window_events: Optional[int] = None,
-           downsample: int = 1, clip: int = 4, partial: bool = True) -> np.ndarray:
-    """Count frames of the core's framer: ``uint8`` array ``(windows, T, 2, H', W')``.
+           downsample: int = 1, clip: int = 4, slices: int = 1,
+           partial: bool = True) -> np.ndarray:
+    """Count frames of the core's framer: ``uint8`` array ``(windows, T, 2S, H', W')``.
 
     Give ``window_us`` (each of the ``bins`` bins spans that many µs) or ``window_events``
     (each bin takes that many events). ``H' = height // downsample``; counts saturate at
-    ``clip``. A last, incomplete window is kept when ``partial`` and it received events.
+    ``clip``. Each bin is cut into ``slices`` equal parts, channel ``2s + p`` counting
+    polarity ``p`` in part ``s``. A last, incomplete window is kept when ``partial`` and it
+    received events.
     """
     ev = as_events(events)
     flat, shape = _sdt.frame_words(ev.view("<u8"), width, height, bins, window_us=window_us,
                                    window_events=window_events, downsample=downsample,
-                                   clip=clip, partial=partial)
+                                   clip=clip, slices=slices, partial=partial)
     return flat.reshape((-1,) + tuple(shape))
 
 

@@ -35,6 +35,8 @@ use tch::Device;
 /// Seeds of training clips start here, held-out clips at `TEST_SEEDS`: disjoint people.
 const TRAIN_SEEDS: u64 = 1_000_000;
 const TEST_SEEDS: u64 = 2_000_000;
+/// Held-out clips of the robustness table: other people again.
+const ROBUSTNESS_SEEDS: u64 = 3_000_000;
 /// The DVS128 sensor.
 const SENSOR: u16 = 128;
 
@@ -80,6 +82,14 @@ struct Args {
     /// Bins per window (T).
     #[arg(long, default_value_t = 8)]
     bins: u16,
+    /// Slices per bin, each its own OFF/ON input channel pair: the order of the motion inside
+    /// a bin (which way an arm turns) becomes visible to the stateless per-bin model.
+    #[arg(long, default_value_t = 1)]
+    slices: u8,
+    /// With --realistic: held-out clips per class for each row of the robustness table
+    /// (noise 1×-10×, scale 0.5×-2×, speed 0.5×-2×; 0 skips the table).
+    #[arg(long, default_value_t = 3)]
+    robustness_per_class: u64,
     /// A new window every `hop` bins.
     #[arg(long, default_value_t = 4)]
     hop: u16,
@@ -112,11 +122,181 @@ struct Report {
     /// Majority of a clip's windows.
     clip_accuracy: f64,
     per_class_clip_accuracy: Vec<(String, f64)>,
+    /// Windows of true class `i` (row) labelled `j` (column), classes in blob order.
+    window_confusion: Vec<Vec<u64>>,
+    /// Windows of an arm circle labelled as the same arm turning the other way.
+    cw_ccw_error: f64,
     windows: u64,
     bins_run: u64,
     sops_per_window: f64,
     energy_uj_per_window: f64,
     latency_ms_per_window: f64,
+    /// With --realistic: window accuracy on fresh held-out people with one factor fixed.
+    robustness: Vec<RobustnessRow>,
+}
+
+#[derive(Serialize)]
+struct RobustnessRow {
+    /// `noise` (leak and shot-noise rate multiplier), `scale` or `speed`.
+    factor: &'static str,
+    value: f32,
+    clips: usize,
+    windows: u64,
+    window_accuracy: f64,
+    clip_accuracy: f64,
+}
+
+/// Streaming-classifier results over held-out clips.
+#[derive(Default)]
+struct Evaluation {
+    windows: u64,
+    hits: u64,
+    clip_hits: u64,
+    clips: u64,
+    per_class: Vec<(u64, u64)>,
+    confusion: Vec<Vec<u64>>,
+    sops: u64,
+    energy_uj: f64,
+    compute_ms: f64,
+    runs: u64,
+}
+
+impl Evaluation {
+    fn window_accuracy(&self) -> f64 {
+        self.hits as f64 / self.windows.max(1) as f64
+    }
+
+    fn clip_accuracy(&self) -> f64 {
+        self.clip_hits as f64 / self.clips.max(1) as f64
+    }
+
+    /// Windows of the four arm circles labelled as the same arm's opposite turn, over all
+    /// windows of those classes.
+    fn cw_ccw_error(&self) -> f64 {
+        let pairs = [
+            (
+                Gesture::RightArmClockwise,
+                Gesture::RightArmCounterClockwise,
+            ),
+            (Gesture::LeftArmClockwise, Gesture::LeftArmCounterClockwise),
+        ];
+        let count = |t: Gesture, p: Gesture| -> u64 {
+            self.confusion
+                .get(t.index())
+                .and_then(|row| row.get(p.index()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let row =
+            |t: Gesture| -> u64 { self.confusion.get(t.index()).map_or(0, |r| r.iter().sum()) };
+        let (mut swapped, mut total) = (0, 0);
+        for (a, b) in pairs {
+            swapped += count(a, b) + count(b, a);
+            total += row(a) + row(b);
+        }
+        swapped as f64 / total.max(1) as f64
+    }
+}
+
+/// Runs every clip through the core's streaming classifier, framed as the blob says (what a
+/// user of the blob gets); a clip's label is the majority of its windows.
+fn evaluate(clips: &[Clip], geometry: Geometry, model: &sdt_core::Model<'_>) -> Result<Evaluation> {
+    let opts = ClassifyOptions::from_blob(Kernel::SpikeDriven);
+    let classes = model.classes();
+    let mut e = Evaluation {
+        per_class: vec![(0, 0); classes],
+        confusion: vec![vec![0; classes]; classes],
+        ..Evaluation::default()
+    };
+    for c in clips {
+        let label = c.label as usize;
+        let mut votes = vec![0u32; classes];
+        let summary = classify_events(&c.events, geometry, model, &opts, |w| {
+            if let Some(v) = votes.get_mut(w.label) {
+                *v += 1;
+            }
+        })
+        .map_err(|e| Error::Data(format!("stream: {e}")))?;
+        if let Some(row) = e.confusion.get_mut(label) {
+            for (cell, v) in row.iter_mut().zip(&votes) {
+                *cell += u64::from(*v);
+            }
+        }
+        e.hits += u64::from(votes.get(label).copied().unwrap_or(0));
+        e.windows += summary.windows;
+        e.sops += summary.sops;
+        e.energy_uj += summary.energy_uj;
+        e.compute_ms += summary.compute_ms;
+        e.runs += summary.runs;
+        // Majority vote, the first class on ties.
+        let best = (0..classes).max_by_key(|&k| (votes[k], std::cmp::Reverse(k)));
+        let ok = best == Some(label);
+        e.clip_hits += u64::from(ok);
+        e.clips += 1;
+        if let Some(pc) = e.per_class.get_mut(label) {
+            pc.0 += u64::from(ok);
+            pc.1 += 1;
+        }
+    }
+    Ok(e)
+}
+
+/// Window accuracy on fresh held-out people (seeds apart from the test set's) with one
+/// factor of the randomization fixed and everything else drawn as in training. The sparse
+/// preset is off so that the fixed factor holds for every clip.
+fn robustness(
+    per_class: u64,
+    clip_us: u64,
+    threads: usize,
+    geometry: Geometry,
+    model: &sdt_core::Model<'_>,
+) -> Result<Vec<RobustnessRow>> {
+    let base = Randomization {
+        sparse_prob: 0.0,
+        ..Randomization::default()
+    };
+    let rows: [(&'static str, f32); 10] = [
+        ("noise", 1.0),
+        ("noise", 3.0),
+        ("noise", 10.0),
+        ("scale", 0.5),
+        ("scale", 1.0),
+        ("scale", 2.0),
+        ("speed", 0.5),
+        ("speed", 0.75),
+        ("speed", 1.0),
+        ("speed", 2.0),
+    ];
+    let mut out = Vec::new();
+    for (i, (factor, value)) in rows.into_iter().enumerate() {
+        let mut r = base.clone();
+        match factor {
+            "noise" => r.noise_multiplier = (value, value),
+            "scale" => r.scale = (value, value),
+            _ => r.speed = (value, value),
+        }
+        let clips = simulate(
+            &plan(per_class, ROBUSTNESS_SEEDS + i as u64 * 10_000),
+            clip_us,
+            threads,
+            Some(&r),
+        )?;
+        let e = evaluate(&clips, geometry, model)?;
+        eprintln!(
+            "robustness {factor} {value}: {:.1} % of {} windows",
+            100.0 * e.window_accuracy(),
+            e.windows
+        );
+        out.push(RobustnessRow {
+            factor,
+            value,
+            clips: clips.len(),
+            windows: e.windows,
+            window_accuracy: e.window_accuracy(),
+            clip_accuracy: e.clip_accuracy(),
+        });
+    }
+    Ok(out)
 }
 
 fn simulate(
@@ -229,12 +409,15 @@ fn run(args: Args) -> Result<()> {
         .clone()
         .try_into()
         .map_err(|_| Error::Config("--dims takes four widths".into()))?;
+    if args.slices == 0 {
+        return Err(Error::Config("--slices must be at least 1".into()));
+    }
     if args.size == 0 || !SENSOR.is_multiple_of(args.size) {
         return Err(Error::Config(format!("--size must divide {SENSOR}")));
     }
     let model_cfg = SdtConfig {
         embed_dims: dims,
-        in_channels: 2,
+        in_channels: 2 * i64::from(args.slices),
         image_size: i64::from(args.size),
         num_classes: Gesture::ALL.len() as i64,
         num_heads: 8,
@@ -245,6 +428,7 @@ fn run(args: Args) -> Result<()> {
         bin_us: args.bin_ms * 1000,
         downsample: SENSOR / args.size,
         clip: model_cfg.spike_max,
+        slices: args.slices,
         min_events: 20,
     };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
@@ -327,7 +511,10 @@ fn run(args: Args) -> Result<()> {
             hop: args.hop,
             downsample: framing.downsample,
             clip: framing.clip,
-            polarity: PolarityLayout::OffOn,
+            polarity: match args.slices {
+                1 => PolarityLayout::OffOn,
+                n => PolarityLayout::OffOnPerSlice(n),
+            },
             sensor: (framing.geometry.width, framing.geometry.height),
         }),
     };
@@ -346,37 +533,12 @@ fn run(args: Args) -> Result<()> {
     let core_model = blob
         .model()
         .map_err(|e| Error::Data(format!("blob: {e}")))?;
-    // Framed as the blob says: what a user of the blob gets.
-    let opts = ClassifyOptions::from_blob(Kernel::SpikeDriven);
-    let classes = Gesture::ALL.len();
-    let (mut hits, mut windows, mut clip_hits) = (0u64, 0u64, 0u64);
-    let mut per_class = vec![(0u64, 0u64); classes];
-    let (mut sops, mut energy, mut compute_ms, mut runs) = (0u64, 0.0, 0.0, 0u64);
-    for c in &test_clips {
-        let mut votes = vec![0u32; classes];
-        let summary = classify_events(&c.events, framing.geometry, &core_model, &opts, |w| {
-            if let Some(v) = votes.get_mut(w.label) {
-                *v += 1;
-            }
-        })
-        .map_err(|e| Error::Data(format!("stream: {e}")))?;
-        let label = c.label as usize;
-        hits += u64::from(votes.get(label).copied().unwrap_or(0));
-        windows += summary.windows;
-        sops += summary.sops;
-        energy += summary.energy_uj;
-        compute_ms += summary.compute_ms;
-        runs += summary.runs;
-        // Majority vote, the first class on ties.
-        let best = (0..classes).max_by_key(|&k| (votes[k], std::cmp::Reverse(k)));
-        let ok = best == Some(label);
-        clip_hits += u64::from(ok);
-        if let Some(pc) = per_class.get_mut(label) {
-            pc.0 += u64::from(ok);
-            pc.1 += 1;
-        }
-    }
-    let w = windows.max(1) as f64;
+    let eval = evaluate(&test_clips, framing.geometry, &core_model)?;
+    let robustness = match (args.realistic, args.robustness_per_class) {
+        (true, n) if n > 0 => robustness(n, clip_us, threads, framing.geometry, &core_model)?,
+        _ => Vec::new(),
+    };
+    let w = eval.windows.max(1) as f64;
     let report = Report {
         train_clips: train_clips.len(),
         test_clips: test_clips.len(),
@@ -389,18 +551,21 @@ fn run(args: Args) -> Result<()> {
         bin_accuracy_trained: per_bin.trained_accuracy,
         bin_accuracy_blob: per_bin.blob_accuracy,
         bin_top1_agreement: per_bin.top1_agreement,
-        window_accuracy: hits as f64 / w,
-        clip_accuracy: clip_hits as f64 / test_clips.len().max(1) as f64,
+        window_accuracy: eval.window_accuracy(),
+        clip_accuracy: eval.clip_accuracy(),
         per_class_clip_accuracy: Gesture::ALL
             .iter()
-            .zip(&per_class)
+            .zip(&eval.per_class)
             .map(|(g, &(h, n))| (g.name().to_owned(), h as f64 / n.max(1) as f64))
             .collect(),
-        windows,
-        bins_run: runs,
-        sops_per_window: sops as f64 / w,
-        energy_uj_per_window: energy / w,
-        latency_ms_per_window: compute_ms / w,
+        cw_ccw_error: eval.cw_ccw_error(),
+        window_confusion: eval.confusion.clone(),
+        windows: eval.windows,
+        bins_run: eval.runs,
+        sops_per_window: eval.sops as f64 / w,
+        energy_uj_per_window: eval.energy_uj / w,
+        latency_ms_per_window: eval.compute_ms / w,
+        robustness,
     };
     let json = serde_json::to_string_pretty(&report)?;
     println!("{json}");
