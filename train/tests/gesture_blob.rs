@@ -105,6 +105,41 @@ fn trainer_writes_sliced_framing_confusion_and_robustness() {
         assert_eq!(r["clips"], 11, "{r}");
         assert!(r["windows"].as_u64().unwrap() > 0, "{r}");
     }
+
+    // `--evaluate` scores the written blob on the same held-out people: the same figures.
+    let again = dir.join("evaluated");
+    std::fs::create_dir_all(&again).unwrap();
+    let blob_arg = dir.join("gesture_int8.blob");
+    let out = tiny_run(
+        &again,
+        &[
+            "--test-per-class",
+            "1",
+            "--clip-ms",
+            "600",
+            "--realistic",
+            "--robustness-per-class",
+            "1",
+            "--evaluate",
+            blob_arg.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "train_gesture --evaluate failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evaluated: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(again.join("report.json")).unwrap()).unwrap();
+    for key in [
+        "window_accuracy",
+        "windows",
+        "window_confusion",
+        "robustness",
+    ] {
+        assert_eq!(evaluated[key], report[key], "{key}");
+    }
+    assert!(evaluated.get("train_clips").is_none(), "{evaluated}");
 }
 
 /// One epoch of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.

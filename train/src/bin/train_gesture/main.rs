@@ -9,6 +9,8 @@
 //! cargo run --release -p sdt-train --bin train_gesture -- --out runs/gesture-dr --realistic --augment-copies 2
 //! ```
 
+mod held_out;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,18 +18,19 @@ use std::time::Instant;
 
 use clap::Parser;
 use sdt_core::meta::{BinLength, EventFraming, InputKind, PolarityLayout};
-use sdt_core::Kernel;
 use sdt_dvs::augment::EventAugment;
-use sdt_dvs::classify::{classify_events, ClassifyOptions};
 use sdt_dvs::sim::{class_names, clip, Gesture, Randomization, SimOptions};
 use sdt_events::Geometry;
 use sdt_host::blob::BlobMeta;
+use sdt_host::AlignedBlob;
 use sdt_train::config::TrainConfig;
 use sdt_train::deploy;
 use sdt_train::eval::Simulate;
 use sdt_train::events::{augmented, Clip, EventFrames, Framing, INPUT_ABSMAX};
 use sdt_train::train::Trainer;
 use sdt_train::{Error, Result, Sdt, SdtConfig};
+
+use held_out::{held_out, HeldOut};
 use serde::Serialize;
 use tch::nn::VarStore;
 use tch::Device;
@@ -99,6 +102,10 @@ struct Args {
     /// Torch threads (one is fastest on a busy two-core machine: spinning threads collide).
     #[arg(long, default_value_t = 1)]
     threads: i32,
+    /// Evaluate this blob on the held-out clips (and the robustness table with --realistic)
+    /// instead of training one; writes report.json with the evaluation only.
+    #[arg(long, value_name = "BLOB")]
+    evaluate: Option<PathBuf>,
     #[arg(long)]
     quiet: bool,
 }
@@ -117,186 +124,9 @@ struct Report {
     bin_accuracy_trained: f64,
     bin_accuracy_blob: f64,
     bin_top1_agreement: f64,
-    /// Through the core's streaming classifier: windows of `bins` bins, every `hop` bins.
-    window_accuracy: f64,
-    /// Majority of a clip's windows.
-    clip_accuracy: f64,
-    per_class_clip_accuracy: Vec<(String, f64)>,
-    /// Windows of true class `i` (row) labelled `j` (column), classes in blob order.
-    window_confusion: Vec<Vec<u64>>,
-    /// Windows of an arm circle labelled as the same arm turning the other way.
-    cw_ccw_error: f64,
-    windows: u64,
-    bins_run: u64,
-    sops_per_window: f64,
-    energy_uj_per_window: f64,
-    latency_ms_per_window: f64,
-    /// With --realistic: window accuracy on fresh held-out people with one factor fixed.
-    robustness: Vec<RobustnessRow>,
-}
-
-#[derive(Serialize)]
-struct RobustnessRow {
-    /// `noise` (leak and shot-noise rate multiplier), `scale` or `speed`.
-    factor: &'static str,
-    value: f32,
-    clips: usize,
-    windows: u64,
-    window_accuracy: f64,
-    clip_accuracy: f64,
-}
-
-/// Streaming-classifier results over held-out clips.
-#[derive(Default)]
-struct Evaluation {
-    windows: u64,
-    hits: u64,
-    clip_hits: u64,
-    clips: u64,
-    per_class: Vec<(u64, u64)>,
-    confusion: Vec<Vec<u64>>,
-    sops: u64,
-    energy_uj: f64,
-    compute_ms: f64,
-    runs: u64,
-}
-
-impl Evaluation {
-    fn window_accuracy(&self) -> f64 {
-        self.hits as f64 / self.windows.max(1) as f64
-    }
-
-    fn clip_accuracy(&self) -> f64 {
-        self.clip_hits as f64 / self.clips.max(1) as f64
-    }
-
-    /// Windows of the four arm circles labelled as the same arm's opposite turn, over all
-    /// windows of those classes.
-    fn cw_ccw_error(&self) -> f64 {
-        let pairs = [
-            (
-                Gesture::RightArmClockwise,
-                Gesture::RightArmCounterClockwise,
-            ),
-            (Gesture::LeftArmClockwise, Gesture::LeftArmCounterClockwise),
-        ];
-        let count = |t: Gesture, p: Gesture| -> u64 {
-            self.confusion
-                .get(t.index())
-                .and_then(|row| row.get(p.index()))
-                .copied()
-                .unwrap_or(0)
-        };
-        let row =
-            |t: Gesture| -> u64 { self.confusion.get(t.index()).map_or(0, |r| r.iter().sum()) };
-        let (mut swapped, mut total) = (0, 0);
-        for (a, b) in pairs {
-            swapped += count(a, b) + count(b, a);
-            total += row(a) + row(b);
-        }
-        swapped as f64 / total.max(1) as f64
-    }
-}
-
-/// Runs every clip through the core's streaming classifier, framed as the blob says (what a
-/// user of the blob gets); a clip's label is the majority of its windows.
-fn evaluate(clips: &[Clip], geometry: Geometry, model: &sdt_core::Model<'_>) -> Result<Evaluation> {
-    let opts = ClassifyOptions::from_blob(Kernel::SpikeDriven);
-    let classes = model.classes();
-    let mut e = Evaluation {
-        per_class: vec![(0, 0); classes],
-        confusion: vec![vec![0; classes]; classes],
-        ..Evaluation::default()
-    };
-    for c in clips {
-        let label = c.label as usize;
-        let mut votes = vec![0u32; classes];
-        let summary = classify_events(&c.events, geometry, model, &opts, |w| {
-            if let Some(v) = votes.get_mut(w.label) {
-                *v += 1;
-            }
-        })
-        .map_err(|e| Error::Data(format!("stream: {e}")))?;
-        if let Some(row) = e.confusion.get_mut(label) {
-            for (cell, v) in row.iter_mut().zip(&votes) {
-                *cell += u64::from(*v);
-            }
-        }
-        e.hits += u64::from(votes.get(label).copied().unwrap_or(0));
-        e.windows += summary.windows;
-        e.sops += summary.sops;
-        e.energy_uj += summary.energy_uj;
-        e.compute_ms += summary.compute_ms;
-        e.runs += summary.runs;
-        // Majority vote, the first class on ties.
-        let best = (0..classes).max_by_key(|&k| (votes[k], std::cmp::Reverse(k)));
-        let ok = best == Some(label);
-        e.clip_hits += u64::from(ok);
-        e.clips += 1;
-        if let Some(pc) = e.per_class.get_mut(label) {
-            pc.0 += u64::from(ok);
-            pc.1 += 1;
-        }
-    }
-    Ok(e)
-}
-
-/// Window accuracy on fresh held-out people (seeds apart from the test set's) with one
-/// factor of the randomization fixed and everything else drawn as in training. The sparse
-/// preset is off so that the fixed factor holds for every clip.
-fn robustness(
-    per_class: u64,
-    clip_us: u64,
-    threads: usize,
-    geometry: Geometry,
-    model: &sdt_core::Model<'_>,
-) -> Result<Vec<RobustnessRow>> {
-    let base = Randomization {
-        sparse_prob: 0.0,
-        ..Randomization::default()
-    };
-    let rows: [(&'static str, f32); 10] = [
-        ("noise", 1.0),
-        ("noise", 3.0),
-        ("noise", 10.0),
-        ("scale", 0.5),
-        ("scale", 1.0),
-        ("scale", 2.0),
-        ("speed", 0.5),
-        ("speed", 0.75),
-        ("speed", 1.0),
-        ("speed", 2.0),
-    ];
-    let mut out = Vec::new();
-    for (i, (factor, value)) in rows.into_iter().enumerate() {
-        let mut r = base.clone();
-        match factor {
-            "noise" => r.noise_multiplier = (value, value),
-            "scale" => r.scale = (value, value),
-            _ => r.speed = (value, value),
-        }
-        let clips = simulate(
-            &plan(per_class, ROBUSTNESS_SEEDS + i as u64 * 10_000),
-            clip_us,
-            threads,
-            Some(&r),
-        )?;
-        let e = evaluate(&clips, geometry, model)?;
-        eprintln!(
-            "robustness {factor} {value}: {:.1} % of {} windows",
-            100.0 * e.window_accuracy(),
-            e.windows
-        );
-        out.push(RobustnessRow {
-            factor,
-            value,
-            clips: clips.len(),
-            windows: e.windows,
-            window_accuracy: e.window_accuracy(),
-            clip_accuracy: e.clip_accuracy(),
-        });
-    }
-    Ok(out)
+    /// Through the core's streaming classifier.
+    #[serde(flatten)]
+    held_out: HeldOut,
 }
 
 fn simulate(
@@ -440,22 +270,40 @@ fn run(args: Args) -> Result<()> {
     let clip_us = args.clip_ms * 1000;
     let randomization = Randomization::default();
     let realistic = args.realistic.then_some(&randomization);
-    let (train_clips, test_clips) = match &args.dvs128 {
-        Some(dir) => (real_clips(dir, 1..=23)?, real_clips(dir, 24..=29)?),
-        None => (
-            simulate(
-                &plan(args.train_per_class, TRAIN_SEEDS),
-                clip_us,
-                threads,
-                realistic,
-            )?,
-            simulate(
-                &plan(args.test_per_class, TEST_SEEDS),
-                clip_us,
-                threads,
-                realistic,
-            )?,
-        ),
+    let test_clips = match &args.dvs128 {
+        Some(dir) => real_clips(dir, 24..=29)?,
+        None => simulate(
+            &plan(args.test_per_class, TEST_SEEDS),
+            clip_us,
+            threads,
+            realistic,
+        )?,
+    };
+    if let Some(path) = &args.evaluate {
+        let blob =
+            AlignedBlob::read(path).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+        let model = blob
+            .model()
+            .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+        let report = held_out(
+            &model,
+            &test_clips,
+            framing.geometry,
+            args.realistic,
+            args.robustness_per_class,
+            clip_us,
+            threads,
+        )?;
+        return write_report(&args.out, &report);
+    }
+    let train_clips = match &args.dvs128 {
+        Some(dir) => real_clips(dir, 1..=23)?,
+        None => simulate(
+            &plan(args.train_per_class, TRAIN_SEEDS),
+            clip_us,
+            threads,
+            realistic,
+        )?,
     };
     let train_clips = augmented(
         &train_clips,
@@ -533,12 +381,15 @@ fn run(args: Args) -> Result<()> {
     let core_model = blob
         .model()
         .map_err(|e| Error::Data(format!("blob: {e}")))?;
-    let eval = evaluate(&test_clips, framing.geometry, &core_model)?;
-    let robustness = match (args.realistic, args.robustness_per_class) {
-        (true, n) if n > 0 => robustness(n, clip_us, threads, framing.geometry, &core_model)?,
-        _ => Vec::new(),
-    };
-    let w = eval.windows.max(1) as f64;
+    let held_out = held_out(
+        &core_model,
+        &test_clips,
+        framing.geometry,
+        args.realistic,
+        args.robustness_per_class,
+        clip_us,
+        threads,
+    )?;
     let report = Report {
         train_clips: train_clips.len(),
         test_clips: test_clips.len(),
@@ -551,28 +402,21 @@ fn run(args: Args) -> Result<()> {
         bin_accuracy_trained: per_bin.trained_accuracy,
         bin_accuracy_blob: per_bin.blob_accuracy,
         bin_top1_agreement: per_bin.top1_agreement,
-        window_accuracy: eval.window_accuracy(),
-        clip_accuracy: eval.clip_accuracy(),
-        per_class_clip_accuracy: Gesture::ALL
-            .iter()
-            .zip(&eval.per_class)
-            .map(|(g, &(h, n))| (g.name().to_owned(), h as f64 / n.max(1) as f64))
-            .collect(),
-        cw_ccw_error: eval.cw_ccw_error(),
-        window_confusion: eval.confusion.clone(),
-        windows: eval.windows,
-        bins_run: eval.runs,
-        sops_per_window: eval.sops as f64 / w,
-        energy_uj_per_window: eval.energy_uj / w,
-        latency_ms_per_window: eval.compute_ms / w,
-        robustness,
+        held_out,
     };
-    let json = serde_json::to_string_pretty(&report)?;
+    write_report(&args.out, &report)?;
+    eprintln!("wrote {}", blob_path.display());
+    Ok(())
+}
+
+/// Prints `report` and writes it to `out/report.json`.
+fn write_report(out: &std::path::Path, report: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(report)?;
     println!("{json}");
-    let path = args.out.join("report.json");
+    let path = out.join("report.json");
     File::create(&path)
         .and_then(|mut f| f.write_all(json.as_bytes()))
         .map_err(|e| Error::io(&path, e))?;
-    eprintln!("wrote {} and {}", blob_path.display(), path.display());
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
