@@ -139,6 +139,41 @@ pub struct Summary {
     pub hop: u16,
     /// Clip value used.
     pub clip: u8,
+    /// Slices per bin used (each its own OFF/ON channel pair).
+    pub slices: u8,
+}
+
+/// The parts of the blob's framing that `opts` replace with other values and that change what
+/// the model sees in one run (bin length, slices, clip): each as "flag value (trained: blob
+/// value)". Empty for a blob without a framing. Bins per window, hop and averaging only change
+/// how runs are summed.
+pub fn framing_overrides(model: &Model<'_>, opts: &ClassifyOptions) -> Vec<String> {
+    let Some(f) = model.framing() else {
+        return Vec::new();
+    };
+    let describe = |w: Window| match w {
+        Window::Time { us } => format!("bins of {us} µs"),
+        Window::Count { events } => format!("bins of {events} events"),
+    };
+    let mut out = Vec::new();
+    let trained = Window::from(f.bin);
+    if let Some(bin) = opts.bin.filter(|&b| b != trained) {
+        out.push(format!(
+            "{} (trained: {})",
+            describe(bin),
+            describe(trained)
+        ));
+    }
+    if let Some(s) = opts.slices.filter(|&s| s != f.polarity.slices()) {
+        out.push(format!(
+            "{s} slices per bin (trained: {})",
+            f.polarity.slices()
+        ));
+    }
+    if let Some(c) = opts.clip.filter(|&c| c != f.clip) {
+        out.push(format!("clip {c} (trained: {})", f.clip));
+    }
+    out
 }
 
 /// The smallest factor `f` with `ceil(w/f) × ceil(h/f)` equal to the model input.
@@ -266,6 +301,7 @@ fn classify_chunks(
         bins: cfg.framer.bins,
         hop: cfg.hop,
         clip: cfg.framer.clip,
+        slices: cfg.framer.slices,
         ..Summary::default()
     };
     // Compute time and statistics since the last window are charged to the next one.

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sdt_core::Kernel;
-use sdt_dvs::classify::{classify, ClassifyOptions};
+use sdt_dvs::classify::{classify, framing_overrides, ClassifyOptions};
 use sdt_dvs::info::summarize;
 use sdt_dvs::render::{render, write, RenderOptions};
 use sdt_dvs::source::{EventSource, Format, SourceOptions};
@@ -234,6 +234,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     Kernel::SpikeDriven
                 },
             };
+            for o in framing_overrides(&model, &opts) {
+                eprintln!("warning: {o}: the model sees other inputs than it was trained on");
+            }
             if !json {
                 println!(
                     "{:>6} {:>17} {:>17} {:>5} {:<16} {:>6} {:>10} {:>5} {:>12} {:>9}",
@@ -293,7 +296,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 };
                 println!(
                     "{} windows, {} model runs, {} events, {:.1} ms compute, {} SOPs, {:.3} µJ \
-                     (windows of {} bins of {bin} every {} bins, downsample {}, clip {})",
+                     (windows of {} bins of {bin} every {} bins, {} slices per bin, downsample \
+                     {}, clip {})",
                     summary.windows,
                     summary.runs,
                     summary.events,
@@ -302,6 +306,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     summary.energy_uj,
                     summary.bins,
                     summary.hop,
+                    summary.slices,
                     summary.downsample,
                     summary.clip
                 );

@@ -380,37 +380,71 @@ fn classify_takes_framing_and_names_from_the_blob() {
                 .args(extra),
         )
     };
-    let lines = run(&data.join("dvs_gesture_int8.blob"), &[]);
+    let bundled = data.join("dvs_gesture_int8.blob");
+    let blob = sdt_host::AlignedBlob::read(&bundled).unwrap();
+    let framing = *blob
+        .model()
+        .unwrap()
+        .framing()
+        .expect("the bundled blob's framing");
+    let sdt_core::meta::BinLength::Micros(bin_us) = framing.bin else {
+        panic!("the bundled blob's bins are time bins: {framing:?}");
+    };
+    let lines = run(&bundled, &[]);
     let (summary, windows) = lines.split_last().unwrap();
-    assert_eq!(summary["bin_us"], 50_000);
-    assert_eq!(summary["bins"], 8);
-    assert_eq!(summary["hop"], 4);
-    assert_eq!(summary["downsample"], 4);
-    assert_eq!(summary["clip"], 4);
+    assert_eq!(summary["bin_us"], bin_us);
+    assert_eq!(summary["bins"], framing.bins);
+    assert_eq!(summary["hop"], framing.hop);
+    assert_eq!(summary["downsample"], framing.downsample);
+    assert_eq!(summary["clip"], framing.clip);
+    assert_eq!(summary["slices"], framing.polarity.slices());
     assert!(windows.len() > 40, "{summary}");
     let gestures = sdt_dvs::sim::class_names();
     for w in windows {
         let label = w["label"].as_u64().unwrap() as usize;
         assert_eq!(w["name"], gestures[label], "{w}");
     }
-    // The blob as first released, without metadata, framed by hand: the same labels.
+    // The first gesture model as released, without metadata, framed by hand: the same labels
+    // as its annotated blob.
     let by_hand = run(
         &data.join("v1/dvs_gesture_int8.blob"),
         &["--bin-us", "50000", "--bins", "8", "--hop", "4"],
     );
+    let annotated = run(&data.join("v1/dvs_gesture_int8_annotated.blob"), &[]);
     let (old_summary, old_windows) = by_hand.split_last().unwrap();
-    assert_eq!(old_summary["windows"], summary["windows"]);
-    for (a, b) in old_windows.iter().zip(windows) {
+    let (annotated_summary, annotated_windows) = annotated.split_last().unwrap();
+    assert_eq!(old_summary["windows"], annotated_summary["windows"]);
+    for (a, b) in old_windows.iter().zip(annotated_windows) {
         assert_eq!(a["label"], b["label"]);
         assert_eq!(a["name"], Value::Null);
     }
-    // A flag overrides the blob's framing.
-    let lines = run(&data.join("dvs_gesture_int8.blob"), &["--hop", "8"]);
+    // Flags override the blob's framing; those that change the model's input are warned of.
+    let lines = run(&bundled, &["--bins", "6", "--hop", "3"]);
     let summary = lines.last().unwrap();
     assert_eq!(
         (summary["bins"].as_u64(), summary["hop"].as_u64()),
-        (Some(8), Some(8))
+        (Some(6), Some(3))
     );
+    let other_bin = (bin_us + 10_000).to_string();
+    let out = sdt_dvs()
+        .args([
+            "classify", "--json", "--quiet", "--bin-us", &other_bin, "--model",
+        ])
+        .arg(&bundled)
+        .arg(&stream)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    let want = format!("warning: bins of {other_bin} µs (trained: bins of {bin_us} µs)");
+    assert!(err.contains(&want), "{err}");
+    let out = sdt_dvs()
+        .args(["classify", "--json", "--quiet", "--model"])
+        .arg(&bundled)
+        .arg(&stream)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("warning"));
     // The table names the classes.
     let out = sdt_dvs()
         .args(["classify", "--quiet", "--model"])
@@ -423,8 +457,9 @@ fn classify_takes_framing_and_names_from_the_blob() {
         gestures.iter().any(|g| text.contains(g)),
         "no class name in:\n{text}"
     );
-    assert!(
-        text.contains("windows of 8 bins of 50000 µs every 4 bins"),
-        "{text}"
+    let framed = format!(
+        "windows of {} bins of {bin_us} µs every {} bins",
+        framing.bins, framing.hop
     );
+    assert!(text.contains(&framed), "{text}");
 }
