@@ -67,6 +67,16 @@ def test_frames_match_a_numpy_framer(events_dir):
     # Count windows and clipping.
     counted = sdt.events.frames(ev, 34, 34, bins=2, window_events=1000, clip=1)
     assert counted.shape[0] == -(-len(ev) // 2000) and counted.max() == 1
+    # Slices: each 20 ms bin cut into 4 slices of 5 ms, channel 2s + p.
+    sliced = sdt.events.frames(rec, 34, 34, bins=4, window_us=20_000, downsample=2, clip=255,
+                               slices=4)
+    assert sliced.shape[1:] == (4, 8, 17, 17)
+    s = (rel % 20_000) // 5_000
+    expected = np.zeros((int(window.max()) + 1, 4, 8, 17, 17), np.uint8)
+    np.add.at(expected, (window, b, 2 * s + ev["p"], ev["y"] // 2, ev["x"] // 2), 1)
+    np.testing.assert_array_equal(sliced, expected)
+    with pytest.raises(sdt.InputError):
+        sdt.events.frames(ev, 34, 34, bins=1, window_us=1_000, slices=0)
 
 
 def test_event_errors_are_typed(tmp_path, events_dir):

@@ -62,7 +62,10 @@ fn gesture_model_on_stream_windows_is_bit_exact() {
     );
     let cfg: StreamConfig = gesture::stream_config(&std::fs::read(path).unwrap()).unwrap();
     let (bins, hop) = (usize::from(cfg.framer.bins), usize::from(cfg.hop));
-    assert!((1..=bins).contains(&hop), "the blob's windows: {bins} bins every {hop}");
+    assert!(
+        (1..=bins).contains(&hop),
+        "the blob's windows: {bins} bins every {hop}"
+    );
     let n = bins + (WINDOWS - 1) * hop;
     let w = gesture::workload(n).expect("gesture workload");
     let want = host_stream_labels(&w.blob, WINDOWS);

@@ -40,6 +40,8 @@ const TRAIN_SEEDS: u64 = 1_000_000;
 const TEST_SEEDS: u64 = 2_000_000;
 /// Held-out clips of the robustness table: other people again.
 const ROBUSTNESS_SEEDS: u64 = 3_000_000;
+/// Training clips of the original simulator next to realistic ones (--plain-per-class).
+const PLAIN_SEEDS: u64 = 4_000_000;
 /// The DVS128 sensor.
 const SENSOR: u16 = 128;
 
@@ -76,6 +78,10 @@ struct Args {
     /// class swap, time stretch, drop, noise, hot pixels, polarity jitter).
     #[arg(long, default_value_t = 0)]
     augment_copies: u32,
+    /// With --realistic: also train on this many clips per class of the original simulator
+    /// (other people), so the model keeps what it learned there.
+    #[arg(long, default_value_t = 0)]
+    plain_per_class: u64,
     /// Model input side (the 128×128 sensor is downsampled by 128 / size).
     #[arg(long, default_value_t = 32)]
     size: u16,
@@ -296,7 +302,7 @@ fn run(args: Args) -> Result<()> {
         )?;
         return write_report(&args.out, &report);
     }
-    let train_clips = match &args.dvs128 {
+    let mut train_clips = match &args.dvs128 {
         Some(dir) => real_clips(dir, 1..=23)?,
         None => simulate(
             &plan(args.train_per_class, TRAIN_SEEDS),
@@ -305,6 +311,10 @@ fn run(args: Args) -> Result<()> {
             realistic,
         )?,
     };
+    if args.realistic && args.dvs128.is_none() && args.plain_per_class > 0 {
+        let plain = plan(args.plain_per_class, PLAIN_SEEDS);
+        train_clips.extend(simulate(&plain, clip_us, threads, None)?);
+    }
     let train_clips = augmented(
         &train_clips,
         framing.geometry,
