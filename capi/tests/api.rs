@@ -266,13 +266,13 @@ fn class_names_and_framing() {
     assert_eq!(
         f,
         SdtEventFraming {
-            bin_us: 50_000,
+            bin_us: 200_000,
             bin_events: 0,
-            bins: 8,
-            hop: 4,
+            bins: 2,
+            hop: 1,
             downsample: 4,
             clip: 4,
-            polarity_channels: 2,
+            polarity_channels: 8,
             sensor_width: 128,
             sensor_height: 128,
         }

@@ -127,8 +127,10 @@ fn annotate_keeps_graph_and_weights_byte_identical() {
 #[test]
 fn annotate_overrides_only_what_is_given() {
     let bundled = AlignedBlob::read(&data_dir().join("dvs_gesture_int8.blob")).unwrap();
+    let before = *bundled.model().unwrap().framing().unwrap();
     let opts = MetaOptions {
         bin_events: Some(2_000),
+        bins: Some(8),
         hop: Some(8),
         ..MetaOptions::default()
     };
@@ -136,6 +138,10 @@ fn annotate_overrides_only_what_is_given() {
     let model = changed.model().unwrap();
     let f = model.framing().unwrap();
     assert_eq!((f.bin, f.bins, f.hop), (BinLength::Events(2_000), 8, 8));
+    assert_eq!(
+        (f.downsample, f.clip, f.polarity, f.sensor),
+        (before.downsample, before.clip, before.polarity, before.sensor)
+    );
     assert_eq!(model.class_name(1), Some("right_hand_wave"));
     assert_eq!(
         graph_and_data(changed.bytes()),

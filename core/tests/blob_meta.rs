@@ -125,8 +125,10 @@ fn bundled_blobs_describe_themselves() {
     let f = model.framing().expect("gesture framing");
     assert_eq!(
         (f.bin, f.bins, f.hop, f.downsample, f.clip, f.sensor),
-        (BinLength::Micros(50_000), 8, 4, 4, 4, (128, 128))
+        (BinLength::Micros(200_000), 2, 1, 4, 4, (128, 128))
     );
+    assert_eq!(f.polarity, PolarityLayout::OffOnPerSlice(4));
+    assert_eq!(model.tensor(model.graph().input).c, 8);
     let digits = Blob::read(&dir.join("digits32_int8.blob")).unwrap();
     let model = digits.model().unwrap();
     let names: Vec<_> = (0..10).filter_map(|i| model.class_name(i)).collect();

@@ -5,8 +5,8 @@ use sdt_core::Kernel;
 use sdt_examples::gesture;
 
 /// Windows recognized when the model was bundled (see examples/data/README.md).
-const RECORDED_HITS: usize = 29;
-const RECORDED_SCORED: usize = 46;
+const RECORDED_HITS: usize = 37;
+const RECORDED_SCORED: usize = 47;
 
 #[test]
 fn bundled_model_recognizes_the_bundled_stream() {
@@ -69,8 +69,8 @@ fn framing_and_class_names_come_from_the_blob() {
     .unwrap();
     let s = &run.summary;
     assert_eq!(
-        (s.bin_us, s.bins, s.hop, s.downsample, s.clip),
-        (Some(50_000), 8, 4, 4, 4)
+        (s.bin_us, s.bins, s.hop, s.downsample, s.clip, s.slices),
+        (Some(200_000), 2, 1, 4, 4, 4)
     );
     assert_eq!(run.class_name(0), "hand_clap");
     assert_eq!(run.class_name(10), "other");

@@ -171,8 +171,9 @@ def test_metadata_of_the_bundled_blobs(data_dir):
     gesture = sdt.Model(sdt.Blob.load(data_dir / "dvs_gesture_int8.blob"))
     assert gesture.class_names[0] == "hand_clap" and len(gesture.class_names) == 11
     framing = gesture.metadata["input"]["Events"]
-    assert framing["bin"] == {"Micros": 50000}
-    assert (framing["bins"], framing["hop"], framing["downsample"]) == (8, 4, 4)
+    assert framing["bin"] == {"Micros": 200000}
+    assert (framing["bins"], framing["hop"], framing["downsample"]) == (2, 1, 4)
+    assert framing["polarity"] == {"OffOnPerSlice": 4}
     assert framing["sensor"] == [128, 128]
     # A blob as first released (format version 1) has none.
     old = sdt.Model(sdt.Blob.load(data_dir / "v1" / "dvs_gesture_int8.blob"))

@@ -1,7 +1,8 @@
 //! The bundled DVS gesture model on the bundled event stream: the bins of the stream framed
 //! exactly as the core's streaming classifier frames them with the blob's own framing
-//! (AEDAT 3.1 decoder, 50 ms time bins, 128×128 → 32×32, counts clipped to D, CHW counts fed
-//! as HWC `i8`), one job input per bin, as the demo (`examples/src/gesture.rs`) runs it.
+//! (AEDAT 3.1 decoder, the blob's time bins and slices, 128×128 → 32×32, counts clipped to D,
+//! CHW counts fed as HWC `i8`), one job input per bin, as the demo (`examples/src/gesture.rs`)
+//! runs it.
 
 use std::path::PathBuf;
 
@@ -95,11 +96,6 @@ pub fn bins(events: &[Event], cfg: &FramerConfig, n: usize) -> Result<Vec<Vec<u8
 fn blob_bytes() -> Result<Vec<u8>> {
     let path = data_dir().join("dvs_gesture_int8.blob");
     std::fs::read(&path).map_err(io(format!("reading {}", path.display())))
-}
-
-/// Bins in one window of the bundled blob's framing.
-pub fn window_bins() -> Result<usize> {
-    Ok(usize::from(stream_config(&blob_bytes()?)?.framer.bins))
 }
 
 /// The bundled gesture blob on the first `n` bins of the bundled stream.
