@@ -140,7 +140,12 @@ fn annotate_overrides_only_what_is_given() {
     assert_eq!((f.bin, f.bins, f.hop), (BinLength::Events(2_000), 8, 8));
     assert_eq!(
         (f.downsample, f.clip, f.polarity, f.sensor),
-        (before.downsample, before.clip, before.polarity, before.sensor)
+        (
+            before.downsample,
+            before.clip,
+            before.polarity,
+            before.sensor
+        )
     );
     assert_eq!(model.class_name(1), Some("right_hand_wave"));
     assert_eq!(
