@@ -75,7 +75,9 @@ fn spike_driven_vs_cmsis_nn_instruction_counts() {
     println!("{}", peer::TABLE_HEADER);
     println!("{}", digits.row());
     println!("{}", gesture.row());
-    println!("\n{}", digits.breakdown_table());
+    for c in [&digits, &gesture] {
+        println!("\n{}: per node kind\n{}", c.name, c.breakdown_table());
+    }
     for c in [&digits, &gesture] {
         let (agree, n) = c.top1_agreement();
         assert!(

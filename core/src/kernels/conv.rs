@@ -86,6 +86,12 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
     let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
     #[cfg(feature = "helium")]
     let mut columns = super::helium::Columns::new();
+    // Bounds the plane counts of the depthwise adds (see `helium::depthwise_pixel`).
+    #[cfg(feature = "helium")]
+    let max_count = match kernel == Kernel::SpikeDriven && a.geom.depthwise {
+        true => super::helium::max_count(input),
+        false => u8::MAX,
+    };
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     let mut lists = super::columns::Columns::new();
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -154,7 +160,7 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven
                 && a.geom.depthwise
-                && super::helium::depthwise_pixel(&mut columns, a, input, oy, ox, acc)
+                && super::helium::depthwise_pixel(&mut columns, a, input, max_count, oy, ox, acc)
             {
                 sink.store(r * a.out_w + ox, acc);
                 continue;

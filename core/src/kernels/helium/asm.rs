@@ -235,29 +235,10 @@ macro_rules! encode_loops {
 encode_loops!(i8, mla_i8, mac_list8_i8, "vldrb.s32", 4, 4);
 encode_loops!(i16, mla_i16, mac_list8_i16, "vldrh.s32", 8, 8);
 
-/// Depthwise spike-driven taps of one output pixel for 16 channels, `i8` weights: for each
-/// listed tap (`[pixel, weights]` addresses, `c` bytes added to both), binary spike plane `t`
-/// of every channel with count `> t` adds its weight (predicated adds), summed in `i16`
-/// lanes. Planes are counted: before a tap would take the count past 255 (`255 · 128 <
-/// 2^15`, so no lane can wrap) the sums are added to `acc` as `i32` and the call returns the
-/// number of taps left (0 when all were done).
-///
-/// # Safety
-/// `n ≥ 1`; `list` points at `n` address pairs, each `pixel + c` at 16 readable counts and
-/// `weights + c` at 16 readable weights; `acc` points at 16 writable `i32`s.
-#[inline(always)]
-pub(super) unsafe fn depthwise16_i8(
-    list: *const [u32; 2],
-    n: usize,
-    c: usize,
-    acc: *mut i32,
-) -> usize {
-    // Written whole by the asm before it reads it back.
-    let mut tmp = core::mem::MaybeUninit::<[i16; 16]>::uninit();
-    let left: usize;
-    // SAFETY: the caller guarantees what the loads and stores touch; the vector registers
-    // used are declared clobbered (q0-q6 = s0-s27).
-    unsafe {
+/// The body of [`depthwise16_i8`], with or without the plane count check (`$check`: the
+/// instructions that return before a tap would take the count past 255).
+macro_rules! depthwise16_i8_asm {
+    ($list:ident, $n:ident, $c:ident, $acc:ident, $tmp:ident, $left:ident; $($check:literal,)*) => {
         mve_asm!(q7;
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
@@ -267,17 +248,15 @@ pub(super) unsafe fn depthwise16_i8(
             "ldr r3, [{list}, #4]",
             "add r2, {c}",
             "add r3, {c}",
-            "vldrb.u16 q2, [r2]",
-            "vldrb.u16 q3, [r2, #8]",
-            "vmax.u16 q6, q2, q3",
+            // The 16 counts as bytes first: a tap without spikes costs one load.
+            "vldrb.u8 q6, [r2]",
             "movs {m}, #0",
-            "vmaxv.u16 {m}, q6",
-            "adds {t}, {cnt}, {m}",
-            "cmp {t}, #255",
-            "bhi 5f",
-            "mov {cnt}, {t}",
+            "vmaxv.u8 {m}, q6",
+            $($check,)*
             "cmp {m}, #0",
             "beq 4f",
+            "vldrb.u16 q2, [r2]",
+            "vldrb.u16 q3, [r2, #8]",
             "vldrb.s16 q4, [r3]",
             "vldrb.s16 q5, [r3, #8]",
             "movs {t}, #0",
@@ -313,19 +292,85 @@ pub(super) unsafe fn depthwise16_i8(
             "vldrw.u32 q5, [{acc}, #48]",
             "vadd.i32 q5, q5, q4",
             "vstrw.32 q5, [{acc}, #48]",
-            list = inout(reg) list => _,
-            n = inout(reg) n => left,
-            c = in(reg) c,
-            acc = in(reg) acc,
-            tmp = in(reg) tmp.as_mut_ptr() as *mut i16,
+            list = inout(reg) $list => _,
+            n = inout(reg) $n => $left,
+            c = in(reg) $c,
+            acc = in(reg) $acc,
+            tmp = in(reg) $tmp.as_mut_ptr() as *mut i16,
             cnt = out(reg) _,
             m = out(reg) _,
             t = out(reg) _,
             out("r2") _,
             out("r3") _,
         );
+    };
+}
+
+/// Depthwise spike-driven taps of one output pixel for 16 channels, `i8` weights: for each
+/// listed tap (`[pixel, weights]` addresses, `c` bytes added to both), binary spike plane `t`
+/// of every channel with count `> t` adds its weight (predicated adds), summed in `i16`
+/// lanes. With `CHECKED`, planes are counted: before a tap would take the count past 255
+/// (`255 · 128 < 2^15`, so no lane can wrap) the sums are added to `acc` as `i32` and the call
+/// returns the number of taps left (0 when all were done). Without, all `n` taps are summed
+/// and 0 is returned.
+///
+/// # Safety
+/// `n ≥ 1`; `list` points at `n` address pairs, each `pixel + c` at 16 readable counts and
+/// `weights + c` at 16 readable weights; `acc` points at 16 writable `i32`s. Without
+/// `CHECKED`, the `n` taps' counts sum to at most 255 in every lane.
+#[inline(always)]
+pub(super) unsafe fn depthwise16_i8<const CHECKED: bool>(
+    list: *const [u32; 2],
+    n: usize,
+    c: usize,
+    acc: *mut i32,
+) -> usize {
+    // Written whole by the asm before it reads it back.
+    let mut tmp = core::mem::MaybeUninit::<[i16; 16]>::uninit();
+    let left: usize;
+    // SAFETY: the caller guarantees what the loads and stores touch (and, without the check,
+    // that no lane can wrap); the vector registers used are declared clobbered (q0-q6 =
+    // s0-s27).
+    unsafe {
+        if CHECKED {
+            depthwise16_i8_asm!(list, n, c, acc, tmp, left;
+                "adds {t}, {cnt}, {m}",
+                "cmp {t}, #255",
+                "bhi 5f",
+                "mov {cnt}, {t}",
+            );
+        } else {
+            depthwise16_i8_asm!(list, n, c, acc, tmp, left;);
+        }
     }
     left
+}
+
+/// The largest of `len` counts at `p`, `len ≥ 16` a multiple of 16 read as vectors.
+///
+/// # Safety
+/// `p` points at `len` readable bytes; `len` is a non-zero multiple of 16.
+#[inline(always)]
+pub(super) unsafe fn max_u8(p: *const u8, len: usize) -> u8 {
+    let max: u32;
+    // SAFETY: the caller guarantees the `len / 16` vector loads are readable; q0 and q1 are
+    // declared clobbered.
+    unsafe {
+        mve_asm!(q2;
+            "vmov.i32 q1, #0",
+            "2:",
+            "vldrb.u8 q0, [{p}], #16",
+            "vmax.u8 q1, q1, q0",
+            "subs {n}, #1",
+            "bne 2b",
+            "movs {m}, #0",
+            "vmaxv.u8 {m}, q1",
+            p = inout(reg) p => _,
+            n = inout(reg) len / 16 => _,
+            m = out(reg) max,
+        );
+    }
+    max as u8
 }
 
 /// Bit `i` set for each of the first `len` (1..=16) counts at `px` that is not zero: one

@@ -203,15 +203,29 @@ const ENCODE_TERMS: usize = 256;
 /// Most kernel taps of a depthwise convolution the vector path lists (`k ≤ 8`).
 const MAX_TAPS: usize = 64;
 
+/// The largest count in `input` (a depthwise layer's spikes), read 16 at a time.
+pub(super) fn max_count(input: &[u8]) -> u8 {
+    let whole = input.len() / 16 * 16;
+    let tail = input[whole..].iter().copied().max().unwrap_or(0);
+    if whole == 0 {
+        return tail;
+    }
+    // SAFETY: `whole` is a non-zero multiple of 16 and at most `input.len()`.
+    unsafe { asm::max_u8(input.as_ptr(), whole) }.max(tail)
+}
+
 /// One output pixel of a spike-driven depthwise convolution into `acc` (`out_c` values):
 /// binary spike planes as predicated vector adds over 16 channels at a time (see
-/// [`asm::depthwise16_i8`]). Returns `false` (doing nothing) unless the weights are `i8`,
-/// the channels a multiple of 16 and the kernel at most 8×8.
+/// [`asm::depthwise16_i8`]). `max_count` bounds every count in `input` ([`max_count`]): when
+/// all `k²` taps together cannot pass 255 planes, the adds run without the per-tap count
+/// check. Returns `false` (doing nothing) unless the weights are `i8`, the channels a multiple
+/// of 16 and the kernel at most 8×8.
 #[inline(always)]
 pub(super) fn depthwise_pixel<W: Weight>(
     cols: &mut Columns,
     a: &ConvArgs<'_, W>,
     input: &[u8],
+    max_count: u8,
     oy: usize,
     ox: usize,
     acc: &mut [i32],
@@ -244,14 +258,21 @@ pub(super) fn depthwise_pixel<W: Weight>(
             n += 1;
         }
     });
+    let unchecked = n * usize::from(max_count) <= CHUNK;
     let mut g = 0;
     while g < c && n > 0 {
         let mut done = 0;
         while done < n {
+            let (pairs, out) = (list[done..].as_ptr(), acc[g..].as_mut_ptr());
             // SAFETY: `list[done..n]` holds `n - done ≥ 1` pairs of pixel and tap addresses
-            // with `c` channels each, `g + 16 ≤ c`, and `acc` has `c` values.
+            // with `c` channels each, `g + 16 ≤ c`, and `acc` has `c` values; unchecked, the
+            // `n` taps' counts (each at most `max_count`) sum to at most `CHUNK` = 255.
             let left = unsafe {
-                asm::depthwise16_i8(list[done..].as_ptr(), n - done, g, acc.as_mut_ptr().add(g))
+                if unchecked {
+                    asm::depthwise16_i8::<false>(pairs, n - done, g, out)
+                } else {
+                    asm::depthwise16_i8::<true>(pairs, n - done, g, out)
+                }
             };
             done = n - left;
         }
@@ -333,6 +354,12 @@ pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
                 let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
                 for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
                     let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
+                    // A zero term adds nothing: sparse inputs (event counts, many channels:
+                    // this path) skip their empty cells. One compare beside the `out_c / 4`
+                    // multiply-accumulates of a term.
+                    if x == 0 {
+                        continue;
+                    }
                     let col = w[i * out_c..].as_ptr();
                     // SAFETY: column `i` of this tap has `out_c = 4·groups` weights inside
                     // `w`, and `acc` has `out_c` values.
