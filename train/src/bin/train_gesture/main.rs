@@ -285,22 +285,25 @@ fn run(args: Args) -> Result<()> {
             realistic,
         )?,
     };
-    if let Some(path) = &args.evaluate {
-        let blob =
-            AlignedBlob::read(path).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
-        let model = blob
-            .model()
-            .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
-        let report = held_out(
-            &model,
+    // The held-out clips (and the robustness table) through a blob, as its users run it.
+    let score = |model: &sdt_core::Model<'_>| {
+        held_out(
+            model,
             &test_clips,
             framing.geometry,
             args.realistic,
             args.robustness_per_class,
             clip_us,
             threads,
-        )?;
-        return write_report(&args.out, &report);
+        )
+    };
+    if let Some(path) = &args.evaluate {
+        let blob =
+            AlignedBlob::read(path).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+        let model = blob
+            .model()
+            .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+        return write_report(&args.out, &score(&model)?);
     }
     let mut train_clips = match &args.dvs128 {
         Some(dir) => real_clips(dir, 1..=23)?,
@@ -391,15 +394,7 @@ fn run(args: Args) -> Result<()> {
     let core_model = blob
         .model()
         .map_err(|e| Error::Data(format!("blob: {e}")))?;
-    let held_out = held_out(
-        &core_model,
-        &test_clips,
-        framing.geometry,
-        args.realistic,
-        args.robustness_per_class,
-        clip_us,
-        threads,
-    )?;
+    let held_out = score(&core_model)?;
     let report = Report {
         train_clips: train_clips.len(),
         test_clips: test_clips.len(),
