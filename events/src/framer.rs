@@ -199,8 +199,14 @@ impl Framer {
                     return Err(());
                 }
                 let (bin, into) = ((t - start) / us, (t - start) % us);
-                // `into < us`, so the slice is below `S`; u128 keeps `into × S` exact.
-                let slice = (u128::from(into) * u128::from(slices) / u128::from(us)) as u64;
+                // `into < us`, so the slice is below `S`. One slice needs no division (a
+                // division per event is a library call on Cortex-M); `into × S` overflows u64
+                // only for bins of thousands of years, where u128 keeps it exact.
+                let slice = match (slices, into.checked_mul(slices)) {
+                    (1, _) => 0,
+                    (_, Some(scaled)) => scaled / us,
+                    (_, None) => (u128::from(into) * u128::from(slices) / u128::from(us)) as u64,
+                };
                 Ok((bin < bins).then_some((bin, slice)))
             }
             Window::Count { events } => {

@@ -287,6 +287,18 @@ fn framer_slices_cut_each_bin() {
     assert_eq!(out, want);
     assert_eq!(f.push(ev(120, 0, 0, 1), &mut out), Push::Full);
 
+    // A bin so long that offset × slices passes u64: still exact (3/4 of the bin → slice 6).
+    let mut f = Framer::new(FramerConfig {
+        slices: 8,
+        ..cfg(Window::Time { us: 1 << 63 }, 1, 1, 255)
+    })
+    .unwrap();
+    let mut out = vec![0u8; f.frame_len()];
+    assert_eq!(f.push(ev(0, 0, 0, 0), &mut out), Push::Binned);
+    assert_eq!(f.push(ev(3 << 61, 1, 0, 1), &mut out), Push::Binned);
+    let ones: Vec<usize> = (0..out.len()).filter(|&i| out[i] == 1).collect();
+    assert_eq!(ones, [0, (6 * 2 + 1) * plane + 1]);
+
     // Count: bins of 5 events in 2 slices; events 0-2 → slice 0, 3-4 → slice 1.
     let mut f = Framer::new(FramerConfig {
         slices: 2,
