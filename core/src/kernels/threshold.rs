@@ -18,8 +18,13 @@ use super::level::Level;
 use crate::fixed::{Affine, MAX_SHIFT};
 use crate::graph::MAX_D;
 
-/// Table capacity in `i32` values: `(D + 1) · 16 · ⌈channels / 16⌉` must fit.
+/// Table capacity in `i32` values: `(D + 1) · 16 · ⌈channels / 16⌉` must fit. The table
+/// lives on the stack of the layer that fills it: 32 KB on hosts, 16 KB on microcontrollers
+/// (`D = 4` up to 816 channels; wider layers keep the affine map).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const CAPACITY: usize = 8192;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub const CAPACITY: usize = 4096;
 
 /// Largest fractional bits the thresholds take (the model allows 40 on spike outputs).
 const MAX_FRAC: u8 = 62;
@@ -105,8 +110,12 @@ impl Thresholds {
             return unsafe { super::x86_64::spikes_avx512(self, &acc[..n], &mut out[..n]) };
         }
         let _ = level;
-        for (c, (o, &a)) in out[..n].iter_mut().zip(acc).enumerate() {
-            *o = self.count(c, a);
+        #[cfg(feature = "helium")]
+        let done = super::helium::sink::threshold_spikes(self, &acc[..n], &mut out[..n]);
+        #[cfg(not(feature = "helium"))]
+        let done = 0;
+        for (c, (o, &a)) in out[done..n].iter_mut().zip(&acc[done..]).enumerate() {
+            *o = self.count(done + c, a);
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::int4;
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, MapFields, Sink, SpikeSink};
 use crate::kernels::Weight;
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
 use crate::kernels::{threshold::Thresholds, Kernel};
 use crate::model::{elements, tensor_bytes, Model};
 use crate::plan::aligned;
@@ -234,14 +234,20 @@ impl<'b> Synapse<'b> {
         match self.mode {
             ConvOutput::Spikes { frac } => {
                 let d = ctx.d;
-                // Hosts with room on the stack compare accumulators with thresholds; the dense
-                // reference keeps the affine map, so that the two kernels check each other.
-                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                // Hosts and Helium compare accumulators with thresholds; the dense reference
+                // keeps the affine map, so that the two kernels check each other.
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
                 let mut table = Thresholds::empty();
-                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-                let levels = (kernel == Kernel::SpikeDriven && table.fill(affine, frac, d))
-                    .then_some(&table);
-                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
+                let levels = (kernel == Kernel::SpikeDriven
+                    && thresholds_pay(pixels, d)
+                    && table.fill(affine, frac, d))
+                .then_some(&table);
+                #[cfg(not(any(
+                    target_arch = "x86_64",
+                    target_arch = "aarch64",
+                    feature = "helium"
+                )))]
                 let levels = None;
                 let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {
                     compute(
@@ -290,4 +296,13 @@ impl<'b> Synapse<'b> {
             }
         }
     }
+}
+
+/// Whether a layer of `pixels` output pixels gains from a threshold table. Filling one takes
+/// `D` 64-bit divisions per channel: a library call on Cortex-M, where the table pays only
+/// when each channel is compared at enough pixels (about 40 instructions saved per pixel
+/// against some 500 per level to fill). Hosts divide in hardware.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
+fn thresholds_pay(pixels: usize, d: u8) -> bool {
+    cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || pixels >= 16 * d as usize
 }

@@ -60,17 +60,32 @@ macro_rules! column_tile {
             // Written whole by the asm before it reads it back.
             let mut tmp = core::mem::MaybeUninit::<[i16; $t]>::uninit();
             // SAFETY: the caller guarantees the pointers cover what the loads and stores
-            // touch; the vector registers used are declared clobbered.
+            // touch; the vector registers used and the loop counter (lr) are declared
+            // clobbered.
             unsafe {
+                // An odd column first, then two columns per turn of a low-overhead loop
+                // (`ldrd` fetches both offsets): 10 instructions a column instead of 12.
                 mve_asm!($qn;
                     $(concat!("vmov.i32 q", $q, ", #0"),)*
-                    "2:",
+                    "lsrs {n}, {n}, #1",
+                    "bcc 2f",
                     "ldr r2, [{cols}], #4",
                     "add r2, {w}",
                     $(concat!("vldrb.s16 q", $l, ", [r2, #", $off, "]"),)*
                     $(concat!("vadd.i16 q", $q, ", q", $q, ", q", $l),)*
-                    "subs {n}, #1",
-                    "bne 2b",
+                    "2:",
+                    "wls lr, {n}, 4f",
+                    "3:",
+                    "ldrd r2, r3, [{cols}], #8",
+                    "add r2, {w}",
+                    "add r3, {w}",
+                    $(concat!("vldrb.s16 q", $l, ", [r2, #", $off, "]"),)*
+                    $(concat!("vadd.i16 q", $q, ", q", $q, ", q", $l),)*
+                    $(concat!("vldrb.s16 q", $l, ", [r3, #", $off, "]"),)*
+                    $(concat!("vadd.i16 q", $q, ", q", $q, ", q", $l),)*
+                    "le lr, 3b",
+                    "4:",
+                    "mov r3, {tmp}",
                     $(concat!("vstrh.16 q", $q, ", [r3, #", $st, "]"),)*
                     $(
                         concat!("vldrh.s32 q4, [r3, #", $wo, "]"),
@@ -81,9 +96,11 @@ macro_rules! column_tile {
                     w = in(reg) w,
                     cols = inout(reg) cols => _,
                     n = inout(reg) n => _,
-                    out("r2") _,
-                    in("r3") tmp.as_mut_ptr() as *mut i16,
+                    tmp = in(reg) tmp.as_mut_ptr() as *mut i16,
                     acc = in(reg) acc,
+                    out("r2") _,
+                    out("r3") _,
+                    out("lr") _,
                 );
             }
         }
@@ -244,8 +261,7 @@ macro_rules! depthwise16_i8_asm {
             "vmov.i32 q1, #0",
             "movs {cnt}, #0",
             "2:",
-            "ldr r2, [{list}]",
-            "ldr r3, [{list}, #4]",
+            "ldrd r2, r3, [{list}], #8",
             "add r2, {c}",
             "add r3, {c}",
             // The 16 counts as bytes first: a tap without spikes costs one load.
@@ -259,17 +275,16 @@ macro_rules! depthwise16_i8_asm {
             "vldrb.u16 q3, [r2, #8]",
             "vldrb.s16 q4, [r3]",
             "vldrb.s16 q5, [r3, #8]",
-            "movs {t}, #0",
+            // Planes from the top one (m - 1) down to 0; the vector instructions leave the
+            // flags of `subs` for `bne`.
             "3:",
-            "vpt.u16 hi, q2, {t}",
+            "subs {m}, #1",
+            "vpt.u16 hi, q2, {m}",
             "vaddt.i16 q0, q0, q4",
-            "vpt.u16 hi, q3, {t}",
+            "vpt.u16 hi, q3, {m}",
             "vaddt.i16 q1, q1, q5",
-            "adds {t}, #1",
-            "cmp {t}, {m}",
-            "blo 3b",
+            "bne 3b",
             "4:",
-            "adds {list}, #8",
             "subs {n}, #1",
             "bne 2b",
             "5:",
@@ -299,7 +314,6 @@ macro_rules! depthwise16_i8_asm {
             tmp = in(reg) $tmp.as_mut_ptr() as *mut i16,
             cnt = out(reg) _,
             m = out(reg) _,
-            t = out(reg) _,
             out("r2") _,
             out("r3") _,
         );
@@ -334,10 +348,9 @@ pub(super) unsafe fn depthwise16_i8<const CHECKED: bool>(
     unsafe {
         if CHECKED {
             depthwise16_i8_asm!(list, n, c, acc, tmp, left;
-                "adds {t}, {cnt}, {m}",
-                "cmp {t}, #255",
+                "add {cnt}, {m}",
+                "cmp {cnt}, #255",
                 "bhi 5f",
-                "mov {cnt}, {t}",
             );
         } else {
             depthwise16_i8_asm!(list, n, c, acc, tmp, left;);

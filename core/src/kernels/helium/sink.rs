@@ -5,6 +5,7 @@
 //! and the caller runs the generic code.
 
 use crate::fixed::{Affine, MAX_SHIFT};
+use crate::kernels::threshold::Thresholds;
 
 /// `(v + 2^(s-1)) >> s` for `s ≤ 62` (exact, no overflow for `|v| < 2^62`), or `v` when
 /// `s == 0`. `sqrshrl` shifts right by its register operand, rounding; saturation to 64 bits
@@ -93,4 +94,59 @@ pub(in crate::kernels) fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine],
         let y = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         *o = if accumulate { o.saturating_add(y) } else { y };
     }
+}
+
+/// Spike counts of the first channels of one pixel from a threshold table (`Thresholds::count`
+/// for 4 channels per vector: the sign flip, then one predicated add per level passed).
+/// Returns how many leading channels were written (a multiple of 4); the caller counts the
+/// rest.
+#[inline(always)]
+pub(in crate::kernels) fn threshold_spikes(
+    table: &Thresholds,
+    acc: &[i32],
+    out: &mut [u8],
+) -> usize {
+    let (n, d) = (acc.len().min(out.len()).min(table.channels), table.d);
+    let block = (d + 1) * 16;
+    let quads = n / 4;
+    // Every quad's sign row and `d` threshold rows lie inside the table: `fill` checked
+    // `⌈channels / 16⌉ · block ≤ CAPACITY`.
+    if d == 0 || n.div_ceil(16) * block > table.values.len() {
+        return 0;
+    }
+    let values = table.values.as_ptr();
+    for q in 0..quads {
+        let c = 4 * q;
+        // SAFETY: channels `c..c + 4` are inside `acc` and `out` (`c + 4 ≤ n`); their sign
+        // row starts at `(c / 16) · block + c % 16` and the `d` rows after it are 16 values
+        // apart, all inside the table (checked above); q0-q2 and lr are declared clobbered.
+        unsafe {
+            let row = values.add((c / 16) * block + c % 16);
+            core::arch::asm!(
+                "vldrw.u32 q0, [{acc}]",
+                "vldrw.u32 q1, [{row}]",
+                "veor q0, q0, q1",
+                "vsub.i32 q0, q0, q1",
+                "vmov.i32 q2, #0",
+                "dls lr, {d}",
+                "2:",
+                "vldrw.u32 q1, [{row}, #64]!",
+                "vpt.s32 gt, q0, q1",
+                "vaddt.i32 q2, q2, {one}",
+                "le lr, 2b",
+                "vstrb.32 q2, [{out}]",
+                acc = in(reg) acc.as_ptr().add(c),
+                row = inout(reg) row => _,
+                out = in(reg) out.as_mut_ptr().add(c),
+                d = in(reg) d,
+                one = in(reg) 1u32,
+                out("lr") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+                options(nostack),
+            );
+        }
+    }
+    4 * quads
 }
