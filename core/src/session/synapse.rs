@@ -237,12 +237,16 @@ impl<'b> Synapse<'b> {
                 // Hosts and Helium compare accumulators with thresholds; the dense reference
                 // keeps the affine map, so that the two kernels check each other.
                 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
-                let mut table = Thresholds::empty();
+                let mut table = None;
+                // Built (and its stack zeroed) only for a layer that uses it.
                 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
-                let levels = (kernel == Kernel::SpikeDriven
-                    && thresholds_pay(pixels, d)
-                    && table.fill(affine, frac, d))
-                .then_some(&table);
+                let levels = match kernel == Kernel::SpikeDriven && thresholds_pay(pixels, d) {
+                    true => {
+                        let t: &mut Thresholds = table.insert(Thresholds::empty());
+                        t.fill(affine, frac, d).then_some(&*t)
+                    }
+                    false => None,
+                };
                 #[cfg(not(any(
                     target_arch = "x86_64",
                     target_arch = "aarch64",
@@ -300,9 +304,10 @@ impl<'b> Synapse<'b> {
 
 /// Whether a layer of `pixels` output pixels gains from a threshold table. Filling one takes
 /// `D` 64-bit divisions per channel: a library call on Cortex-M, where the table pays only
-/// when each channel is compared at enough pixels (about 40 instructions saved per pixel
-/// against some 500 per level to fill). Hosts divide in hardware.
+/// when each channel is compared at enough pixels (under QEMU, 64-pixel layers of the digits
+/// and gesture models were dearer with tables, 256-pixel layers cheaper). Hosts divide in
+/// hardware.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
 fn thresholds_pay(pixels: usize, d: u8) -> bool {
-    cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || pixels >= 16 * d as usize
+    cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || pixels >= 32 * d as usize
 }
