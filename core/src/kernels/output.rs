@@ -81,14 +81,18 @@ pub struct FixedSink<'a> {
 }
 
 /// Channels [`MapFields`] holds at most: only the AVX-512 sink reads the fields, so on other
-/// architectures the table is empty (and takes no stack).
+/// architectures the table is empty (and takes no stack; Helium has a layout of its own).
 #[cfg(target_arch = "x86_64")]
 pub const MAX_FIELD_CHANNELS: usize = 1024;
 #[cfg(not(target_arch = "x86_64"))]
 pub const MAX_FIELD_CHANNELS: usize = 0;
 
+#[cfg(feature = "helium")]
+pub use super::helium::sink::MapFields;
+
 /// A layer's affine maps split into 64-bit fields, one array per field, so that the vector
 /// sink loads them as they are used instead of splitting the 12-byte maps for every pixel.
+#[cfg(not(feature = "helium"))]
 pub struct MapFields {
     pub(super) multiplier: [i64; MAX_FIELD_CHANNELS],
     /// `2^(shift − 1)`, or 0.
@@ -98,6 +102,7 @@ pub struct MapFields {
     pub(super) channels: usize,
 }
 
+#[cfg(not(feature = "helium"))]
 impl MapFields {
     pub const fn empty() -> Self {
         MapFields {
@@ -142,7 +147,12 @@ impl Sink for FixedSink<'_> {
             }
         }
         #[cfg(feature = "helium")]
-        super::helium::sink::fixed(out, acc, self.affine, self.accumulate);
+        match self.fields.filter(|f| f.channels == c) {
+            Some(fields) => {
+                super::helium::sink::fixed_fields(out, acc, fields, self.affine, self.accumulate)
+            }
+            None => super::helium::sink::fixed(out, acc, self.affine, self.accumulate),
+        }
         #[cfg(not(feature = "helium"))]
         fixed(out, acc, self.affine, self.accumulate);
     }
@@ -243,6 +253,90 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `VSHL` (register) on one `i32` lane: left for `shift ≥ 0`, arithmetic right otherwise,
+    /// 0 or the sign once the shift reaches the width.
+    fn vshl_s32(x: i32, shift: i32) -> i32 {
+        match shift {
+            32.. => 0,
+            0.. => x << shift,
+            ..=-32 => x >> 31,
+            _ => x >> -shift,
+        }
+    }
+
+    /// The lane arithmetic of the Helium fixed-point sink (`helium::sink::fixed_quad`: `vmul`
+    /// and `vmulh`, the carry of the rounding term, `vshl` by `−s` and `32 − s`, the fit check,
+    /// the saturating bias), emulated so that the method is checked against `Affine::apply`
+    /// here on the host; the instructions themselves are checked bit-exact under QEMU.
+    fn helium_fixed_lane(acc: i32, p: &Affine) -> Option<i32> {
+        let s = p.shift as i32;
+        let product = acc as i64 * p.multiplier as i64;
+        let (lo, mut hi) = (product as u32, (product >> 32) as i32);
+        let round = (1u32 << s) >> 1;
+        let lo = lo.wrapping_add(round);
+        hi += (round > lo) as i32;
+        let r = vshl_s32(hi, 32 - s) | (lo >> s) as i32;
+        (vshl_s32(r, s - 32) == hi).then(|| r.saturating_add(p.bias))
+    }
+
+    /// The Helium method equals the affine map wherever it claims a result, and claims one
+    /// for every value that fits in `i32` before the bias, over every shift it takes (0..=31).
+    #[test]
+    fn helium_fixed_method_matches_reference() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [
+            0,
+            1,
+            -1,
+            i32::MAX,
+            -i32::MAX,
+            i32::MIN + 1,
+            1 << 30,
+            -(1 << 30),
+        ];
+        let (mut claimed, mut declined) = (0, 0);
+        for round in 0..400_000 {
+            let r = next();
+            let acc = if round % 3 == 0 {
+                edges[(r % edges.len() as u64) as usize]
+            } else {
+                (r >> 32) as i32 >> (r % 32)
+            };
+            let multiplier = match next() % 5 {
+                0 => edges[(next() % edges.len() as u64) as usize],
+                _ => (next() as i32) >> (next() % 32),
+            };
+            let p = Affine::new(
+                multiplier,
+                (next() % 32) as u8,
+                (next() as i32) >> (next() % 32),
+            );
+            let shifted = p.apply(acc) - p.bias as i64;
+            let want = p.apply(acc).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            match helium_fixed_lane(acc, &p) {
+                Some(got) => {
+                    assert_eq!(got, want, "{acc} {p:?}");
+                    claimed += 1;
+                }
+                None => {
+                    assert!(i32::try_from(shifted).is_err(), "{acc} {p:?} fits");
+                    declined += 1;
+                }
+            }
+        }
+        // Both outcomes were exercised.
+        assert!(
+            claimed > 100_000 && declined > 1_000,
+            "{claimed} / {declined}"
+        );
     }
 
     /// The branch-free spike equals the reference map on edge and pseudo-random values.

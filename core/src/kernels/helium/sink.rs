@@ -4,6 +4,8 @@
 //! Same integers as `output.rs`; anything outside the fast path's conditions returns `false`
 //! and the caller runs the generic code.
 
+use core::mem::MaybeUninit;
+
 use crate::fixed::{Affine, MAX_SHIFT};
 use crate::kernels::threshold::Thresholds;
 
@@ -149,4 +151,157 @@ pub(in crate::kernels) fn threshold_spikes(
         }
     }
     4 * quads
+}
+
+/// The vector arithmetic of [`fixed_fields`] for one quad of channels (`$extra`: the
+/// instructions that add the old values when accumulating). Evaluates to `true` when the quad
+/// was stored, `false` (nothing stored) when a shifted product does not fit in `i32`.
+macro_rules! fixed_quad {
+    ($acc:ident, $fields:ident, $out:ident; $($extra:literal,)*) => {{
+        let overflow: u32;
+        core::arch::asm!(
+            "vldrw.u32 q0, [{acc}]",
+            "vldrw.u32 q1, [{f}]",
+            "vmul.i32 q2, q0, q1",
+            "vmulh.s32 q3, q0, q1",
+            // Low word + 2^(s−1); a carry out of it (sum below the term) goes to the high word.
+            "vldrw.u32 q1, [{f}, #16]",
+            "vadd.i32 q2, q2, q1",
+            "vpt.u32 hi, q1, q2",
+            "vaddt.i32 q3, q3, {one}",
+            // (high << (32 − s)) | (low >> s), exact when high >> (s − 1) is all sign bits:
+            // checked as (result >> (32 − s)) == high.
+            "vldrw.u32 q1, [{f}, #32]",
+            "vshl.u32 q2, q2, q1",
+            "vldrw.u32 q1, [{f}, #48]",
+            "vshl.s32 q0, q3, q1",
+            "vorr q0, q0, q2",
+            "vneg.s32 q1, q1",
+            "vshl.s32 q2, q0, q1",
+            "vcmp.i32 ne, q2, q3",
+            "vmrs {bad}, p0",
+            "cmp {bad}, #0",
+            "bne 2f",
+            "vldrw.u32 q1, [{f}, #64]",
+            "vqadd.s32 q0, q0, q1",
+            $($extra,)*
+            "vstrw.32 q0, [{out}]",
+            "2:",
+            acc = in(reg) $acc,
+            f = in(reg) $fields,
+            out = in(reg) $out,
+            one = in(reg) 1u32,
+            bad = out(reg) overflow,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            options(nostack),
+        );
+        overflow == 0
+    }};
+}
+
+/// `i32` values [`MapFields`] holds: 5 rows of 4 per quad of channels (816 channels).
+const FIELD_VALUES: usize = 4080;
+
+/// Rows of one quad of channels in [`MapFields`].
+const QUAD_VALUES: usize = 20;
+
+/// A layer's affine maps laid out for the vector fixed-point sink ([`fixed_fields`]), per quad
+/// of channels: multipliers, rounding terms `2^(s−1)` (0 for `s = 0`), `−s`, `32 − s` and
+/// biases, 4 lanes each. Only layers whose every shift is at most 31 fit (converted models use
+/// 12 to 23); the rest keep the scalar map. Never zeroed: only the filled values are read.
+pub struct MapFields {
+    values: [MaybeUninit<i32>; FIELD_VALUES],
+    /// Values written by [`MapFields::fill`] (whole quads).
+    len: usize,
+    pub(in crate::kernels) channels: usize,
+}
+
+impl MapFields {
+    pub const fn empty() -> Self {
+        MapFields {
+            values: [const { MaybeUninit::uninit() }; FIELD_VALUES],
+            len: 0,
+            channels: 0,
+        }
+    }
+
+    /// Lays out `affine`; returns `false` (unusable) if it does not fit or a shift is above 31.
+    pub fn fill(&mut self, affine: &[Affine]) -> bool {
+        self.channels = 0;
+        self.len = 0;
+        let quads = affine.len() / 4;
+        if quads * QUAD_VALUES > FIELD_VALUES || affine.iter().any(|p| p.shift > 31) {
+            return false;
+        }
+        for (q, maps) in affine.chunks_exact(4).enumerate() {
+            for (lane, p) in maps.iter().enumerate() {
+                let s = p.shift as i32;
+                let rows = [p.multiplier, ((1u32 << s) >> 1) as i32, -s, 32 - s, p.bias];
+                for (row, v) in rows.into_iter().enumerate() {
+                    self.values[q * QUAD_VALUES + row * 4 + lane].write(v);
+                }
+            }
+        }
+        self.len = quads * QUAD_VALUES;
+        self.channels = affine.len();
+        true
+    }
+}
+
+/// Fixed-point outputs of one pixel (as [`fixed`]) with 4 channels per vector: the 64-bit
+/// product `acc · m` as its low (`vmul`) and high (`vmulh`) words, the rounding term added to
+/// the low word with its carry into the high word, the two words shifted into one `i32`, then
+/// a saturating add of the bias (and of the old value when accumulating). A quad whose shifted
+/// product does not fit in `i32` (never seen in a converted model: the check costs 4
+/// instructions) takes the scalar map, as do the channels after the last whole quad.
+#[inline(always)]
+pub(in crate::kernels) fn fixed_fields(
+    out: &mut [i32],
+    acc: &[i32],
+    fields: &MapFields,
+    affine: &[Affine],
+    accumulate: bool,
+) {
+    let n = out
+        .len()
+        .min(acc.len())
+        .min(affine.len())
+        .min(fields.channels);
+    let quads = (n / 4).min(fields.len / QUAD_VALUES);
+    let rows = fields.values.as_ptr() as *const i32;
+    for q in 0..quads {
+        let c = 4 * q;
+        // SAFETY: channels `c..c + 4` are inside `out` and `acc` (`c + 4 ≤ n`), and the quad's
+        // 20 values were written by `fill` (`q < len / 20`); q0-q3 are declared clobbered.
+        let fits = unsafe {
+            let (a, f, o) = (
+                acc.as_ptr().add(c),
+                rows.add(q * QUAD_VALUES),
+                out.as_mut_ptr().add(c),
+            );
+            if accumulate {
+                fixed_quad!(a, f, o; "vldrw.u32 q1, [{out}]", "vqadd.s32 q0, q1, q0",)
+            } else {
+                fixed_quad!(a, f, o;)
+            }
+        };
+        if !fits {
+            fixed(
+                &mut out[c..c + 4],
+                &acc[c..c + 4],
+                &affine[c..c + 4],
+                accumulate,
+            );
+        }
+    }
+    let done = 4 * quads;
+    fixed(
+        &mut out[done..n],
+        &acc[done..n],
+        &affine[done..n],
+        accumulate,
+    );
 }
