@@ -86,9 +86,10 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
     let active: &mut [u16] = &mut bytemuck::cast_slice_mut(active)[..in_c];
     #[cfg(feature = "helium")]
     let mut columns = super::helium::Columns::new();
-    // Bounds the plane counts of the depthwise adds (see `helium::depthwise_pixel`).
+    // Bounds the plane counts of the depthwise adds (see `helium::depthwise_pixel`)
+    // and lets the column listing of a spike convolution write counts without a loop.
     #[cfg(feature = "helium")]
-    let max_count = match kernel == Kernel::SpikeDriven && a.geom.depthwise {
+    let max_count = match kernel == Kernel::SpikeDriven {
         true => super::helium::max_count(input),
         false => u8::MAX,
     };
@@ -153,7 +154,8 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
         for ox in 0..a.out_w {
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
-                super::helium::spike_pixel(&mut columns, a, input, oy, ox, active, acc);
+                let c = &mut columns;
+                super::helium::spike_pixel(c, a, input, max_count, oy, ox, active, acc);
                 sink.store(r * a.out_w + ox, acc);
                 continue;
             }

@@ -485,3 +485,49 @@ tap_mask! {
     fn tap_mask16_i8(16 channels, q8, shift 4, counts 4),
     sums [(0, 4, 0, 0), (1, 5, 4, 16), (2, 6, 8, 32), (3, 7, 12, 48)]
 }
+
+/// Lists the columns of one group of up to 16 input channels: for each set bit `i` of `mask`
+/// (lowest first), column `col0 + i · stride` written 4 times at `dst`, of which the count at
+/// `px + i` are kept (`dst` advances by it). Returns the new end of the list. 9 instructions a
+/// spiking channel, no loop per spike.
+///
+/// # Safety
+/// `mask ≠ 0` has bits only below 16; `px + i` is readable for each set bit `i`, and each count
+/// there is at most 4; `dst` is 4-byte aligned with `16 · 4` writable `u32`s.
+#[inline(always)]
+pub(super) unsafe fn list16(
+    px: *const u8,
+    mask: u32,
+    col0: u32,
+    stride: u32,
+    dst: *mut u32,
+) -> *mut u32 {
+    let end: *mut u32;
+    // SAFETY: the caller guarantees the reads and the writes (at most 16 stores of 4 slots,
+    // each starting at most 4 slots after the previous); q0 is declared clobbered. `eors`
+    // sets the flags that `bne` reads; nothing between them sets flags.
+    unsafe {
+        mve_asm!(q1;
+            "rbit {m}, {m}",
+            "2:",
+            "clz {i}, {m}",
+            "lsr {t}, {top}, {i}",
+            "eors {m}, {m}, {t}",
+            "ldrb {t}, [{px}, {i}]",
+            "mla {i}, {i}, {stride}, {col0}",
+            "vdup.32 q0, {i}",
+            "vstrw.32 q0, [{dst}]",
+            "add {dst}, {dst}, {t}, lsl #2",
+            "bne 2b",
+            m = inout(reg) mask => _,
+            i = out(reg) _,
+            t = out(reg) _,
+            top = in(reg) 0x8000_0000u32,
+            px = in(reg) px,
+            stride = in(reg) stride,
+            col0 = in(reg) col0,
+            dst = inout(reg) dst => end,
+        );
+    }
+    end
+}

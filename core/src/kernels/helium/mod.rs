@@ -33,11 +33,15 @@ impl Columns {
 }
 
 /// One output pixel of a (non-depthwise) spike convolution into `acc` (`out_c` values).
+/// `max_count` bounds every count in `input` ([`max_count`]): up to [`UNROLLED`], each group
+/// of 16 channels is listed by one vector loop ([`asm::list16`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn spike_pixel<W: Weight>(
     cols: &mut Columns,
     a: &ConvArgs<'_, W>,
     input: &[u8],
+    max_count: u8,
     oy: usize,
     ox: usize,
     active: &mut [u16],
@@ -80,6 +84,7 @@ pub(super) fn spike_pixel<W: Weight>(
     let mut n = 0;
     let _ = active; // The scalar listing's buffer: the vector compare lists instead.
     let stride = out_c * size;
+    let unrolled = usize::from(max_count) <= UNROLLED;
     for_taps(a, oy, ox, |pixel, tap| {
         let px = &input[pixel * in_c..(pixel + 1) * in_c];
         let base = tap * in_c * stride;
@@ -88,6 +93,28 @@ pub(super) fn spike_pixel<W: Weight>(
             let len = (in_c - g).min(16);
             // SAFETY: `g + len ≤ px.len()`; the load is predicated to those `len` bytes.
             let mut mask = unsafe { asm::nonzero16(px.as_ptr().add(g), len) } & ((1 << len) - 1);
+            if unrolled {
+                if mask == 0 {
+                    g += 16;
+                    continue;
+                }
+                if n + 16 * UNROLLED > CHUNK {
+                    // SAFETY: as below.
+                    unsafe { add_columns(a.weights, &cols[..n], acc) };
+                    n = 0;
+                }
+                // SAFETY: the set bits of `mask` are counts `g..g + len` of `px`, each at most
+                // `UNROLLED` = 4; at most 16 of them write 4 slots each from `n`, and
+                // `n + 64 ≤ CHUNK`. Column offsets fit in `u32` (they lie in the weights).
+                let end = unsafe {
+                    let col0 = (base + g * stride) as u32;
+                    let dst = cols.as_mut_ptr().add(n);
+                    asm::list16(px.as_ptr().add(g), mask, col0, stride as u32, dst)
+                };
+                n = (end as usize - cols.as_ptr() as usize) / 4;
+                g += 16;
+                continue;
+            }
             while mask != 0 {
                 let i = g + mask.trailing_zeros() as usize;
                 mask &= mask - 1;
