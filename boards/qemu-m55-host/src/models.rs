@@ -100,7 +100,7 @@ pub fn digits_int8(n: usize) -> Result<Workload> {
 /// The digits model converted with int16 weights and int16 input, on the first `n` test digits.
 pub fn digits_int16(n: usize) -> Result<Workload> {
     let ck = checkpoint::load(&golden("sdt_digits32_seed1.safetensors")?)?;
-    let blob = convert_ck(&ck, 32, WeightBits::I16, true, 1.0)?;
+    let blob = convert_ck(&ck, 32, WeightBits::I16, true, 1.0, 4, 0.0)?;
     workload("digits int16", blob, &digits_images(n)?)
 }
 
@@ -110,10 +110,12 @@ fn convert_ck(
     bits: WeightBits,
     wide: bool,
     absmax: f32,
+    d: u8,
+    spike_bias: f64,
 ) -> Result<AlignedBlob> {
     let arch = ArchOptions {
         heads: 8,
-        d: 4,
+        d,
         input_h: size,
         input_w: size,
     };
@@ -121,7 +123,7 @@ fn convert_ck(
         weight_bits: bits,
         input_absmax: absmax,
         wide_input: wide,
-        spike_bias: 0.0,
+        spike_bias,
     };
     Ok(convert(ck, arch, opt, &Default::default())?.2)
 }
@@ -131,6 +133,13 @@ fn convert_ck(
 /// host benchmark `examples/src/bin/bench_sdt10m.rs` does); at other sizes `n` deterministic pseudo-random
 /// normalized images (the device and host compare integers, any input will do).
 pub fn sdt10m(size: usize, n: usize) -> Result<Workload> {
+    sdt10m_with(size, n, 4, 0.0)
+}
+
+/// [`sdt10m`] with spike counts up to `d` (the official models use 4) and every pre-spike
+/// value shifted by `spike_bias` spike units (denser, larger counts): counts above 4 take the
+/// kernels' general paths (the listing loop per spike, the depthwise plane-count check).
+pub fn sdt10m_with(size: usize, n: usize, d: u8, spike_bias: f64) -> Result<Workload> {
     let ck = checkpoint::load(&golden("sdt_m_224_seed1.pth")?)?;
     let per = 3 * size * size;
     let mut images: Vec<Vec<f32>> = if size == 224 {
@@ -161,6 +170,10 @@ pub fn sdt10m(size: usize, n: usize) -> Result<Workload> {
         .fold(0f32, |m, &x| m.max(x.abs()))
         .max(1e-3);
     images.truncate(n);
-    let blob = convert_ck(&ck, size, WeightBits::I8, false, absmax)?;
-    workload(&format!("SDT-10M int8 {size}x{size}"), blob, &images)
+    let blob = convert_ck(&ck, size, WeightBits::I8, false, absmax, d, spike_bias)?;
+    let name = match (d, spike_bias) {
+        (4, 0.0) => format!("SDT-10M int8 {size}x{size}"),
+        _ => format!("SDT-10M int8 {size}x{size} D={d} spike bias {spike_bias:+}"),
+    };
+    workload(&name, blob, &images)
 }
