@@ -18,6 +18,9 @@ pub struct SpikeSink<'a> {
     pub d: u8,
     /// The same map as thresholds (see [`Thresholds`]), where the caller built them.
     pub levels: Option<&'a Thresholds>,
+    /// The same maps laid out for the Helium vector affine map, where the caller built them
+    /// (other targets ignore them).
+    pub fields: Option<&'a MapFields>,
     /// The kernel set that compares them.
     pub level: Level,
 }
@@ -29,6 +32,13 @@ impl Sink for SpikeSink<'_> {
         let out = &mut self.out[pixel * c..(pixel + 1) * c];
         if let Some(levels) = self.levels.filter(|l| l.channels() == c) {
             return levels.spikes(self.level, acc, out);
+        }
+        #[cfg(feature = "helium")]
+        if let Some(fields) = self.fields.filter(|f| f.channels == c) {
+            let (affine, frac, d) = (self.affine, self.frac, self.d);
+            if super::helium::sink::spikes_fields(out, acc, fields, affine, frac, d) {
+                return;
+            }
         }
         #[cfg(feature = "helium")]
         if super::helium::sink::spikes(out, acc, self.affine, self.frac, self.d) {
@@ -336,6 +346,71 @@ mod tests {
         assert!(
             claimed > 100_000 && declined > 1_000,
             "{claimed} / {declined}"
+        );
+    }
+
+    /// The spike counts of the Helium vector map (`helium::sink::spikes_fields`): the
+    /// saturated `y` of [`helium_fixed_lane`], rounded half to even as
+    /// `(y + 2^(f−1) − 1 + ((y >> f) & 1)) >> f` with a saturating add, clamped to `[0, D]`.
+    fn helium_spike_lane(acc: i32, p: &Affine, frac: u8, d: u8) -> Option<u8> {
+        let y = helium_fixed_lane(acc, p)?;
+        let f = frac as u32;
+        let odd = (y >> f) & 1;
+        let rounded = y.saturating_add((1i32 << (f - 1)) - 1 + odd) >> f;
+        Some(rounded.clamp(0, d as i32) as u8)
+    }
+
+    /// The Helium spike method equals the reference map wherever the fixed-point method
+    /// claims a value, for every `frac ≥ 1` and `D` with `(D + 1) · 2^frac ≤ 2^31` (the
+    /// condition under which the kernel takes it), ties and saturated values included.
+    #[test]
+    fn helium_spike_method_matches_reference() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut claimed, mut ties) = (0, 0);
+        for round in 0..400_000 {
+            let d = 1 + (next() % 15) as u8;
+            let frac = 1 + (next() % 28) as u8;
+            if (u64::from(d) + 1) << frac > 1 << 31 {
+                continue;
+            }
+            let p = Affine::new(
+                (next() as i32) >> (next() % 32),
+                (next() % 32) as u8,
+                (next() as i32) >> (next() % 32),
+            );
+            // Accumulators near the ties of this map, and arbitrary ones.
+            let acc = match round % 2 {
+                0 => (next() as i32) >> (next() % 32),
+                _ => {
+                    let target = (((next() % 20) as i128) << frac) + (1i128 << (frac - 1));
+                    let m = match p.multiplier {
+                        0 => 1,
+                        m => m as i128,
+                    };
+                    (((target - p.bias as i128) << p.shift) / m)
+                        .clamp(-(i32::MAX as i128), i32::MAX as i128) as i32
+                }
+            };
+            let v = p.apply(acc);
+            ties += (v & ((1 << frac) - 1) == 1 << (frac - 1)) as u32;
+            if let Some(got) = helium_spike_lane(acc, &p, frac, d) {
+                assert_eq!(
+                    got,
+                    spike_count(p.apply(acc), frac, d),
+                    "{acc} {p:?} {frac} {d}"
+                );
+                claimed += 1;
+            }
+        }
+        assert!(
+            claimed > 100_000 && ties > 1_000,
+            "{claimed} claimed, {ties} ties"
         );
     }
 

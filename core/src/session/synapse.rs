@@ -170,6 +170,7 @@ impl<'b> Synapse<'b> {
                 frac,
                 d: ctx.d,
                 levels: None,
+                fields: None,
                 level: ctx.level,
             })?,
             ConvOutput::Accumulate | ConvOutput::Write => {
@@ -253,6 +254,15 @@ impl<'b> Synapse<'b> {
                     feature = "helium"
                 )))]
                 let levels = None;
+                // Helium layers without a table take the vector affine map.
+                #[cfg(feature = "helium")]
+                let mut split = MapFields::empty();
+                #[cfg(feature = "helium")]
+                let fields =
+                    (kernel == Kernel::SpikeDriven && levels.is_none() && split.fill(affine))
+                        .then_some(&split);
+                #[cfg(not(feature = "helium"))]
+                let fields = None;
                 let job = |rows: Range<usize>, out: &mut [u8], acc: &mut [i32]| {
                     compute(
                         rows,
@@ -263,6 +273,7 @@ impl<'b> Synapse<'b> {
                             frac,
                             d,
                             levels,
+                            fields,
                             level,
                         },
                     );

@@ -136,10 +136,11 @@ pub(in crate::kernels) fn threshold_spikes(
                 "vpt.s32 gt, q0, q1",
                 "vaddt.i32 q2, q2, {one}",
                 "le lr, 2b",
-                "vstrb.32 q2, [{out}]",
+                "vstrb.32 q2, [r3]",
                 acc = in(reg) acc.as_ptr().add(c),
                 row = inout(reg) row => _,
-                out = in(reg) out.as_mut_ptr().add(c),
+                // Narrowing stores take only a low base register.
+                in("r3") out.as_mut_ptr().add(c),
                 d = in(reg) d,
                 one = in(reg) 1u32,
                 out("lr") _,
@@ -153,11 +154,11 @@ pub(in crate::kernels) fn threshold_spikes(
     4 * quads
 }
 
-/// The vector arithmetic of [`fixed_fields`] for one quad of channels (`$extra`: the
-/// instructions that add the old values when accumulating). Evaluates to `true` when the quad
-/// was stored, `false` (nothing stored) when a shifted product does not fit in `i32`.
-macro_rules! fixed_quad {
-    ($acc:ident, $fields:ident, $out:ident; $($extra:literal,)*) => {{
+/// The vector affine map of one quad of channels (see [`fixed_fields`]) into q0, then `$tail`:
+/// the instructions that store it (with their extra operands `$ops`). Evaluates to `true` when
+/// the quad was stored, `false` (nothing stored) when a shifted product does not fit in `i32`.
+macro_rules! affine_quad {
+    ($acc:ident, $fields:ident, $out:ident; [$($tail:literal,)*] $($ops:tt)*) => {{
         let overflow: u32;
         core::arch::asm!(
             "vldrw.u32 q0, [{acc}]",
@@ -184,14 +185,14 @@ macro_rules! fixed_quad {
             "bne 2f",
             "vldrw.u32 q1, [{f}, #64]",
             "vqadd.s32 q0, q0, q1",
-            $($extra,)*
-            "vstrw.32 q0, [{out}]",
+            $($tail,)*
             "2:",
             acc = in(reg) $acc,
             f = in(reg) $fields,
             out = in(reg) $out,
             one = in(reg) 1u32,
             bad = out(reg) overflow,
+            $($ops)*
             out("s0") _, out("s1") _, out("s2") _, out("s3") _,
             out("s4") _, out("s5") _, out("s6") _, out("s7") _,
             out("s8") _, out("s9") _, out("s10") _, out("s11") _,
@@ -283,9 +284,13 @@ pub(in crate::kernels) fn fixed_fields(
                 out.as_mut_ptr().add(c),
             );
             if accumulate {
-                fixed_quad!(a, f, o; "vldrw.u32 q1, [{out}]", "vqadd.s32 q0, q1, q0",)
+                affine_quad!(a, f, o; [
+                    "vldrw.u32 q1, [{out}]",
+                    "vqadd.s32 q0, q1, q0",
+                    "vstrw.32 q0, [{out}]",
+                ])
             } else {
-                fixed_quad!(a, f, o;)
+                affine_quad!(a, f, o; ["vstrw.32 q0, [{out}]",])
             }
         };
         if !fits {
@@ -304,4 +309,74 @@ pub(in crate::kernels) fn fixed_fields(
         &affine[done..n],
         accumulate,
     );
+}
+
+/// Spike counts of one pixel (as [`spikes`]) from the vector affine map of [`fixed_fields`],
+/// 4 channels per vector, for layers too small to fill a threshold table: `y` saturated to
+/// `i32`, then `round_half_even(y / 2^f)` as `(y + 2^(f−1) − 1 + ((y >> f) & 1)) >> f`
+/// (saturating add), clamped to `[0, D]` and stored as bytes. Saturation cannot change a count
+/// when `(D + 1) · 2^f ≤ 2^31` (a saturated `y` still maps to at least `D`); otherwise, or for
+/// `f = 0`, returns `false` and writes nothing.
+#[inline(always)]
+pub(in crate::kernels) fn spikes_fields(
+    out: &mut [u8],
+    acc: &[i32],
+    fields: &MapFields,
+    affine: &[Affine],
+    frac: u8,
+    d: u8,
+) -> bool {
+    let f = u32::from(frac);
+    if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
+        return false;
+    }
+    let n = out
+        .len()
+        .min(acc.len())
+        .min(affine.len())
+        .min(fields.channels);
+    let quads = (n / 4).min(fields.len / QUAD_VALUES);
+    let rows = fields.values.as_ptr() as *const i32;
+    let (shift, bias) = (-(f as i32), (1i32 << (f - 1)) - 1);
+    for q in 0..quads {
+        let c = 4 * q;
+        // SAFETY: channels `c..c + 4` are inside `out` and `acc` (`c + 4 ≤ n`), and the quad's
+        // 20 values were written by `fill` (`q < len / 20`); q0-q3 are declared clobbered.
+        let fits = unsafe {
+            let (a, f, o) = (
+                acc.as_ptr().add(c),
+                rows.add(q * QUAD_VALUES),
+                out.as_mut_ptr().add(c),
+            );
+            affine_quad!(a, f, o; [
+                "vmov q1, q0",
+                "vshl.s32 q1, {shift}",
+                "vmov.i32 q2, #1",
+                "vand q1, q1, q2",
+                "vadd.i32 q1, q1, {half}",
+                "vqadd.s32 q0, q0, q1",
+                "vshl.s32 q0, {shift}",
+                "vmov.i32 q1, #0",
+                "vmax.s32 q0, q0, q1",
+                "vdup.32 q1, {d}",
+                "vmin.s32 q0, q0, q1",
+                // Narrowing stores take only a low base register.
+                "mov r3, {out}",
+                "vstrb.32 q0, [r3]",
+            ] shift = in(reg) shift, half = in(reg) bias, d = in(reg) u32::from(d), out("r3") _,)
+        };
+        if !fits
+            && !spikes(
+                &mut out[c..c + 4],
+                &acc[c..c + 4],
+                &affine[c..c + 4],
+                frac,
+                d,
+            )
+        {
+            return false;
+        }
+    }
+    let done = 4 * quads;
+    spikes(&mut out[done..n], &acc[done..n], &affine[done..n], frac, d)
 }
