@@ -186,19 +186,23 @@ mod tests {
     use super::*;
     use crate::fixed::spike_count;
 
+    /// Pseudo-random `u64`s (xorshift64) from `seed`.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// The fixed-point sink (from the maps, or vectorized from their split fields) equals
     /// `Affine::apply` with saturation, writing and accumulating, on random maps and
     /// accumulators.
     #[test]
     fn fixed_sink_matches_reference() {
         extern crate std;
-        let mut x = 0x0bad_5eed_1234_5678u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x0bad_5eed_1234_5678u64);
         for round in 0..400 {
             let c = [1, 15, 16, 17, 32, 48, 61, 96][round % 8];
             let affine: std::vec::Vec<Affine> = (0..c)
@@ -295,13 +299,7 @@ mod tests {
     /// for every value that fits in `i32` before the bias, over every shift it takes (0..=31).
     #[test]
     fn helium_fixed_method_matches_reference() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let edges = [
             0,
             1,
@@ -365,13 +363,7 @@ mod tests {
     /// condition under which the kernel takes it), ties and saturated values included.
     #[test]
     fn helium_spike_method_matches_reference() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut claimed, mut ties) = (0, 0);
         for round in 0..400_000 {
             let d = 1 + (next() % 15) as u8;
@@ -417,13 +409,7 @@ mod tests {
     /// The branch-free spike equals the reference map on edge and pseudo-random values.
     #[test]
     fn spike_of_matches_reference() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let accs = [0, 1, -1, 7, 8, 9, i32::MAX, i32::MIN, 1 << 20, -(1 << 20)];
         for round in 0..200_000 {
             let r = next();

@@ -252,6 +252,40 @@ impl MapFields {
     }
 }
 
+/// Runs `quad` on each whole quad of channels the fields cover (pointers to its 4
+/// accumulators, its 20 field values and its 4 outputs; `false` = not stored) and `scalar` on a
+/// quad `quad` declined and on the channels after the last whole quad. Returns `false` as soon
+/// as `scalar` does.
+#[inline(always)]
+fn by_quads<T>(
+    out: &mut [T],
+    acc: &[i32],
+    fields: &MapFields,
+    affine: &[Affine],
+    quad: impl Fn(*const i32, *const i32, *mut T) -> bool,
+    mut scalar: impl FnMut(&mut [T], &[i32], &[Affine]) -> bool,
+) -> bool {
+    let n = out.len().min(acc.len()).min(affine.len());
+    let n = n.min(fields.channels);
+    let quads = (n / 4).min(fields.len / QUAD_VALUES);
+    let rows = fields.values.as_ptr() as *const i32;
+    for q in 0..quads {
+        let c = 4 * q;
+        // In bounds: `c + 4 ≤ n` channels of `acc` and `out`, values `20q..20q + 20` written by
+        // `fill` (`q < len / 20`).
+        let fits = quad(
+            acc.as_ptr().wrapping_add(c),
+            rows.wrapping_add(q * QUAD_VALUES),
+            out.as_mut_ptr().wrapping_add(c),
+        );
+        if !fits && !scalar(&mut out[c..c + 4], &acc[c..c + 4], &affine[c..c + 4]) {
+            return false;
+        }
+    }
+    let done = 4 * quads;
+    scalar(&mut out[done..n], &acc[done..n], &affine[done..n])
+}
+
 /// Fixed-point outputs of one pixel (as [`fixed`]) with 4 channels per vector: the 64-bit
 /// product `acc · m` as its low (`vmul`) and high (`vmulh`) words, the rounding term added to
 /// the low word with its carry into the high word, the two words shifted into one `i32`, then
@@ -266,49 +300,23 @@ pub(in crate::kernels) fn fixed_fields(
     affine: &[Affine],
     accumulate: bool,
 ) {
-    let n = out
-        .len()
-        .min(acc.len())
-        .min(affine.len())
-        .min(fields.channels);
-    let quads = (n / 4).min(fields.len / QUAD_VALUES);
-    let rows = fields.values.as_ptr() as *const i32;
-    for q in 0..quads {
-        let c = 4 * q;
-        // SAFETY: channels `c..c + 4` are inside `out` and `acc` (`c + 4 ≤ n`), and the quad's
-        // 20 values were written by `fill` (`q < len / 20`); q0-q3 are declared clobbered.
-        let fits = unsafe {
-            let (a, f, o) = (
-                acc.as_ptr().add(c),
-                rows.add(q * QUAD_VALUES),
-                out.as_mut_ptr().add(c),
-            );
-            if accumulate {
-                affine_quad!(a, f, o; [
-                    "vldrw.u32 q1, [{out}]",
-                    "vqadd.s32 q0, q1, q0",
-                    "vstrw.32 q0, [{out}]",
-                ])
-            } else {
-                affine_quad!(a, f, o; ["vstrw.32 q0, [{out}]",])
-            }
-        };
-        if !fits {
-            fixed(
-                &mut out[c..c + 4],
-                &acc[c..c + 4],
-                &affine[c..c + 4],
-                accumulate,
-            );
+    // SAFETY (both quads): `by_quads` passes 4 accumulators, a quad's 20 filled field values
+    // and 4 outputs; q0-q3 are declared clobbered.
+    let quad = |a: *const i32, f: *const i32, o: *mut i32| unsafe {
+        if accumulate {
+            affine_quad!(a, f, o; [
+                "vldrw.u32 q1, [{out}]",
+                "vqadd.s32 q0, q1, q0",
+                "vstrw.32 q0, [{out}]",
+            ])
+        } else {
+            affine_quad!(a, f, o; ["vstrw.32 q0, [{out}]",])
         }
-    }
-    let done = 4 * quads;
-    fixed(
-        &mut out[done..n],
-        &acc[done..n],
-        &affine[done..n],
-        accumulate,
-    );
+    };
+    by_quads(out, acc, fields, affine, quad, |o, a, p| {
+        fixed(o, a, p, accumulate);
+        true
+    });
 }
 
 /// Spike counts of one pixel (as [`spikes`]) from the vector affine map of [`fixed_fields`],
@@ -330,53 +338,28 @@ pub(in crate::kernels) fn spikes_fields(
     if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
         return false;
     }
-    let n = out
-        .len()
-        .min(acc.len())
-        .min(affine.len())
-        .min(fields.channels);
-    let quads = (n / 4).min(fields.len / QUAD_VALUES);
-    let rows = fields.values.as_ptr() as *const i32;
     let (shift, bias) = (-(f as i32), (1i32 << (f - 1)) - 1);
-    for q in 0..quads {
-        let c = 4 * q;
-        // SAFETY: channels `c..c + 4` are inside `out` and `acc` (`c + 4 ≤ n`), and the quad's
-        // 20 values were written by `fill` (`q < len / 20`); q0-q3 are declared clobbered.
-        let fits = unsafe {
-            let (a, f, o) = (
-                acc.as_ptr().add(c),
-                rows.add(q * QUAD_VALUES),
-                out.as_mut_ptr().add(c),
-            );
-            affine_quad!(a, f, o; [
-                "vmov q1, q0",
-                "vshl.s32 q1, {shift}",
-                "vmov.i32 q2, #1",
-                "vand q1, q1, q2",
-                "vadd.i32 q1, q1, {half}",
-                "vqadd.s32 q0, q0, q1",
-                "vshl.s32 q0, {shift}",
-                "vmov.i32 q1, #0",
-                "vmax.s32 q0, q0, q1",
-                "vdup.32 q1, {d}",
-                "vmin.s32 q0, q0, q1",
-                // Narrowing stores take only a low base register.
-                "mov r3, {out}",
-                "vstrb.32 q0, [r3]",
-            ] shift = in(reg) shift, half = in(reg) bias, d = in(reg) u32::from(d), out("r3") _,)
-        };
-        if !fits
-            && !spikes(
-                &mut out[c..c + 4],
-                &acc[c..c + 4],
-                &affine[c..c + 4],
-                frac,
-                d,
-            )
-        {
-            return false;
-        }
-    }
-    let done = 4 * quads;
-    spikes(&mut out[done..n], &acc[done..n], &affine[done..n], frac, d)
+    // SAFETY: `by_quads` passes 4 accumulators, a quad's 20 filled field values and 4
+    // outputs; q0-q3 and r3 are declared clobbered.
+    let quad = |a: *const i32, f: *const i32, o: *mut u8| unsafe {
+        affine_quad!(a, f, o; [
+            "vmov q1, q0",
+            "vshl.s32 q1, {shift}",
+            "vmov.i32 q2, #1",
+            "vand q1, q1, q2",
+            "vadd.i32 q1, q1, {half}",
+            "vqadd.s32 q0, q0, q1",
+            "vshl.s32 q0, {shift}",
+            "vmov.i32 q1, #0",
+            "vmax.s32 q0, q0, q1",
+            "vdup.32 q1, {d}",
+            "vmin.s32 q0, q0, q1",
+            // Narrowing stores take only a low base register.
+            "mov r3, {out}",
+            "vstrb.32 q0, [r3]",
+        ] shift = in(reg) shift, half = in(reg) bias, d = in(reg) u32::from(d), out("r3") _,)
+    };
+    by_quads(out, acc, fields, affine, quad, |o, a, p| {
+        spikes(o, a, p, frac, d)
+    })
 }
