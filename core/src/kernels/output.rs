@@ -280,7 +280,7 @@ mod tests {
         }
     }
 
-    /// The lane arithmetic of the Helium fixed-point sink (`helium::sink::fixed_quad`: `vmul`
+    /// The lane arithmetic of the Helium fixed-point sink (`helium::sink::affine_quad`: `vmul`
     /// and `vmulh`, the carry of the rounding term, `vshl` by `−s` and `32 − s`, the fit check,
     /// the saturating bias), emulated so that the method is checked against `Affine::apply`
     /// here on the host; the instructions themselves are checked bit-exact under QEMU.

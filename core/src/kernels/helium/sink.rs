@@ -215,8 +215,6 @@ const QUAD_VALUES: usize = 20;
 /// 12 to 23); the rest keep the scalar map. Never zeroed: only the filled values are read.
 pub struct MapFields {
     values: [MaybeUninit<i32>; FIELD_VALUES],
-    /// Values written by [`MapFields::fill`] (whole quads).
-    len: usize,
     pub(in crate::kernels) channels: usize,
 }
 
@@ -224,7 +222,6 @@ impl MapFields {
     pub const fn empty() -> Self {
         MapFields {
             values: [const { MaybeUninit::uninit() }; FIELD_VALUES],
-            len: 0,
             channels: 0,
         }
     }
@@ -232,7 +229,6 @@ impl MapFields {
     /// Lays out `affine`; returns `false` (unusable) if it does not fit or a shift is above 31.
     pub fn fill(&mut self, affine: &[Affine]) -> bool {
         self.channels = 0;
-        self.len = 0;
         let quads = affine.len() / 4;
         if quads * QUAD_VALUES > FIELD_VALUES || affine.iter().any(|p| p.shift > 31) {
             return false;
@@ -246,7 +242,6 @@ impl MapFields {
                 }
             }
         }
-        self.len = quads * QUAD_VALUES;
         self.channels = affine.len();
         true
     }
@@ -267,12 +262,13 @@ fn by_quads<T>(
 ) -> bool {
     let n = out.len().min(acc.len()).min(affine.len());
     let n = n.min(fields.channels);
-    let quads = (n / 4).min(fields.len / QUAD_VALUES);
+    // `fill` wrote the values of the `channels / 4` whole quads.
+    let quads = n / 4;
     let rows = fields.values.as_ptr() as *const i32;
     for q in 0..quads {
         let c = 4 * q;
         // In bounds: `c + 4 ≤ n` channels of `acc` and `out`, values `20q..20q + 20` written by
-        // `fill` (`q < len / 20`).
+        // `fill` (`q < channels / 4`).
         let fits = quad(
             acc.as_ptr().wrapping_add(c),
             rows.wrapping_add(q * QUAD_VALUES),
