@@ -1,6 +1,6 @@
 //! Augmentations of labelled event clips for training: geometric (crop-and-zoom, scale,
 //! translation, rotation about the sensor centre, left-right mirror with the class swap),
-//! temporal (time stretch), and sensor-like (event drop, added background noise, hot pixels,
+//! temporal (time stretch, time reversal with the class swap), and sensor-like (event drop, added background noise, hot pixels,
 //! per-polarity rate jitter). Each works on a time-ordered event list and returns one; events
 //! leaving the sensor are dropped. [`EventAugment`] draws a random combination per clip.
 
@@ -78,6 +78,26 @@ pub fn mirror(events: &[Event], g: Geometry, gesture: Gesture) -> (Vec<Event>, G
         })
         .collect();
     (mirrored, gesture.mirrored())
+}
+
+/// The clip played backwards and the class it shows. Times are mirrored about the clip's span
+/// and polarities swap (a brightness rise seen backwards is a fall). Only the order of the
+/// motion tells a reversed circle from the other direction, so training on both makes the
+/// model read that order instead of incidental cues of one direction.
+pub fn time_reverse(events: &[Event], gesture: Gesture) -> (Vec<Event>, Gesture) {
+    let Some((t0, t1)) = span(events) else {
+        return (Vec::new(), gesture.reversed());
+    };
+    let reversed = events
+        .iter()
+        .rev()
+        .map(|e| Event {
+            t: t0 + (t1 - e.t),
+            p: u8::from(e.p == 0),
+            ..*e
+        })
+        .collect();
+    (reversed, gesture.reversed())
 }
 
 /// Times stretched by `factor` about the first event (`>1`: slower).
@@ -199,6 +219,8 @@ pub struct EventAugment {
     pub translate: f32,
     /// Probability of a left-right mirror (with the class swap).
     pub mirror_prob: f64,
+    /// Probability of playing the clip backwards (with the class swap).
+    pub reverse_prob: f64,
     /// Time stretch range.
     pub time_stretch: (f64, f64),
     /// Dropped fraction range.
@@ -220,6 +242,7 @@ impl Default for EventAugment {
             rotation_deg: (-10.0, 10.0),
             translate: 0.1,
             mirror_prob: 0.5,
+            reverse_prob: 0.5,
             time_stretch: (0.8, 1.25),
             drop: (0.0, 0.3),
             noise_hz: (0.0, 0.5),
@@ -260,6 +283,9 @@ impl EventAugment {
         let mut label = gesture;
         if rng.chance(self.mirror_prob) {
             (ev, label) = mirror(&ev, g, label);
+        }
+        if rng.chance(self.reverse_prob) {
+            (ev, label) = time_reverse(&ev, label);
         }
         ev = time_stretch(&ev, stretch);
         ev = drop_events(&ev, drop, rng);
@@ -328,6 +354,37 @@ mod tests {
             .iter()
             .zip(&ev)
             .all(|(a, b)| a.x == 127 - b.x && (a.y, a.t, a.p) == (b.y, b.t, b.p)));
+    }
+
+    #[test]
+    fn time_reversal_plays_backwards_and_swaps_the_sense_of_rotation() {
+        let ev = clip(4, 3_000);
+        let (t0, t1) = (ev[0].t, ev[ev.len() - 1].t);
+        let (back, g) = time_reverse(&ev, Gesture::RightArmClockwise);
+        assert_eq!(g, Gesture::RightArmCounterClockwise);
+        assert_eq!(back.len(), ev.len());
+        assert!(back.windows(2).all(|w| w[0].t <= w[1].t));
+        assert_eq!((back[0].t, back[back.len() - 1].t), (t0, t1));
+        // The last event comes first, at the start, with the other polarity.
+        let (first, last) = (back[0], ev[ev.len() - 1]);
+        assert_eq!((first.x, first.y, first.p), (last.x, last.y, 1 - last.p));
+        let (twice, g2) = time_reverse(&back, g);
+        assert_eq!(g2, Gesture::RightArmClockwise);
+        // Events at equal times may swap places; as multisets the clips are the same.
+        let key = |e: &Event| (e.t, e.x, e.y, e.p);
+        let (mut a, mut b) = (twice.clone(), ev.clone());
+        a.sort_by_key(key);
+        b.sort_by_key(key);
+        assert_eq!(a, b);
+        for (g, r) in [
+            (Gesture::LeftArmClockwise, Gesture::LeftArmCounterClockwise),
+            (Gesture::LeftArmCounterClockwise, Gesture::LeftArmClockwise),
+            (Gesture::RightHandWave, Gesture::RightHandWave),
+            (Gesture::ArmRoll, Gesture::ArmRoll),
+        ] {
+            assert_eq!(g.reversed(), r);
+        }
+        assert!(time_reverse(&[], Gesture::Other).0.is_empty());
     }
 
     #[test]

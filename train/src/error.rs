@@ -62,6 +62,10 @@ pub enum Error {
     #[error("distributed: {0}")]
     Dist(String),
 
+    /// CUDA was asked for but libtorch sees no GPU.
+    #[error("--cuda: libtorch sees no CUDA device (a CPU-only torch, no driver, or no GPU)")]
+    NoCuda,
+
     /// Writing metrics as JSON failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

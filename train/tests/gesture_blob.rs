@@ -142,8 +142,81 @@ fn trainer_writes_sliced_framing_confusion_and_robustness() {
     assert!(evaluated.get("train_clips").is_none(), "{evaluated}");
 }
 
+/// A run cut short by `--stop-after` leaves a checkpoint and no blob; `--resume` trains only
+/// the missing epochs and then packs and scores the model.
+#[test]
+fn trainer_stops_after_an_epoch_and_resumes() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_resume");
+    let _ = std::fs::remove_dir_all(&dir);
+    let clips = [
+        "--train-per-class",
+        "1",
+        "--test-per-class",
+        "1",
+        "--clip-ms",
+        "600",
+    ];
+    let first = tiny_run_epochs(&dir, 2, &[&clips[..], &["--stop-after", "1"]].concat());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "first part failed:\n{stderr}");
+    assert!(stderr.contains("stopped after epoch 1 of 2"), "{stderr}");
+    assert!(!dir.join("gesture_int8.blob").exists());
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 1, "{metrics}");
+
+    let second = tiny_run_epochs(&dir, 2, &[&clips[..], &["--resume"]].concat());
+    assert!(
+        second.status.success(),
+        "resumed part failed:\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains("\"epoch\":2,"), "{stdout}");
+    assert!(
+        !stdout.contains("\"epoch\":1,"),
+        "epoch 1 trained again:\n{stdout}"
+    );
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{metrics}");
+    assert!(AlignedBlob::read(&dir.join("gesture_int8.blob")).is_ok());
+}
+
+/// `--cuda` trains on the GPU where libtorch sees one, and where it does not it says so
+/// instead of training on the CPU.
+#[test]
+fn trainer_trains_on_cuda_or_refuses_it() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_cuda");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = tiny_run(
+        &dir,
+        &[
+            "--cuda",
+            "--train-per-class",
+            "1",
+            "--test-per-class",
+            "1",
+            "--clip-ms",
+            "600",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if tch::Cuda::is_available() {
+        assert!(out.status.success(), "{stderr}");
+        assert!(AlignedBlob::read(&dir.join("gesture_int8.blob")).is_ok());
+    } else {
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("no CUDA device"), "{stderr}");
+    }
+}
+
 /// One epoch of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.
 fn tiny_run(dir: &Path, extra: &[&str]) -> Output {
+    tiny_run_epochs(dir, 1, extra)
+}
+
+/// `epochs` epochs of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.
+fn tiny_run_epochs(dir: &Path, epochs: u64, extra: &[&str]) -> Output {
+    let epochs = epochs.to_string();
     Command::new(env!("CARGO_BIN_EXE_train_gesture"))
         .arg("--out")
         .arg(dir)
@@ -151,7 +224,7 @@ fn tiny_run(dir: &Path, extra: &[&str]) -> Output {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/gesture.toml"))
         .args([
             "--epochs",
-            "1",
+            &epochs,
             "--dims",
             "8,16,16,16",
             "--bins",

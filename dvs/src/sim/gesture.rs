@@ -72,6 +72,18 @@ impl Gesture {
         Self::ALL.get(i).copied()
     }
 
+    /// The class of this gesture played backwards: a circle turns the other way; waves, claps,
+    /// rolls, drums and guitar look like themselves.
+    pub fn reversed(self) -> Self {
+        match self {
+            Gesture::RightArmClockwise => Gesture::RightArmCounterClockwise,
+            Gesture::RightArmCounterClockwise => Gesture::RightArmClockwise,
+            Gesture::LeftArmClockwise => Gesture::LeftArmCounterClockwise,
+            Gesture::LeftArmCounterClockwise => Gesture::LeftArmClockwise,
+            g => g,
+        }
+    }
+
     /// The class of this gesture seen in a left-right mirror: the hands swap, and a circle's
     /// sense of rotation reverses (a right arm clockwise becomes a left arm counter-clockwise).
     pub fn mirrored(self) -> Self {

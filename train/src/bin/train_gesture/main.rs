@@ -108,6 +108,18 @@ struct Args {
     /// Torch threads (one is fastest on a busy two-core machine: spinning threads collide).
     #[arg(long, default_value_t = 1)]
     threads: i32,
+    /// Train on the first CUDA GPU (an error if there is none). Simulation, packing and the
+    /// held-out scoring stay on the CPU, so the blob and its report do not depend on it.
+    #[arg(long)]
+    cuda: bool,
+    /// Go on from the run directory's last checkpoint (same flags, same clips: the simulator
+    /// and the augmentations are seeded).
+    #[arg(long)]
+    resume: bool,
+    /// Stop (checkpointed, no blob yet) once this many epochs are done, e.g. to fit a time
+    /// slot; `--resume` with the same flags goes on.
+    #[arg(long, value_name = "EPOCHS")]
+    stop_after: Option<u64>,
     /// Evaluate this blob on the held-out clips (and the robustness table with --realistic)
     /// instead of training one; writes report.json with the evaluation only.
     #[arg(long, value_name = "BLOB")]
@@ -270,9 +282,13 @@ fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
 
     let started = Instant::now();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
+    let device = match (args.cuda, tch::Cuda::is_available()) {
+        (false, _) => Device::Cpu,
+        (true, true) => Device::Cuda(0),
+        (true, false) => return Err(Error::NoCuda),
+    };
+    // Simulation and scoring are per clip, one clip per thread.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let clip_us = args.clip_ms * 1000;
     let randomization = Randomization::default();
     let realistic = args.realistic.then_some(&randomization);
@@ -337,7 +353,7 @@ fn run(args: Args) -> Result<()> {
     );
 
     tch::manual_seed(config.seed);
-    let vs = VarStore::new(Device::Cpu);
+    let mut vs = VarStore::new(device);
     let model = Sdt::new(&vs.root(), model_cfg)?;
     let params: i64 = vs
         .trainable_variables()
@@ -352,14 +368,25 @@ fn run(args: Args) -> Result<()> {
         config: &config,
         teacher: None,
         run_dir: Some(&args.out),
-        resume: false,
-        stop_after: None,
+        resume: args.resume,
+        stop_after: args.stop_after,
         progress: !args.quiet,
         dist: None,
     };
     let mut stdout = std::io::stdout();
-    trainer.run(&train, &quick_test, &mut stdout)?;
+    let history = trainer.run(&train, &quick_test, &mut stdout)?;
     let seconds_training = started.elapsed().as_secs_f64();
+    if (history.len() as u64) < config.epochs {
+        eprintln!(
+            "stopped after epoch {} of {}; --resume with the same flags goes on",
+            history.len(),
+            config.epochs
+        );
+        return Ok(());
+    }
+    // Packing and the per-bin comparison run on the CPU; moving the variables in place keeps
+    // the model's handles to them valid.
+    vs.set_device(Device::Cpu);
 
     let blob_path = args.out.join("gesture_int8.blob");
     // The blob says how to frame events for it and what its classes are called.
