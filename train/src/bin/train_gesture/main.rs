@@ -78,6 +78,10 @@ struct Args {
     /// class swap, time stretch, drop, noise, hot pixels, polarity jitter).
     #[arg(long, default_value_t = 0)]
     augment_copies: u32,
+    /// Probability that an augmented copy is played backwards (circles swap direction with
+    /// their label; `sdt_dvs::augment::time_reverse`).
+    #[arg(long, default_value_t = EventAugment::default().reverse_prob)]
+    reverse_prob: f64,
     /// With --realistic: also train on this many clips per class of the original simulator
     /// (other people), so the model keeps what it learned there.
     #[arg(long, default_value_t = 0)]
@@ -337,7 +341,10 @@ fn run(args: Args) -> Result<()> {
     let train_clips = augmented(
         &train_clips,
         framing.geometry,
-        &EventAugment::default(),
+        &EventAugment {
+            reverse_prob: args.reverse_prob,
+            ..EventAugment::default()
+        },
         args.augment_copies,
         TRAIN_SEEDS,
     )?;
