@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     augment_copies: u32,
     /// Probability that an augmented copy is played backwards (circles swap direction with
-    /// their label; `sdt_dvs::augment::time_reverse`).
+    /// their label; `sdt_dvs::augment::time_reverse`). Off by default.
     #[arg(long, default_value_t = EventAugment::default().reverse_prob)]
     reverse_prob: f64,
     /// With --realistic: also train on this many clips per class of the original simulator
