@@ -52,22 +52,14 @@ fn trainer_writes_class_names_and_framing() {
 fn trainer_writes_sliced_framing_confusion_and_robustness() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_sliced");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = tiny_run(
-        &dir,
-        &[
-            "--train-per-class",
-            "1",
-            "--test-per-class",
-            "1",
-            "--clip-ms",
-            "600",
-            "--slices",
-            "3",
-            "--realistic",
-            "--robustness-per-class",
-            "1",
-        ],
-    );
+    let extra = [
+        "--slices",
+        "3",
+        "--realistic",
+        "--robustness-per-class",
+        "1",
+    ];
+    let out = tiny_run(&dir, &[&ONE_CLIP_PER_CLASS[..], &extra].concat());
     assert!(
         out.status.success(),
         "train_gesture --slices 3 failed:\n{}",
@@ -148,15 +140,11 @@ fn trainer_writes_sliced_framing_confusion_and_robustness() {
 fn trainer_stops_after_an_epoch_and_resumes() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_resume");
     let _ = std::fs::remove_dir_all(&dir);
-    let clips = [
-        "--train-per-class",
-        "1",
-        "--test-per-class",
-        "1",
-        "--clip-ms",
-        "600",
-    ];
-    let first = tiny_run_epochs(&dir, 2, &[&clips[..], &["--stop-after", "1"]].concat());
+    let first = tiny_run_epochs(
+        &dir,
+        2,
+        &[&ONE_CLIP_PER_CLASS[..], &["--stop-after", "1"]].concat(),
+    );
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "first part failed:\n{stderr}");
     assert!(stderr.contains("stopped after epoch 1 of 2"), "{stderr}");
@@ -164,7 +152,7 @@ fn trainer_stops_after_an_epoch_and_resumes() {
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 1, "{metrics}");
 
-    let second = tiny_run_epochs(&dir, 2, &[&clips[..], &["--resume"]].concat());
+    let second = tiny_run_epochs(&dir, 2, &[&ONE_CLIP_PER_CLASS[..], &["--resume"]].concat());
     assert!(
         second.status.success(),
         "resumed part failed:\n{}",
@@ -187,18 +175,7 @@ fn trainer_stops_after_an_epoch_and_resumes() {
 fn trainer_trains_on_cuda_or_refuses_it() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gesture_cuda");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = tiny_run(
-        &dir,
-        &[
-            "--cuda",
-            "--train-per-class",
-            "1",
-            "--test-per-class",
-            "1",
-            "--clip-ms",
-            "600",
-        ],
-    );
+    let out = tiny_run(&dir, &[&ONE_CLIP_PER_CLASS[..], &["--cuda"]].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     if tch::Cuda::is_available() {
         assert!(out.status.success(), "{stderr}");
@@ -208,6 +185,16 @@ fn trainer_trains_on_cuda_or_refuses_it() {
         assert!(stderr.contains("no CUDA device"), "{stderr}");
     }
 }
+
+/// The fewest clips a run takes: one short clip per class for training and for held-out.
+const ONE_CLIP_PER_CLASS: [&str; 6] = [
+    "--train-per-class",
+    "1",
+    "--test-per-class",
+    "1",
+    "--clip-ms",
+    "600",
+];
 
 /// One epoch of a small model (bins of 6, hop 3) into `dir`, with `extra` arguments.
 fn tiny_run(dir: &Path, extra: &[&str]) -> Output {
