@@ -6,7 +6,7 @@ use core::ops::Range;
 
 use super::level::Level;
 use super::output::Sink;
-use super::{add_column, mac_column, Isa, Kernel, Portable, Weight};
+use super::{add_column, mac_column, Isa, Kernel, Pixel, Portable, Weight};
 use crate::graph::ConvGeom;
 
 /// A convolution's operands.
@@ -335,7 +335,7 @@ pub(super) struct EncodeArgs<'a, 'w, X, W> {
 /// Encoding layer rows with the kernels of `level`: `acc = Σ w · (clamp(x, ±max_abs) −
 /// zero_point)`; padding adds zero.
 #[allow(clippy::too_many_arguments)]
-pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+pub fn encode_rows<X: Pixel, W: Weight, S: Sink + ?Sized>(
     level: Level,
     a: &ConvArgs<'_, W>,
     input: &[X],
@@ -374,7 +374,7 @@ pub fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
 
 /// [`encode_rows`] with kernel set `I` (inlined into the entry that has its instructions).
 #[inline(always)]
-pub(super) fn encode_rows_with<I: Isa, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+pub(super) fn encode_rows_with<I: Isa, X: Pixel, W: Weight, S: Sink + ?Sized>(
     e: EncodeArgs<'_, '_, X, W>,
     acc: &mut [i32],
     sink: &mut S,

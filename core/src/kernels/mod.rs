@@ -54,6 +54,22 @@ pub trait Weight: Pod + Copy + Into<i32> + Send + Sync {}
 impl Weight for i8 {}
 impl Weight for i16 {}
 
+/// Input image value types of the encoding layer.
+pub trait Pixel: Copy + Into<i32> + Send + Sync {
+    /// The values as `i8`, where this is the `i8` type (the byte-wide kernels read them raw).
+    fn as_i8(values: &[Self]) -> Option<&[i8]>;
+}
+impl Pixel for i8 {
+    fn as_i8(values: &[i8]) -> Option<&[i8]> {
+        Some(values)
+    }
+}
+impl Pixel for i16 {
+    fn as_i8(_: &[i16]) -> Option<&[i8]> {
+        None
+    }
+}
+
 /// `acc += col`, once per binary spike: the only arithmetic of a spike-driven synapse.
 #[inline(always)]
 pub(crate) fn add_column<W: Weight>(acc: &mut [i32], col: &[W]) {

@@ -531,3 +531,124 @@ pub(super) unsafe fn list16(
     }
     end
 }
+
+/// The body of [`window_i8`], with or without the clamp (`$clamp`: its instructions).
+macro_rules! window_i8_asm {
+    ($src:ident, $stride:ident, $len:ident, $rows:ident, $dst:ident, $lo:ident, $hi:ident; $($clamp:literal,)*) => {
+        mve_asm!(q4;
+            "vdup.8 q1, {lo}",
+            "vdup.8 q2, {hi}",
+            "2:",
+            "mov r2, {src}",
+            "mov r3, {dst}",
+            "wlstp.8 lr, {len}, 4f",
+            "3:",
+            "vldrb.u8 q0, [r2], #16",
+            $($clamp,)*
+            "vstrb.8 q0, [r3], #16",
+            "letp lr, 3b",
+            "4:",
+            "add {src}, {stride}",
+            "add {dst}, {len}",
+            "subs {rows}, #1",
+            "bne 2b",
+            src = inout(reg) $src => _,
+            stride = in(reg) $stride,
+            len = in(reg) $len,
+            rows = inout(reg) $rows => _,
+            dst = inout(reg) $dst => _,
+            lo = in(reg) i32::from($lo),
+            hi = in(reg) i32::from($hi),
+            out("r2") _,
+            out("r3") _,
+            out("lr") _,
+        )
+    };
+}
+
+/// The window of one encoding-layer output pixel as one contiguous list: `rows` rows of `len`
+/// `i8` values, `stride` bytes apart from `src`, copied one after the other to `dst` (with
+/// `CLAMP`, each value clamped to `[lo, hi]`), 16 values per turn of a tail-predicated loop.
+///
+/// # Safety
+/// `rows ≥ 1`, `len ≥ 1`; `src + r·stride` points at `len` readable values for each row
+/// `r < rows`, and `dst` at `rows · len` writable values.
+#[inline(always)]
+pub(super) unsafe fn window_i8<const CLAMP: bool>(
+    src: *const i8,
+    stride: usize,
+    len: usize,
+    rows: usize,
+    dst: *mut i8,
+    lo: i8,
+    hi: i8,
+) {
+    // SAFETY: the caller guarantees what the loads and stores touch (the last turn of a row is
+    // predicated to its remaining values); q0-q3 and the loop counter (lr) are declared
+    // clobbered.
+    unsafe {
+        if CLAMP {
+            window_i8_asm!(src, stride, len, rows, dst, lo, hi;
+                "vmax.s8 q0, q0, q1",
+                "vmin.s8 q0, q0, q2",
+            );
+        } else {
+            window_i8_asm!(src, stride, len, rows, dst, lo, hi;);
+        }
+    }
+}
+
+/// Dot products of one gathered window (`16 · chunks` `i8` terms) with `4 · quads` weight
+/// rows, into `acc`: for each quad, its 4 starting sums (`i32`) are loaded from `weights`,
+/// then per chunk the window's 16 terms are loaded once and multiplied with the 4 channels'
+/// 16 weights (`vmladava.s8`: 16 products added into one scalar, wrapping). The sums live in
+/// r0, r4, r8 and r10 (the instruction takes even registers only).
+///
+/// # Safety
+/// `chunks, quads ≥ 1`; `window` points at `16 · chunks` readable values; `weights` is 4-byte
+/// aligned with `quads · (16 + 64 · chunks)` readable bytes; `acc` at `4 · quads` writable
+/// `i32`s.
+#[inline(always)]
+pub(super) unsafe fn dot4_i8(
+    window: *const i8,
+    weights: *const u8,
+    chunks: usize,
+    quads: usize,
+    acc: *mut i32,
+) {
+    // SAFETY: the caller guarantees what the loads and stores touch; q0-q3, the sums' registers
+    // and the loop counter (lr) are declared clobbered.
+    unsafe {
+        mve_asm!(q4;
+            "2:",
+            "ldm {w}!, {{r0, r4, r8, r10}}",
+            "mov r2, {window}",
+            "dls lr, {chunks}",
+            "3:",
+            "vldrb.u8 q0, [r2], #16",
+            "vldrb.u8 q1, [{w}], #16",
+            "vmladava.s8 r0, q0, q1",
+            "vldrb.u8 q2, [{w}], #16",
+            "vmladava.s8 r4, q0, q2",
+            "vldrb.u8 q3, [{w}], #16",
+            "vmladava.s8 r8, q0, q3",
+            "vldrb.u8 q1, [{w}], #16",
+            "vmladava.s8 r10, q0, q1",
+            "le lr, 3b",
+            "stm {acc}!, {{r0, r4, r8, r10}}",
+            "subs {quads}, #1",
+            "bne 2b",
+            window = in(reg) window,
+            w = inout(reg) weights => _,
+            chunks = in(reg) chunks,
+            quads = inout(reg) quads => _,
+            acc = inout(reg) acc => _,
+            out("r0") _,
+            out("r2") _,
+            out("r4") _,
+            out("r8") _,
+            out("r10") _,
+            out("lr") _,
+        );
+    }
+}

@@ -8,14 +8,14 @@
 //!   `i32`): at most [`CHUNK`] columns are summed before widening into the `i32` accumulators,
 //!   so `|sum| ≤ 255·128 < 2^15` never wraps and the result equals the scalar `i32` sums.
 
-use core::ops::Range;
-
 use super::conv::ConvArgs;
-use super::output::Sink;
 use super::Weight;
 
 mod asm;
+mod encode;
 pub(super) mod sink;
+
+pub(super) use encode::encode_rows;
 
 /// Columns summed in `i16` lanes before they are widened (`255 · 128 < 2^15`).
 pub const CHUNK: usize = 255;
@@ -224,9 +224,6 @@ fn for_taps<W>(a: &ConvArgs<'_, W>, oy: usize, ox: usize, mut f: impl FnMut(usiz
     }
 }
 
-/// Most terms (`k²·in_c`) of an encoding-layer output pixel the listed path takes.
-const ENCODE_TERMS: usize = 256;
-
 /// Most kernel taps of a depthwise convolution the vector path lists (`k ≤ 8`).
 const MAX_TAPS: usize = 64;
 
@@ -304,103 +301,6 @@ pub(super) fn depthwise_pixel<W: Weight>(
             done = n - left;
         }
         g += 16;
-    }
-    true
-}
-
-/// Encoding-layer rows like `conv::encode_rows`, with the multiply-accumulate of each input
-/// value into its weight column in vector registers (4 channels per instruction). Returns
-/// `false` (doing nothing) unless the output channels are a multiple of 4.
-pub(super) fn encode_rows<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
-    a: &ConvArgs<'_, W>,
-    input: &[X],
-    zero_points: &[i16],
-    max_abs: i32,
-    rows: Range<usize>,
-    acc: &mut [i32],
-    sink: &mut S,
-) -> bool {
-    let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
-    let k = a.geom.kernel as usize;
-    if out_c == 0
-        || !out_c.is_multiple_of(4)
-        || acc.len() < out_c
-        || zero_points.len() < in_c
-        || a.weights.len() < k * k * in_c * out_c
-    {
-        return false;
-    }
-    let acc = &mut acc[..out_c];
-    let groups = out_c / 4;
-    let size = core::mem::size_of::<W>();
-    // Terms of one output pixel as `[x, weight column address]`, swept once per 8 channels
-    // with the sums in registers; cleared once per call, not per pixel.
-    let listed = out_c.is_multiple_of(8) && k * k * in_c <= ENCODE_TERMS;
-    let mut list = [[0u32; 2]; ENCODE_TERMS];
-    let w0 = a.weights.as_ptr() as usize;
-    for (r, oy) in rows.enumerate() {
-        for ox in 0..a.out_w {
-            if listed {
-                let mut n = 0;
-                for_taps(a, oy, ox, |pixel, tap| {
-                    let px = &input[pixel * in_c..(pixel + 1) * in_c];
-                    let col0 = w0 + tap * in_c * out_c * size;
-                    for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
-                        let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
-                        // Addresses on a 32-bit target (columns inside the weights, checked
-                        // above); at most `k²·in_c ≤ ENCODE_TERMS` terms.
-                        if let Some(slot) = list.get_mut(n) {
-                            *slot = [x as u32, (col0 + i * out_c * size) as u32];
-                            n += 1;
-                        }
-                    }
-                });
-                if n == 0 {
-                    acc.fill(0);
-                }
-                let mut c = 0;
-                while n > 0 && c < out_c {
-                    // SAFETY: `list[..n]` holds columns of `out_c` weights inside the weights,
-                    // `c + 8 ≤ out_c` and `acc` has `out_c` values.
-                    unsafe {
-                        let dst = acc.as_mut_ptr().add(c);
-                        if size == 1 {
-                            asm::mac_list8_i8(list.as_ptr(), n, c, dst);
-                        } else {
-                            asm::mac_list8_i16(list.as_ptr(), n, c * size, dst);
-                        }
-                    }
-                    c += 8;
-                }
-                sink.store(r * a.out_w + ox, acc);
-                continue;
-            }
-            acc.fill(0);
-            for_taps(a, oy, ox, |pixel, tap| {
-                let px = &input[pixel * in_c..(pixel + 1) * in_c];
-                let w = &a.weights[tap * in_c * out_c..(tap + 1) * in_c * out_c];
-                for (i, (&x, &zp)) in px.iter().zip(zero_points).enumerate() {
-                    let x = x.into().clamp(-max_abs, max_abs) - zp as i32;
-                    // A zero term adds nothing: sparse inputs (event counts, many channels:
-                    // this path) skip their empty cells. One compare beside the `out_c / 4`
-                    // multiply-accumulates of a term.
-                    if x == 0 {
-                        continue;
-                    }
-                    let col = w[i * out_c..].as_ptr();
-                    // SAFETY: column `i` of this tap has `out_c = 4·groups` weights inside
-                    // `w`, and `acc` has `out_c` values.
-                    unsafe {
-                        if core::mem::size_of::<W>() == 1 {
-                            asm::mla_i8(col as *const i8, x, acc.as_mut_ptr(), groups);
-                        } else {
-                            asm::mla_i16(col as *const i16, x, acc.as_mut_ptr(), groups);
-                        }
-                    }
-                }
-            });
-            sink.store(r * a.out_w + ox, acc);
-        }
     }
     true
 }

@@ -14,7 +14,7 @@ use super::attention::AttnArgs;
 use super::conv::{ConvArgs, EncodeArgs};
 use super::output::{MapFields, Sink};
 use super::threshold::Thresholds;
-use super::{Isa, Kernel, Weight};
+use super::{Isa, Kernel, Pixel, Weight};
 use crate::graph::AttentionOrder;
 
 /// The AVX2 set (the AVX-512 kernels off).
@@ -64,7 +64,7 @@ macro_rules! entry {
         /// # Safety
         #[doc = concat!("The CPU has ", $f, ".")]
         #[target_feature(enable = $f)]
-        pub(super) unsafe fn $name<X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+        pub(super) unsafe fn $name<X: Pixel, W: Weight, S: Sink + ?Sized>(
             e: EncodeArgs<'_, '_, X, W>,
             acc: &mut [i32],
             sink: &mut S,

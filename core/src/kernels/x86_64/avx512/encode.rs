@@ -20,7 +20,7 @@ use core::ops::Range;
 
 use crate::kernels::conv::ConvArgs;
 use crate::kernels::output::Sink;
-use crate::kernels::Weight;
+use crate::kernels::{Pixel, Weight};
 
 /// Values of the repacked weights.
 const WEIGHTS: usize = 16384;
@@ -109,7 +109,7 @@ impl Lanes for u8 {
 #[inline(always)]
 pub(in crate::kernels) unsafe fn encode_rows<
     const VNNI: bool,
-    X: Copy + Into<i32>,
+    X: Pixel,
     W: Weight,
     S: Sink + ?Sized,
 >(
@@ -145,7 +145,7 @@ pub(in crate::kernels) unsafe fn encode_rows<
 
 /// [`encode_rows`] with packing `L`, whose range every input value fits.
 #[inline(always)]
-fn rows_packed<const VNNI: bool, L: Lanes, X: Copy + Into<i32>, W: Weight, S: Sink + ?Sized>(
+fn rows_packed<const VNNI: bool, L: Lanes, X: Pixel, W: Weight, S: Sink + ?Sized>(
     a: &ConvArgs<'_, W>,
     input: &[X],
     zps: &[i16],
