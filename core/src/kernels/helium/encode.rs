@@ -1,13 +1,15 @@
 //! The encoding layer with Helium: image values times weights, a dense multiply-accumulate.
 //!
-//! - Output pixels whose window lies inside the image (all but a few border rows and columns)
-//!   take dot products: the window's values are gathered into one contiguous row (clamped to
-//!   `±max_abs`), and the weights, transposed once per call into rows in the same term order,
-//!   meet it 16 terms per instruction (`vmladava.s8`), four output channels per pass. The zero
-//!   points drop out as one constant per channel, `Σ w·(x − zp) = Σ w·x − Σ w·zp` (wrapping,
-//!   like the scalar sums), true only where no tap is padding.
-//! - Border pixels, `i16` inputs or weights, and layers too large for the transposed copy list
-//!   each pixel's `[x − zp, weight column]` terms and sweep them 8 channels at a time (`vmla`).
+//! - Dot products (`i8` inputs and weights): each output pixel's window is gathered into one
+//!   contiguous row (clamped to `±max_abs`), and the weights, transposed once per call into
+//!   rows in the same term order, meet it 16 terms per instruction (`vmladava.s8`), four output
+//!   channels per pass. The zero points come out as one constant per channel,
+//!   `Σ w·(x − zp) = Σ w·x − Σ w·zp` (wrapping, like the scalar sums), the second sum over the
+//!   whole window: padded taps are gathered as `zp`, so that they add `w·zp − w·zp` = 0.
+//! - Otherwise (`i16` inputs or weights, zero points outside `i8` at the border, layers too
+//!   large for the transposed copy) each pixel's `[x − zp, weight column]` terms are listed and
+//!   swept 8 channels at a time (`vmla`), or, past 256 terms, each non-zero input value is
+//!   multiply-accumulated into its weight column.
 
 use core::ops::Range;
 
@@ -19,7 +21,7 @@ use crate::kernels::{Pixel, Weight};
 /// Most terms (`k²·in_c`) of an output pixel the listed path takes.
 const LISTED_TERMS: usize = 256;
 /// Most terms (`k²·in_c`, rounded up to 16) of the dot-product path.
-const DOT_TERMS: usize = 256;
+const DOT_TERMS: usize = 512;
 /// Bytes of the transposed weights with their starting sums: SDT-10M's encoding layer takes
 /// 3,936, SDT-19M's 5,248.
 const DOT_BYTES: usize = 8192;
@@ -37,6 +39,11 @@ struct Dot<'x> {
     weights: DotWeights,
     /// One output pixel's window, gathered (the bytes past the terms meet zero weights).
     window: [i8; DOT_TERMS],
+    /// One window row of padding: the zero points, once per tap.
+    padding: [i8; DOT_TERMS],
+    /// Whether the zero points fit `i8`, so that pixels reaching into the padding take this
+    /// path too.
+    pads: bool,
     chunks: usize,
     quads: usize,
     /// Input values outside `[lo, hi]` are clamped (only if `clamp`: an `i8` may need none).
@@ -46,12 +53,13 @@ struct Dot<'x> {
     /// Output rows and columns whose window lies inside the input.
     rows: Range<usize>,
     cols: Range<usize>,
-    /// Kernel size, stride, padding, input channels and row length (`in_w · in_c`).
+    /// Kernel size, stride, padding, and the input's shape.
     k: usize,
     stride: usize,
     pad: usize,
+    in_h: usize,
+    in_w: usize,
     in_c: usize,
-    row_bytes: usize,
 }
 
 impl<'x> Dot<'x> {
@@ -60,6 +68,8 @@ impl<'x> Dot<'x> {
             input: &[],
             weights: DotWeights([0; DOT_BYTES]),
             window: [0; DOT_TERMS],
+            padding: [0; DOT_TERMS],
+            pads: false,
             chunks: 0,
             quads: 0,
             lo: 0,
@@ -70,8 +80,9 @@ impl<'x> Dot<'x> {
             k: 0,
             stride: 0,
             pad: 0,
+            in_h: 0,
+            in_w: 0,
             in_c: 0,
-            row_bytes: 0,
         }
     }
 
@@ -153,42 +164,97 @@ impl<'x> Dot<'x> {
         self.k = k;
         self.stride = s;
         self.pad = p;
+        self.in_h = a.in_h;
+        self.in_w = a.in_w;
         self.in_c = in_c;
-        self.row_bytes = a.in_w * in_c;
+        let zero_points = &zero_points[..in_c];
+        self.pads = zero_points.iter().all(|&z| i8::try_from(z).is_ok());
+        for (p, &z) in self
+            .padding
+            .iter_mut()
+            .zip(zero_points.iter().cycle())
+            .take(k * in_c)
+        {
+            *p = z as i8;
+        }
         true
     }
 
-    /// Output pixel (oy, ox) into `acc` (`4 · quads` values), if its window lies inside the
-    /// input.
+    /// Output pixel (oy, ox) into `acc` (`4 · quads` values); `false` (doing nothing) for a
+    /// pixel whose window reaches into the padding when the zero points do not fit `i8`.
     fn pixel(&mut self, oy: usize, ox: usize, acc: &mut [i32]) -> bool {
-        if !self.rows.contains(&oy) || !self.cols.contains(&ox) || acc.len() < 4 * self.quads {
+        if acc.len() < 4 * self.quads {
             return false;
         }
-        let (y0, x0) = (oy * self.stride - self.pad, ox * self.stride - self.pad);
-        let len = self.k * self.in_c;
-        let src = self.input[(y0 * self.row_bytes + x0 * self.in_c)..].as_ptr();
-        let (window, weights) = (self.window.as_mut_ptr(), self.weights.0.as_ptr());
-        // SAFETY: the window's `k` rows of `len` values, `row_bytes` apart from `src`, lie inside
-        // `input` (rows `y0..y0 + k` and columns `x0..x0 + k` are inside: `rows`, `cols`, and
-        // `fill` checked the input's length); `window` holds `16 · chunks ≥ k · len` values;
-        // `weights` holds `quads` quads of 16 starting bytes and `64 · chunks` weights, and
-        // `acc` at least `4 · quads` values.
+        if self.rows.contains(&oy) && self.cols.contains(&ox) {
+            self.gather_inside(oy, ox);
+        } else if self.pads {
+            self.gather_border(oy, ox);
+        } else {
+            return false;
+        }
+        // SAFETY: `weights` holds `quads` quads of 16 starting bytes and `64 · chunks` weights
+        // (`fill`), `window` `16 · chunks` values, and `acc` at least `4 · quads` values.
         unsafe {
-            match self.clamp {
-                true => asm::window_i8::<true>(
-                    src,
-                    self.row_bytes,
-                    len,
-                    self.k,
-                    window,
-                    self.lo,
-                    self.hi,
-                ),
-                false => asm::window_i8::<false>(src, self.row_bytes, len, self.k, window, 0, 0),
-            }
+            let (window, weights) = (self.window.as_ptr(), self.weights.0.as_ptr());
             asm::dot4_i8(window, weights, self.chunks, self.quads, acc.as_mut_ptr());
         }
         true
+    }
+
+    /// The window of an output pixel whose taps all lie inside the input.
+    fn gather_inside(&mut self, oy: usize, ox: usize) {
+        let (y0, x0) = (oy * self.stride - self.pad, ox * self.stride - self.pad);
+        let (k, len, row) = (self.k, self.k * self.in_c, self.in_w * self.in_c);
+        let src = self.input[(y0 * row + x0 * self.in_c)..].as_ptr();
+        let dst = self.window.as_mut_ptr();
+        // SAFETY: the `k` rows of `len` values, `row` apart from `src`, lie inside `input`
+        // (rows `y0..y0 + k` and columns `x0..x0 + k` are inside: `rows` and `cols`, and `fill`
+        // checked the input's length); `window` holds `16 · chunks ≥ k · len` values.
+        unsafe {
+            match self.clamp {
+                true => asm::window_i8::<true>(src, row, len, k, dst, self.lo, self.hi),
+                false => asm::window_i8::<false>(src, row, len, k, dst, 0, 0),
+            }
+        }
+    }
+
+    /// The window of an output pixel that reaches into the padding: padded taps hold the zero
+    /// points, which the starting sums take back out (`w · zp − w · zp` = 0, as padding adds
+    /// nothing).
+    fn gather_border(&mut self, oy: usize, ox: usize) {
+        let (k, c) = (self.k, self.in_c);
+        let len = k * c;
+        let y0 = (oy * self.stride) as isize - self.pad as isize;
+        let x0 = (ox * self.stride) as isize - self.pad as isize;
+        // Taps `kx0..kx1` of a row inside the input are inside.
+        let kx0 = (-x0).clamp(0, k as isize) as usize;
+        let kx1 = ((self.in_w as isize - x0).clamp(0, k as isize) as usize).max(kx0);
+        for ky in 0..k {
+            let y = y0 + ky as isize;
+            let (a, b) = match y >= 0 && (y as usize) < self.in_h {
+                true => (kx0, kx1),
+                false => (k, k),
+            };
+            let row = &mut self.window[ky * len..(ky + 1) * len];
+            row[..a * c].copy_from_slice(&self.padding[..a * c]);
+            row[b * c..].copy_from_slice(&self.padding[b * c..len]);
+            if b == a {
+                continue;
+            }
+            let at = (y as usize * self.in_w + (x0 + a as isize) as usize) * c;
+            let src = &self.input[at..at + (b - a) * c];
+            let dst = row[a * c..b * c].as_mut_ptr();
+            // SAFETY: `src` and `dst` both hold `(b − a) · c ≥ 1` values (slices above).
+            unsafe {
+                match self.clamp {
+                    true => {
+                        asm::window_i8::<true>(src.as_ptr(), 0, src.len(), 1, dst, self.lo, self.hi)
+                    }
+                    false => asm::window_i8::<false>(src.as_ptr(), 0, src.len(), 1, dst, 0, 0),
+                }
+            }
+        }
     }
 }
 
