@@ -150,19 +150,7 @@ pub fn sdt10m_with(size: usize, n: usize, d: u8, spike_bias: f64) -> Result<Work
             .map(<[f32]>::to_vec)
             .collect()
     } else {
-        let mut state = 0x5eed_u64;
-        (0..n)
-            .map(|_| {
-                (0..per)
-                    .map(|_| {
-                        state = state
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-                    })
-                    .collect()
-            })
-            .collect()
+        random_images(n, per)
     };
     let absmax = images
         .iter()
@@ -176,4 +164,60 @@ pub fn sdt10m_with(size: usize, n: usize, d: u8, spike_bias: f64) -> Result<Work
         _ => format!("SDT-10M int8 {size}x{size} D={d} spike bias {spike_bias:+}"),
     };
     workload(&name, blob, &images)
+}
+
+/// `n` deterministic pseudo-random normalized images of `per` values (in `[-2, 2)`).
+fn random_images(n: usize, per: usize) -> Vec<Vec<f32>> {
+    let mut state = 0x5eed_u64;
+    (0..n)
+        .map(|_| {
+            (0..per)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// SDT-10M int8 at `size`×`size` on one pseudo-random image, with the input zero points set
+/// to `zero_points` (one per input channel; the converter writes zeros) and every 7th input
+/// value set to −128, outside the input range `±max_abs` (also returned) of the converted
+/// model: the encoding layer's zero points, padding and clamp, which converted models leave
+/// idle.
+pub fn sdt10m_zero_points(size: usize, zero_points: &[i16]) -> Result<(Workload, u16)> {
+    let ck = checkpoint::load(&golden("sdt_m_224_seed1.pth")?)?;
+    let arch = ArchOptions {
+        heads: 8,
+        d: 4,
+        input_h: size,
+        input_w: size,
+    };
+    let opt = LowerOptions {
+        weight_bits: WeightBits::I8,
+        input_absmax: 2.0,
+        wide_input: false,
+        spike_bias: 0.0,
+    };
+    let meta = Default::default();
+    let (_, mut lowered, _) = convert(&ck, arch, opt, &meta)?;
+    let spec = &mut lowered.graph.input_spec;
+    spec.zero_points.clear();
+    for &z in zero_points {
+        let _ = spec.zero_points.push(z);
+    }
+    let max_abs = spec.max_abs;
+    let blob = sdt_host::blob::assemble(&lowered.graph, &meta, &lowered.data)?;
+    let mut w = workload(
+        &format!("SDT-10M int8 {size}x{size} zero points {zero_points:?}"),
+        blob,
+        &random_images(1, 3 * size * size),
+    )?;
+    for input in &mut w.inputs {
+        input.iter_mut().step_by(7).for_each(|x| *x = 0x80);
+    }
+    Ok((w, max_abs))
 }

@@ -106,6 +106,22 @@ fn spike_counts_above_four() {
     );
 }
 
+/// The Helium encoding layer's dot products take the zero points out as one constant per
+/// channel and gather padded taps as the zero points: with zero points inside `i8` every pixel
+/// takes them, with one outside `i8` the border pixels take the listed path. Inputs of −128
+/// are clamped to `−max_abs` on the way.
+#[test]
+fn encoding_layer_zero_points_and_clamp() {
+    for zero_points in [[5, -7, 100], [300, -2, 9]] {
+        let (w, max_abs) = models::sdt10m_zero_points(32, &zero_points).expect("workload");
+        assert!(
+            max_abs < 128,
+            "max_abs {max_abs}: −128 would not be clamped"
+        );
+        assert_bit_exact(Variant::Helium, &w, Kernel::SpikeDriven);
+    }
+}
+
 fn run_job(job: &[u8]) -> qemu::Run {
     let elf = firmware::build(Variant::Helium).expect("firmware build");
     qemu::run(&elf, job, TIMEOUT).expect("QEMU run")
