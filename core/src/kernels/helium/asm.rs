@@ -253,24 +253,26 @@ encode_loops!(i8, mla_i8, mac_list8_i8, "vldrb.s32", 4, 4);
 encode_loops!(i16, mla_i16, mac_list8_i16, "vldrh.s32", 8, 8);
 
 /// The body of [`depthwise16_i8`], with or without the plane count check (`$check`: the
-/// instructions that return before a tap would take the count past 255).
+/// instructions that return before a tap would take the count past 255). The tap's largest
+/// count lives in r4 (low, for `cbz`), which is 0 whenever a tap starts: the plane loop counts
+/// it down to 0, and `vmaxv` takes the largest of it and the lanes.
 macro_rules! depthwise16_i8_asm {
     ($list:ident, $n:ident, $c:ident, $acc:ident, $tmp:ident, $left:ident; $($check:literal,)*) => {
         mve_asm!(q7;
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "movs {cnt}, #0",
+            "movs r4, #0",
+            "dls lr, {n}",
             "2:",
             "ldrd r2, r3, [{list}], #8",
             "add r2, {c}",
             "add r3, {c}",
             // The 16 counts as bytes first: a tap without spikes costs one load.
             "vldrb.u8 q6, [r2]",
-            "movs {m}, #0",
-            "vmaxv.u8 {m}, q6",
+            "vmaxv.u8 r4, q6",
             $($check,)*
-            "cmp {m}, #0",
-            "beq 4f",
+            "cbz r4, 4f",
             "vldrb.u16 q2, [r2]",
             "vldrb.u16 q3, [r2, #8]",
             "vldrb.s16 q4, [r3]",
@@ -278,16 +280,18 @@ macro_rules! depthwise16_i8_asm {
             // Planes from the top one (m - 1) down to 0; the vector instructions leave the
             // flags of `subs` for `bne`.
             "3:",
-            "subs {m}, #1",
-            "vpt.u16 hi, q2, {m}",
+            "subs r4, #1",
+            "vpt.u16 hi, q2, r4",
             "vaddt.i16 q0, q0, q4",
-            "vpt.u16 hi, q3, {m}",
+            "vpt.u16 hi, q3, r4",
             "vaddt.i16 q1, q1, q5",
             "bne 3b",
             "4:",
-            "subs {n}, #1",
-            "bne 2b",
+            "le lr, 2b",
+            // All taps done: none left.
+            "mov lr, #0",
             "5:",
+            "mov {left}, lr",
             "mov r2, {tmp}",
             "vstrh.16 q0, [r2, #0]",
             "vstrh.16 q1, [r2, #16]",
@@ -308,14 +312,16 @@ macro_rules! depthwise16_i8_asm {
             "vadd.i32 q5, q5, q4",
             "vstrw.32 q5, [{acc}, #48]",
             list = inout(reg) $list => _,
-            n = inout(reg) $n => $left,
+            n = in(reg) $n,
+            left = out(reg) $left,
             c = in(reg) $c,
             acc = in(reg) $acc,
             tmp = in(reg) $tmp.as_mut_ptr() as *mut i16,
             cnt = out(reg) _,
-            m = out(reg) _,
             out("r2") _,
             out("r3") _,
+            out("r4") _,
+            out("lr") _,
         );
     };
 }
@@ -348,7 +354,7 @@ pub(super) unsafe fn depthwise16_i8<const CHECKED: bool>(
     unsafe {
         if CHECKED {
             depthwise16_i8_asm!(list, n, c, acc, tmp, left;
-                "add {cnt}, {m}",
+                "add {cnt}, r4",
                 "cmp {cnt}, #255",
                 "bhi 5f",
             );
