@@ -150,8 +150,30 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
         }
         false => planes,
     };
+    // The second pixel of a depthwise pair (`helium::depthwise_pair`).
+    #[cfg(feature = "helium")]
+    let mut next = (kernel == Kernel::SpikeDriven && a.geom.depthwise)
+        .then(super::helium::NextPixel::new);
     for (r, oy) in rows.enumerate() {
+        #[cfg(feature = "helium")]
+        let mut paired = false;
         for ox in 0..a.out_w {
+            #[cfg(feature = "helium")]
+            if paired {
+                // Stored with the pixel before it.
+                paired = false;
+                continue;
+            }
+            #[cfg(feature = "helium")]
+            if let Some(next) = next.as_mut() {
+                let c = &mut columns;
+                if super::helium::depthwise_pair(c, a, input, max_count, oy, ox, acc, next) {
+                    sink.store(r * a.out_w + ox, acc);
+                    sink.store(r * a.out_w + ox + 1, &next.0[..out_c]);
+                    paired = true;
+                    continue;
+                }
+            }
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
                 let c = &mut columns;

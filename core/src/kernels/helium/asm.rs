@@ -658,3 +658,129 @@ pub(super) unsafe fn dot4_i8(
         );
     }
 }
+
+/// One tap loop of [`depthwise_pair16_i8`]: `$n` (an `args` offset) taps of `$words` list
+/// words each, loaded into r2 (counts), r3 and r5 (weights); `$planes` the plane loops.
+macro_rules! pair_taps {
+    ($n:literal, $start:literal, $skip:literal, $end:literal, [$($load:literal),*], [$($planes:literal),*]) => {
+        concat!(
+            "ldr r2, [{args}, #", $n, "]\n",
+            "wls lr, r2, ", $end, "f\n",
+            $start, ":\n",
+            $($load, "\n",)*
+            "vldrb.u8 q6, [r2]\n",
+            "vmaxv.u8 r4, q6\n",
+            "cbz r4, ", $skip, "f\n",
+            "vldrb.u16 q4, [r2]\n",
+            "vldrb.u16 q5, [r2, #8]\n",
+            "vldrb.s16 q6, [r3]\n",
+            "vldrb.s16 q7, [r3, #8]\n",
+            $($planes, "\n",)*
+            $skip, ":\n",
+            "le lr, ", $start, "b\n",
+            $end, ":\n",
+        )
+    };
+}
+
+/// Depthwise spike-driven taps of two horizontally adjacent output pixels (A, B) for 16
+/// channels, `i8` weights, summed in `i16` lanes and added to `acc_a`, `acc_b` as `i32`. The
+/// list holds first `args[0]` taps of A alone (`[pixel, weights]` addresses), then `args[1]`
+/// input pixels both windows read (`[pixel, A's weights, B's weights]`), then `args[2]` taps
+/// of B alone; `c` bytes are added to every address. A shared input pixel's counts are
+/// loaded and their largest taken once for both pixels. `args` = `[n_a, n_both, n_b, acc_a,
+/// acc_b, scratch]` (the scratch: 32 writable `i16`s).
+///
+/// # Safety
+/// The list holds `2·n_a + 3·n_both + 2·n_b` addresses; each pixel address `+ c` points at 16
+/// readable counts and each weights address `+ c` at 16 readable weights; `acc_a` and `acc_b`
+/// point at 16 writable `i32`s each. In every lane, the counts of A's taps (alone or shared)
+/// sum to at most 255, and so do B's.
+#[inline(always)]
+pub(super) unsafe fn depthwise_pair16_i8(list: *const u32, c: usize, args: &[usize; 6]) {
+    // SAFETY: the caller guarantees what the loads and stores touch and that no lane can wrap;
+    // q0-q7, r2-r5 and the loop counter (lr) are declared clobbered. r4 (the largest count)
+    // is 0 whenever a tap starts: each plane loop counts it down to 0.
+    unsafe {
+        mve_asm!(q8;
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "vmov.i32 q2, #0",
+            "vmov.i32 q3, #0",
+            "movs r4, #0",
+            pair_taps!("0", "42", "43", "44",
+                ["ldrd r2, r3, [{list}], #8", "add r2, {c}", "add r3, {c}"],
+                ["45:", "subs r4, #1",
+                 "vpt.u16 hi, q4, r4", "vaddt.i16 q0, q0, q6",
+                 "vpt.u16 hi, q5, r4", "vaddt.i16 q1, q1, q7",
+                 "bne 45b"]),
+            pair_taps!("4", "52", "53", "54",
+                ["ldm {list}!, {{r2, r3, r5}}", "add r2, {c}", "add r3, {c}", "add r5, {c}"],
+                ["mov {m}, r4",
+                 "55:", "subs r4, #1",
+                 "vpt.u16 hi, q4, r4", "vaddt.i16 q0, q0, q6",
+                 "vpt.u16 hi, q5, r4", "vaddt.i16 q1, q1, q7",
+                 "bne 55b",
+                 "vldrb.s16 q6, [r5]", "vldrb.s16 q7, [r5, #8]",
+                 "56:", "subs {m}, #1",
+                 "vpt.u16 hi, q4, {m}", "vaddt.i16 q2, q2, q6",
+                 "vpt.u16 hi, q5, {m}", "vaddt.i16 q3, q3, q7",
+                 "bne 56b"]),
+            pair_taps!("8", "62", "63", "64",
+                ["ldrd r2, r3, [{list}], #8", "add r2, {c}", "add r3, {c}"],
+                ["65:", "subs r4, #1",
+                 "vpt.u16 hi, q4, r4", "vaddt.i16 q2, q2, q6",
+                 "vpt.u16 hi, q5, r4", "vaddt.i16 q3, q3, q7",
+                 "bne 65b"]),
+            // The i16 sums widened into the i32 accumulators.
+            "ldr r5, [{args}, #20]",
+            "vstrh.16 q0, [r5, #0]",
+            "vstrh.16 q1, [r5, #16]",
+            "vstrh.16 q2, [r5, #32]",
+            "vstrh.16 q3, [r5, #48]",
+            "ldr r2, [{args}, #12]",
+            "ldr r3, [{args}, #16]",
+            "vldrh.s32 q4, [r5, #0]",
+            "vldrw.u32 q5, [r2, #0]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r2, #0]",
+            "vldrh.s32 q4, [r5, #8]",
+            "vldrw.u32 q5, [r2, #16]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r2, #16]",
+            "vldrh.s32 q4, [r5, #16]",
+            "vldrw.u32 q5, [r2, #32]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r2, #32]",
+            "vldrh.s32 q4, [r5, #24]",
+            "vldrw.u32 q5, [r2, #48]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r2, #48]",
+            "vldrh.s32 q4, [r5, #32]",
+            "vldrw.u32 q5, [r3, #0]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r3, #0]",
+            "vldrh.s32 q4, [r5, #40]",
+            "vldrw.u32 q5, [r3, #16]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r3, #16]",
+            "vldrh.s32 q4, [r5, #48]",
+            "vldrw.u32 q5, [r3, #32]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r3, #32]",
+            "vldrh.s32 q4, [r5, #56]",
+            "vldrw.u32 q5, [r3, #48]",
+            "vadd.i32 q5, q5, q4",
+            "vstrw.32 q5, [r3, #48]",
+            list = inout(reg) list => _,
+            c = in(reg) c,
+            args = in(reg) args.as_ptr(),
+            m = out(reg) _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("lr") _,
+        );
+    }
+}
