@@ -152,8 +152,8 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
     };
     // The second pixel of a depthwise pair (`helium::depthwise_pair`).
     #[cfg(feature = "helium")]
-    let mut next = (kernel == Kernel::SpikeDriven && a.geom.depthwise)
-        .then(super::helium::NextPixel::new);
+    let mut next =
+        (kernel == Kernel::SpikeDriven && a.geom.depthwise).then(super::helium::NextPixel::new);
     for (r, oy) in rows.enumerate() {
         #[cfg(feature = "helium")]
         let mut paired = false;

@@ -684,7 +684,7 @@ macro_rules! pair_taps {
 }
 
 /// Depthwise spike-driven taps of two horizontally adjacent output pixels (A, B) for 16
-/// channels, `i8` weights, summed in `i16` lanes and added to `acc_a`, `acc_b` as `i32`. The
+/// channels, `i8` weights, summed in `i16` lanes and stored to `acc_a`, `acc_b` as `i32`. The
 /// list holds first `args[0]` taps of A alone (`[pixel, weights]` addresses), then `args[1]`
 /// input pixels both windows read (`[pixel, A's weights, B's weights]`), then `args[2]` taps
 /// of B alone; `c` bytes are added to every address. A shared input pixel's counts are
@@ -732,7 +732,7 @@ pub(super) unsafe fn depthwise_pair16_i8(list: *const u32, c: usize, args: &[usi
                  "vpt.u16 hi, q4, r4", "vaddt.i16 q2, q2, q6",
                  "vpt.u16 hi, q5, r4", "vaddt.i16 q3, q3, q7",
                  "bne 65b"]),
-            // The i16 sums widened into the i32 accumulators.
+            // The i16 sums widened and stored as the i32 accumulators.
             "ldr r5, [{args}, #20]",
             "vstrh.16 q0, [r5, #0]",
             "vstrh.16 q1, [r5, #16]",
@@ -741,37 +741,21 @@ pub(super) unsafe fn depthwise_pair16_i8(list: *const u32, c: usize, args: &[usi
             "ldr r2, [{args}, #12]",
             "ldr r3, [{args}, #16]",
             "vldrh.s32 q4, [r5, #0]",
-            "vldrw.u32 q5, [r2, #0]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r2, #0]",
-            "vldrh.s32 q4, [r5, #8]",
-            "vldrw.u32 q5, [r2, #16]",
-            "vadd.i32 q5, q5, q4",
+            "vldrh.s32 q5, [r5, #8]",
+            "vldrh.s32 q6, [r5, #16]",
+            "vldrh.s32 q7, [r5, #24]",
+            "vstrw.32 q4, [r2, #0]",
             "vstrw.32 q5, [r2, #16]",
-            "vldrh.s32 q4, [r5, #16]",
-            "vldrw.u32 q5, [r2, #32]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r2, #32]",
-            "vldrh.s32 q4, [r5, #24]",
-            "vldrw.u32 q5, [r2, #48]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r2, #48]",
+            "vstrw.32 q6, [r2, #32]",
+            "vstrw.32 q7, [r2, #48]",
             "vldrh.s32 q4, [r5, #32]",
-            "vldrw.u32 q5, [r3, #0]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r3, #0]",
-            "vldrh.s32 q4, [r5, #40]",
-            "vldrw.u32 q5, [r3, #16]",
-            "vadd.i32 q5, q5, q4",
+            "vldrh.s32 q5, [r5, #40]",
+            "vldrh.s32 q6, [r5, #48]",
+            "vldrh.s32 q7, [r5, #56]",
+            "vstrw.32 q4, [r3, #0]",
             "vstrw.32 q5, [r3, #16]",
-            "vldrh.s32 q4, [r5, #48]",
-            "vldrw.u32 q5, [r3, #32]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r3, #32]",
-            "vldrh.s32 q4, [r5, #56]",
-            "vldrw.u32 q5, [r3, #48]",
-            "vadd.i32 q5, q5, q4",
-            "vstrw.32 q5, [r3, #48]",
+            "vstrw.32 q6, [r3, #32]",
+            "vstrw.32 q7, [r3, #48]",
             list = inout(reg) list => _,
             c = in(reg) c,
             args = in(reg) args.as_ptr(),

@@ -350,15 +350,17 @@ pub(super) fn depthwise_pair<W: Weight>(
     {
         return false;
     }
+    // Every group of 16 channels is stored once by the asm: nothing to clear.
     let next = &mut next.0[..c];
-    acc.fill(0);
-    next.fill(0);
     let (y0, x0) = (oy as isize - p, ox as isize - p);
     let (in_h, in_w) = (a.in_h as isize, a.in_w as isize);
     // Rows of the windows inside the input; columns `x0 + j`, `j` in 0..=k: A reads j < k,
     // B reads j ≥ 1, so j = 0 is A's alone, j = k B's alone, the others both windows'.
     let (ky0, ky1) = ((-y0).clamp(0, k as isize), (in_h - y0).clamp(0, k as isize));
-    let (j0, j1) = ((-x0).clamp(0, k as isize + 1), (in_w - x0).clamp(0, k as isize + 1));
+    let (j0, j1) = (
+        (-x0).clamp(0, k as isize + 1),
+        (in_w - x0).clamp(0, k as isize + 1),
+    );
     let rows = (ky1 - ky0).max(0) as usize;
     let (j0, j1) = (j0 as usize, (j1 as usize).max(j0 as usize));
     let only_a = usize::from(j0 == 0 && j1 > 0) * rows;
@@ -368,27 +370,34 @@ pub(super) fn depthwise_pair<W: Weight>(
     if words == 0 || words > CHUNK {
         return false;
     }
-    let (inp, w) = (input.as_ptr(), a.weights.as_ptr() as *const u8);
+    // Addresses on a 32-bit target: every pixel read is inside `input` and every tap inside
+    // the weights (checked above). Columns and taps step by `c` bytes along a row.
+    let (inp, w, step) = (input.as_ptr() as u32, a.weights.as_ptr() as u32, c as u32);
+    let first_both = j0.max(1);
     let (mut at_a, mut at_both, mut at_b) = (0, 2 * only_a, 2 * only_a + 3 * both);
+    let per_row = both / rows.max(1);
     let list = &mut cols.0;
     for ky in ky0 as usize..ky1 as usize {
-        let row = (y0 + ky as isize) * in_w + x0;
-        for j in j0..j1 {
-            // Addresses on a 32-bit target: every pixel read is inside `input` and every tap
-            // inside the weights (checked above).
-            let pixel = inp.wrapping_add((row + j as isize) as usize * c) as u32;
-            let tap = |kx: usize| w.wrapping_add((ky * k + kx) * c) as u32;
-            if j == 0 {
-                list[at_a..at_a + 2].copy_from_slice(&[pixel, tap(0)]);
-                at_a += 2;
-            } else if j == k {
-                list[at_b..at_b + 2].copy_from_slice(&[pixel, tap(k - 1)]);
-                at_b += 2;
-            } else {
-                list[at_both..at_both + 3].copy_from_slice(&[pixel, tap(j), tap(j - 1)]);
-                at_both += 3;
-            }
+        // Column j = 0 of this row and tap kx = 0.
+        let pixel0 = inp.wrapping_add((((y0 + ky as isize) * in_w + x0) as u32).wrapping_mul(step));
+        let tap0 = w + (ky * k) as u32 * step;
+        if only_a > 0 {
+            list[at_a..at_a + 2].copy_from_slice(&[pixel0, tap0]);
+            at_a += 2;
         }
+        if only_b > 0 {
+            let last = k as u32 * step;
+            list[at_b..at_b + 2].copy_from_slice(&[pixel0.wrapping_add(last), tap0 + last - step]);
+            at_b += 2;
+        }
+        let skip = first_both as u32 * step;
+        let (mut pixel, mut tap) = (pixel0.wrapping_add(skip), tap0 + skip);
+        for slot in list[at_both..at_both + 3 * per_row].chunks_exact_mut(3) {
+            slot.copy_from_slice(&[pixel, tap, tap - step]);
+            pixel = pixel.wrapping_add(step);
+            tap += step;
+        }
+        at_both += 3 * per_row;
     }
     let mut scratch = core::mem::MaybeUninit::<[i16; 32]>::uninit();
     let mut g = 0;
