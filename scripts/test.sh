@@ -144,7 +144,17 @@ export RKNPU_INCLUDE_DIR="${RKNPU_INCLUDE_DIR:-$root/../shared/vendor/rknpu2/inc
   echo "missing $RKNPU_INCLUDE_DIR/rknn_matmul_api.h (set RKNPU_INCLUDE_DIR to rknpu2's include folder)"; exit 1; }
 need_apt=""
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt="$need_apt gcc-aarch64-linux-gnu"
-ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need_apt="$need_apt libclang-dev"
+# libclang itself: `libclang-cpp` (pulled in by llvm-*-dev) is a different library bindgen
+# cannot use.
+has_libclang() {
+  local f
+  for f in /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* \
+    /usr/lib/*/libclang.so* /usr/lib/*/libclang-[0-9]*.so*; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+has_libclang || need_apt="$need_apt libclang-dev"
 if [ -n "$need_apt" ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $need_apt
   else sudo apt-get update -qq && sudo apt-get install -y -qq $need_apt; fi
