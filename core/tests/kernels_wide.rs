@@ -10,6 +10,7 @@ use common::{accumulators, Record, Rng};
 use proptest::prelude::*;
 use sdt_core::graph::ConvGeom;
 use sdt_core::kernels::conv::{encode_rows, ConvArgs};
+use sdt_core::kernels::Pixel;
 use sdt_core::{Kernel, Level};
 
 #[derive(Clone, Debug)]
@@ -267,7 +268,7 @@ prop_compose! {
     }
 }
 
-fn encode_check<X: Copy + Into<i32>>(p: &EncodeCase, input: &[X], weights: &[i8], zps: &[i16]) {
+fn encode_check<X: Pixel>(p: &EncodeCase, input: &[X], weights: &[i8], zps: &[i16]) {
     let (k, s, pad) = (p.kernel as usize, p.stride as usize, p.pad as usize);
     let (h, w, ic, oc) = (
         p.h as usize,
