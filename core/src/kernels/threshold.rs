@@ -122,7 +122,7 @@ impl Thresholds {
 
 /// Spike counts of fixed-point values (`frac` fractional bits, `d` levels), as
 /// `round_half_even(clamp(v / 2^frac, 0, d))`: with AVX-512, one compare per level with
-/// thresholds; elsewhere the reference map.
+/// thresholds; with Helium, a vector rounding shift and clamp; elsewhere the reference map.
 pub fn spike_values(level: Level, values: &[i32], frac: u8, d: u8, out: &mut [u8]) {
     let n = values.len().min(out.len());
     #[cfg(target_arch = "x86_64")]
@@ -131,6 +131,10 @@ pub fn spike_values(level: Level, values: &[i32], frac: u8, d: u8, out: &mut [u8
         return unsafe { super::x86_64::spike_values_avx512(&values[..n], frac, d, &mut out[..n]) };
     }
     let _ = level;
+    #[cfg(feature = "helium")]
+    if super::helium::sink::spike_values(&values[..n], frac, d, &mut out[..n]) {
+        return;
+    }
     for (o, &v) in out[..n].iter_mut().zip(values) {
         *o = crate::fixed::spike_count(v as i64, frac, d);
     }

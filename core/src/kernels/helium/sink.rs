@@ -359,3 +359,60 @@ pub(in crate::kernels) fn spikes_fields(
         spikes(o, a, p, frac, d)
     })
 }
+
+/// Spike counts of fixed-point values (as `threshold::spike_values`: the residual stream's
+/// spikes), 4 values per vector with the rounding of [`spikes_fields`]:
+/// `(v + 2^(f−1) − 1 + ((v >> f) & 1)) >> f` (saturating add), clamped to `[0, D]` and stored
+/// as bytes. Returns `false` (writing nothing) where [`spikes_fields`] would.
+pub(in crate::kernels) fn spike_values(values: &[i32], frac: u8, d: u8, out: &mut [u8]) -> bool {
+    let f = u32::from(frac);
+    if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
+        return false;
+    }
+    let n = values.len().min(out.len());
+    let quads = n / 4;
+    if quads > 0 {
+        // SAFETY: `4 · quads ≤ n` values are read from `values` and `4 · quads` bytes written
+        // to `out`; q0-q5 and lr are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "vmov.i32 q3, #1",
+                "vmov.i32 q4, #0",
+                "vdup.32 q5, {d}",
+                "dls lr, {quads}",
+                "2:",
+                "vldrw.u32 q0, [{src}], #16",
+                "vmov q1, q0",
+                "vshl.s32 q1, {shift}",
+                "vand q1, q1, q3",
+                "vadd.i32 q1, q1, {half}",
+                "vqadd.s32 q0, q0, q1",
+                "vshl.s32 q0, {shift}",
+                "vmax.s32 q0, q0, q4",
+                "vmin.s32 q0, q0, q5",
+                "vstrb.32 q0, [r3], #4",
+                "le lr, 2b",
+                src = inout(reg) values.as_ptr() => _,
+                // Narrowing stores take only a low base register.
+                inout("r3") out.as_mut_ptr() => _,
+                quads = in(reg) quads,
+                shift = in(reg) -(f as i32),
+                half = in(reg) (1i32 << (f - 1)) - 1,
+                d = in(reg) u32::from(d),
+                out("lr") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+                out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+                out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+                out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+                options(nostack),
+            );
+        }
+    }
+    let done = 4 * quads;
+    for (o, &v) in out[done..n].iter_mut().zip(&values[done..n]) {
+        *o = crate::fixed::spike_count(v as i64, frac, d);
+    }
+    true
+}
