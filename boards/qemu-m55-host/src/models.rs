@@ -113,6 +113,19 @@ fn convert_ck(
     d: u8,
     spike_bias: f64,
 ) -> Result<AlignedBlob> {
+    let (arch, opt) = options(size, bits, wide, absmax, d, spike_bias);
+    Ok(convert(ck, arch, opt, &Default::default())?.2)
+}
+
+/// The converter's options for an 8-head model at `size`×`size`.
+fn options(
+    size: usize,
+    bits: WeightBits,
+    wide: bool,
+    absmax: f32,
+    d: u8,
+    spike_bias: f64,
+) -> (ArchOptions, LowerOptions) {
     let arch = ArchOptions {
         heads: 8,
         d,
@@ -125,7 +138,7 @@ fn convert_ck(
         wide_input: wide,
         spike_bias,
     };
-    Ok(convert(ck, arch, opt, &Default::default())?.2)
+    (arch, opt)
 }
 
 /// SDT-10M (random official weights, `sdt_m_224_seed1.pth`) as int8 at `size`×`size`. At 224
@@ -190,18 +203,7 @@ fn random_images(n: usize, per: usize) -> Vec<Vec<f32>> {
 /// idle.
 pub fn sdt10m_zero_points(size: usize, zero_points: &[i16]) -> Result<(Workload, u16)> {
     let ck = checkpoint::load(&golden("sdt_m_224_seed1.pth")?)?;
-    let arch = ArchOptions {
-        heads: 8,
-        d: 4,
-        input_h: size,
-        input_w: size,
-    };
-    let opt = LowerOptions {
-        weight_bits: WeightBits::I8,
-        input_absmax: 2.0,
-        wide_input: false,
-        spike_bias: 0.0,
-    };
+    let (arch, opt) = options(size, WeightBits::I8, false, 2.0, 4, 0.0);
     let meta = Default::default();
     let (_, mut lowered, _) = convert(&ck, arch, opt, &meta)?;
     let spec = &mut lowered.graph.input_spec;
