@@ -106,6 +106,15 @@ fn spike_counts_above_four() {
     );
 }
 
+/// Dense spikes (every pre-spike value shifted up by 3 spike units, counts up to D = 4): the
+/// Helium k×k convolutions' kept spike lists grow long enough that the ring is compacted and,
+/// where a window's lists still leave no room, the pixel is computed without them.
+#[test]
+fn dense_spikes_fill_the_kept_lists() {
+    let w = models::sdt10m_with(32, 1, 4, 3.0).expect("SDT-10M 32x32 dense workload");
+    assert_bit_exact(Variant::Helium, &w, Kernel::SpikeDriven);
+}
+
 /// The Helium encoding layer's dot products take the zero points out as one constant per
 /// channel and gather padded taps as the zero points: with zero points inside `i8` every pixel
 /// takes them, with one outside `i8` the border pixels take the listed path. Inputs of −128

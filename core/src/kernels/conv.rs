@@ -150,6 +150,22 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
         }
         false => planes,
     };
+    #[cfg(feature = "helium")]
+    if kernel == Kernel::SpikeDriven
+        && !a.geom.depthwise
+        && helium_kept_lists(
+            a,
+            input,
+            rows.clone(),
+            max_count,
+            &mut columns,
+            active,
+            acc,
+            sink,
+        )
+    {
+        return;
+    }
     // The second pixel of a depthwise pair (`helium::depthwise_pair`).
     #[cfg(feature = "helium")]
     let mut next =
@@ -226,6 +242,44 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             sink.store(r * a.out_w + ox, acc);
         }
     }
+}
+
+/// A k×k spike convolution with Helium: strips of output rows, column by column, each input
+/// pixel's spikes listed about once per strip (`helium::WindowLists`). Returns `false` (doing
+/// nothing) for layers that path does not take. Not inlined: its loop is separate from the
+/// per-pixel paths, and the code of each compiles on its own.
+#[cfg(feature = "helium")]
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn helium_kept_lists<W: Weight, S: Sink + ?Sized>(
+    a: &ConvArgs<'_, W>,
+    input: &[u8],
+    rows: Range<usize>,
+    max_count: u8,
+    columns: &mut super::helium::Columns,
+    active: &mut [u16],
+    acc: &mut [i32],
+    sink: &mut S,
+) -> bool {
+    let mut lists = super::helium::WindowLists::new();
+    let Some(strip) = lists.strip_rows(a, max_count) else {
+        return false;
+    };
+    let mut top = rows.start;
+    while top < rows.end {
+        let end = (top + strip).min(rows.end);
+        lists.begin_strip(a, top);
+        for ox in 0..a.out_w {
+            for oy in top..end {
+                if !lists.pixel(columns, a, input, top, oy, ox, acc) {
+                    super::helium::spike_pixel(columns, a, input, max_count, oy, ox, active, acc);
+                }
+                sink.store((oy - rows.start) * a.out_w + ox, acc);
+            }
+        }
+        top = end;
+    }
+    true
 }
 
 /// `a` with its weights as `i8`, for the spike-driven vector kernels (which take `i8`

@@ -19,11 +19,17 @@ use crate::fixed::{Affine, MAX_SHIFT};
 use crate::graph::MAX_D;
 
 /// Table capacity in `i32` values: `(D + 1) · 16 · ⌈channels / 16⌉` must fit. The table
-/// lives on the stack of the layer that fills it: 32 KB on hosts, 16 KB on microcontrollers
-/// (`D = 4` up to 816 channels; wider layers keep the affine map).
+/// lives on the stack of the layer that fills it: 32 KB on hosts, 20 KB with Helium (`D = 4`
+/// up to 1024 channels: SDT-10M's widest layers have 960), 16 KB on other microcontrollers
+/// (816 channels). Wider layers keep the affine map.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const CAPACITY: usize = 8192;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    feature = "helium",
+    not(any(target_arch = "x86_64", target_arch = "aarch64"))
+))]
+pub const CAPACITY: usize = 5120;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium")))]
 pub const CAPACITY: usize = 4096;
 
 /// Largest fractional bits the thresholds take (the model allows 40 on spike outputs).

@@ -392,31 +392,6 @@ pub(super) unsafe fn max_u8(p: *const u8, len: usize) -> u8 {
     max as u8
 }
 
-/// Bit `i` set for each of the first `len` (1..=16) counts at `px` that is not zero: one
-/// vector compare whose predicate register holds one bit per byte lane. Bits at and above
-/// `len` are unspecified.
-///
-/// # Safety
-/// `px` points at `len` readable bytes (the load is predicated to them).
-#[inline(always)]
-pub(super) unsafe fn nonzero16(px: *const u8, len: usize) -> u32 {
-    let mask: u32;
-    // SAFETY: the load reads only the `len` predicated lanes; q0 is declared clobbered.
-    unsafe {
-        mve_asm!(q1, readonly;
-            "vctp.8 {len}",
-            "vpst",
-            "vldrbt.u8 q0, [{px}]",
-            "vcmp.i8 ne, q0, zr",
-            "vmrs {mask}, p0",
-            px = in(reg) px,
-            len = in(reg) len,
-            mask = out(reg) mask,
-        );
-    }
-    mask
-}
-
 /// One kernel tap and up to 16 input channels of a spike convolution with `T` output
 /// channels and `i8` weights, adding into `acc` directly (`i32` lanes, wrapping like the
 /// scalar kernel, so no count of columns is needed): a predicated load and compare give the
@@ -492,30 +467,42 @@ tap_mask! {
     sums [(0, 4, 0, 0), (1, 5, 4, 16), (2, 6, 8, 32), (3, 7, 12, 48)]
 }
 
-/// Lists the columns of one group of up to 16 input channels: for each set bit `i` of `mask`
-/// (lowest first), column `col0 + i · stride` written 4 times at `dst`, of which the count at
-/// `px + i` are kept (`dst` advances by it). Returns the new end of the list. 9 instructions a
-/// spiking channel, no loop per spike.
+/// Lists the columns of the first `len` input channels of one pixel: for each channel `i`
+/// (lowest first) whose count at `px + i` is not zero, column `col0 + i · stride` written 4
+/// times at the list's end, of which the count are kept (the end advances by it). Returns the
+/// new end. Per 16 channels one predicated load and compare give the mask of spiking channels
+/// (11 instructions for a group without spikes), then 9 instructions a spiking channel and no
+/// loop per spike: the whole pixel is one asm loop, with no call or spill per group.
 ///
 /// # Safety
-/// `mask ≠ 0` has bits only below 16; `px + i` is readable for each set bit `i`, and each count
-/// there is at most 4; `dst` is 4-byte aligned with `16 · 4` writable `u32`s.
+/// `len ≥ 1`; `px` points at `len` readable counts, each at most 4; `dst` is 4-byte aligned
+/// with `4 · len + 4` writable `u32`s; every listed column fits in `u32`.
 #[inline(always)]
-pub(super) unsafe fn list16(
+pub(super) unsafe fn list_pixel(
     px: *const u8,
-    mask: u32,
+    len: usize,
     col0: u32,
     stride: u32,
     dst: *mut u32,
 ) -> *mut u32 {
     let end: *mut u32;
-    // SAFETY: the caller guarantees the reads and the writes (at most 16 stores of 4 slots,
-    // each starting at most 4 slots after the previous); q0 is declared clobbered. `eors`
-    // sets the flags that `bne` reads; nothing between them sets flags.
+    // SAFETY: the loads are predicated to the `len` counts; each spiking channel stores 4
+    // slots at the end, which then advances by its count (at most 4), so the stores stay in
+    // `4 · len + 4` slots. The compare runs under the load's predicate, so lanes past `len`
+    // never spike. `eors` sets the flags `bne` reads (nothing between them sets flags), and
+    // `subs` those of `bgt`. q0 is declared clobbered.
     unsafe {
         mve_asm!(q1;
-            "rbit {m}, {m}",
             "2:",
+            "vctp.8 {len}",
+            "vpstt",
+            "vldrbt.u8 q0, [{px}]",
+            "vcmpt.i8 ne, q0, zr",
+            "vmrs {m}, p0",
+            "cmp {m}, #0",
+            "beq 4f",
+            "rbit {m}, {m}",
+            "3:",
             "clz {i}, {m}",
             "lsr {t}, {top}, {i}",
             "eors {m}, {m}, {t}",
@@ -524,18 +511,52 @@ pub(super) unsafe fn list16(
             "vdup.32 q0, {i}",
             "vstrw.32 q0, [{dst}]",
             "add {dst}, {dst}, {t}, lsl #2",
-            "bne 2b",
-            m = inout(reg) mask => _,
+            "bne 3b",
+            "4:",
+            "add {px}, #16",
+            "add {col0}, {col0}, {stride}, lsl #4",
+            "subs {len}, #16",
+            "bgt 2b",
+            px = inout(reg) px => _,
+            len = inout(reg) len => _,
+            col0 = inout(reg) col0 => _,
+            m = out(reg) _,
             i = out(reg) _,
             t = out(reg) _,
             top = in(reg) 0x8000_0000u32,
-            px = in(reg) px,
             stride = in(reg) stride,
-            col0 = in(reg) col0,
             dst = inout(reg) dst => end,
         );
     }
     end
+}
+
+/// `dst[j] = src[j] + add` for `j < n`: a kept spike list moved to one kernel tap's columns,
+/// 4 entries per turn of a tail-predicated loop (1 instruction an entry).
+///
+/// # Safety
+/// `src` points at `n` readable and `dst` at `n` writable `u32`s, both 4-byte aligned.
+#[inline(always)]
+pub(super) unsafe fn offset_copy(src: *const u32, n: usize, add: u32, dst: *mut u32) {
+    // SAFETY: the loop is tail-predicated to the `n` entries; q0, q1 and the loop counter (lr)
+    // are declared clobbered.
+    unsafe {
+        mve_asm!(q2;
+            "vdup.32 q1, {add}",
+            "wlstp.32 lr, {n}, 3f",
+            "2:",
+            "vldrw.u32 q0, [{src}], #16",
+            "vadd.i32 q0, q0, q1",
+            "vstrw.32 q0, [{dst}], #16",
+            "letp lr, 2b",
+            "3:",
+            src = inout(reg) src => _,
+            n = in(reg) n,
+            add = in(reg) add,
+            dst = inout(reg) dst => _,
+            out("lr") _,
+        );
+    }
 }
 
 /// The body of [`window_i8`], with or without the clamp (`$clamp`: its instructions).

@@ -13,9 +13,11 @@ use super::Weight;
 
 mod asm;
 mod encode;
+mod lists;
 pub(super) mod sink;
 
 pub(super) use encode::encode_rows;
+pub(super) use lists::WindowLists;
 
 /// Columns summed in `i16` lanes before they are widened (`255 · 128 < 2^15`).
 pub const CHUNK: usize = 255;
@@ -23,18 +25,24 @@ pub const CHUNK: usize = 255;
 /// Counts up to this many are listed without a loop per spike.
 const UNROLLED: usize = 4;
 
-/// Column offsets of one chunk, reused across pixels (so it is not cleared per pixel).
-pub(super) struct Columns([u32; CHUNK]);
+/// Entries of the column list (4 KB): summed [`CHUNK`] at a time.
+const LIST: usize = 1024;
+
+/// Input channels listed at once ([`asm::list_pixel`] writes up to `4·PART + 4` entries).
+const PART: usize = (LIST - 4) / 4;
+
+/// Column offsets of one list, reused across pixels (so it is not cleared per pixel).
+pub(super) struct Columns([u32; LIST]);
 
 impl Columns {
     pub fn new() -> Self {
-        Columns([0; CHUNK])
+        Columns([0; LIST])
     }
 }
 
 /// One output pixel of a (non-depthwise) spike convolution into `acc` (`out_c` values).
-/// `max_count` bounds every count in `input` ([`max_count`]): up to [`UNROLLED`], each group
-/// of 16 channels is listed by one vector loop ([`asm::list16`]).
+/// `max_count` bounds every count in `input` ([`max_count`]): up to [`UNROLLED`], each input
+/// pixel's counts are listed by one asm loop ([`asm::list_pixel`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn spike_pixel<W: Weight>(
@@ -52,7 +60,10 @@ pub(super) fn spike_pixel<W: Weight>(
     acc.fill(0);
     // Every listed column lies in `k·k·in_c` columns of `out_c` weights: one check here
     // covers all the vector loads below.
-    if acc.len() != out_c || a.weights.len() < k * k * in_c * out_c {
+    if acc.len() != out_c
+        || a.weights.len() < k * k * in_c * out_c
+        || input.len() < a.in_h * a.in_w * in_c
+    {
         return;
     }
     let size = core::mem::size_of::<W>();
@@ -84,69 +95,76 @@ pub(super) fn spike_pixel<W: Weight>(
     let mut n = 0;
     let _ = active; // The scalar listing's buffer: the vector compare lists instead.
     let stride = out_c * size;
-    let unrolled = usize::from(max_count) <= UNROLLED;
-    for_taps(a, oy, ox, |pixel, tap| {
-        let px = &input[pixel * in_c..(pixel + 1) * in_c];
-        let base = tap * in_c * stride;
-        let mut g = 0;
-        while g < in_c {
-            let len = (in_c - g).min(16);
-            // SAFETY: `g + len ≤ px.len()`; the load is predicated to those `len` bytes.
-            let mut mask = unsafe { asm::nonzero16(px.as_ptr().add(g), len) } & ((1 << len) - 1);
-            if unrolled {
-                if mask == 0 {
-                    g += 16;
-                    continue;
-                }
-                if n + 16 * UNROLLED > CHUNK {
+    if usize::from(max_count) <= UNROLLED {
+        for_taps(a, oy, ox, |pixel, tap| {
+            let base = tap * in_c * stride;
+            // Parts of at most PART channels, so that one part's list always fits.
+            let mut g = 0;
+            while g < in_c {
+                let len = (in_c - g).min(PART);
+                if n + 4 * len + 4 > LIST {
                     // SAFETY: as below.
-                    unsafe { add_columns(a.weights, &cols[..n], acc) };
+                    unsafe { add_listed(a.weights, &cols[..n], acc) };
                     n = 0;
                 }
-                // SAFETY: the set bits of `mask` are counts `g..g + len` of `px`, each at most
-                // `UNROLLED` = 4; at most 16 of them write 4 slots each from `n`, and
-                // `n + 64 ≤ CHUNK`. Column offsets fit in `u32` (they lie in the weights).
+                // SAFETY: counts `g..g + len` are inside the pixel's `in_c` counts of
+                // `input` (`for_taps` yields pixels of the input), each at most `UNROLLED`
+                // = 4; `n + 4·len + 4 ≤ LIST` slots are free. Column offsets lie in the
+                // weights (checked above), so they fit in `u32`.
                 let end = unsafe {
+                    let px = input.as_ptr().add(pixel * in_c + g);
                     let col0 = (base + g * stride) as u32;
-                    let dst = cols.as_mut_ptr().add(n);
-                    asm::list16(px.as_ptr().add(g), mask, col0, stride as u32, dst)
+                    asm::list_pixel(px, len, col0, stride as u32, cols.as_mut_ptr().add(n))
                 };
                 n = (end as usize - cols.as_ptr() as usize) / 4;
-                g += 16;
-                continue;
+                g += len;
             }
-            while mask != 0 {
-                let i = g + mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                let s = px.get(i).copied().unwrap_or(0) as usize;
-                let col = (base + i * stride) as u32;
-                if n + UNROLLED > CHUNK {
-                    // SAFETY: checked above (columns inside the weights, `acc` of `out_c`).
-                    unsafe { add_columns(a.weights, &cols[..n], acc) };
-                    n = 0;
-                }
+        });
+    } else {
+        for_taps(a, oy, ox, |pixel, tap| {
+            let px = &input[pixel * in_c..(pixel + 1) * in_c];
+            let base = tap * in_c * stride;
+            for (i, &s) in px.iter().enumerate().filter(|(_, &s)| s > 0) {
+                let (col, s) = ((base + i * stride) as u32, usize::from(s));
                 if s <= UNROLLED {
+                    if n + UNROLLED > LIST {
+                        // SAFETY: as below.
+                        unsafe { add_listed(a.weights, &cols[..n], acc) };
+                        n = 0;
+                    }
                     // Writes all UNROLLED slots, keeps `s` of them (no loop per spike).
                     cols[n..n + UNROLLED].fill(col);
                     n += s;
-                } else {
-                    for _ in 0..s {
-                        if n == CHUNK {
-                            // SAFETY: as above.
-                            unsafe { add_columns(a.weights, &cols[..n], acc) };
-                            n = 0;
-                        }
-                        cols[n] = col;
-                        n += 1;
+                    continue;
+                }
+                for _ in 0..s {
+                    if n == LIST {
+                        // SAFETY: as below.
+                        unsafe { add_listed(a.weights, &cols[..n], acc) };
+                        n = 0;
                     }
+                    cols[n] = col;
+                    n += 1;
                 }
             }
-            g += 16;
-        }
-    });
+        });
+    }
     if n > 0 {
-        // SAFETY: as above.
-        unsafe { add_columns(a.weights, &cols[..n], acc) };
+        // SAFETY: every listed column lies in `k·k·in_c` columns of `out_c` weights (checked
+        // above) and `acc` has `out_c` values.
+        unsafe { add_listed(a.weights, &cols[..n], acc) };
+    }
+}
+
+/// [`add_columns`] over a list of any length, [`CHUNK`] columns at a time.
+///
+/// # Safety
+/// As [`add_columns`].
+#[inline(always)]
+unsafe fn add_listed<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
+    for chunk in cols.chunks(CHUNK) {
+        // SAFETY: the caller's guarantee, for a part of its list.
+        unsafe { add_columns(w, chunk, acc) };
     }
 }
 

@@ -203,8 +203,9 @@ macro_rules! affine_quad {
     }};
 }
 
-/// `i32` values [`MapFields`] holds: 5 rows of 4 per quad of channels (816 channels).
-const FIELD_VALUES: usize = 4080;
+/// `i32` values [`MapFields`] holds: 5 rows of 4 per quad of channels (1024 channels, 20 KB:
+/// SDT-10M's widest layers have 960; wider ones keep the scalar map).
+const FIELD_VALUES: usize = 5120;
 
 /// Rows of one quad of channels in [`MapFields`].
 const QUAD_VALUES: usize = 20;
