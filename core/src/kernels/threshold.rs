@@ -148,6 +148,47 @@ pub fn spike_values(level: Level, values: &[i32], frac: u8, d: u8, out: &mut [u8
 
 /// `θ` with `count ≥ t ⟺ x > θ` for channel map `p` (`x = acc`, or `−acc` if `m < 0`).
 fn level(p: &Affine, frac: u8, t: u8) -> i32 {
+    match level_i64(p, frac, t) {
+        Some(theta) => theta,
+        None => level_i128(p, frac, t),
+    }
+}
+
+/// [`level`] in `i64` arithmetic, or `None` where a term could leave `i64` (fractional bits or
+/// a shift above 40, or a product that overflows). Converted models stay in `i64`; `i128`
+/// shifts, products and clamps are library calls on 32-bit cores, and a table runs this `D`
+/// times per channel every time its layer runs.
+fn level_i64(p: &Affine, frac: u8, t: u8) -> Option<i32> {
+    let (f, s, t) = (frac as u32, p.shift as u32, t as i64);
+    if f > 40 || s > 40 {
+        return None;
+    }
+    // As in `level_i128`; `t ≤ 15` and `f ≤ 40` keep `y_min` below 2^44.
+    let y_min = match f {
+        0 => t,
+        _ => (t << f) - (1i64 << (f - 1)) + ((t - 1) % 2 == 0) as i64,
+    };
+    let diff = y_min - p.bias as i64;
+    let need = diff.checked_mul(1i64 << s)?.checked_sub((1i64 << s) >> 1)?;
+    const REACH: i64 = 1 << 62;
+    let m = p.multiplier as i64;
+    let theta = if need > REACH {
+        i64::MAX
+    } else if need < -REACH {
+        i64::MIN
+    } else {
+        match m.signum() {
+            1 => -((-need).div_euclid(m)) - 1,
+            -1 => -((-need).div_euclid(-m)) - 1,
+            _ if need <= 0 => i64::MIN,
+            _ => i64::MAX,
+        }
+    };
+    Some(theta.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+}
+
+/// [`level`] for every map a model admits (`frac`, `shift ≤ 62`), in `i128`.
+fn level_i128(p: &Affine, frac: u8, t: u8) -> i32 {
     let (f, t) = (frac as u32, t as i128);
     // Smallest y (in 2^−frac units) that rounds half to even to at least t.
     let y_min = if f == 0 {

@@ -117,7 +117,16 @@ pub(in crate::kernels) fn threshold_spikes(
         return 0;
     }
     let values = table.values.as_ptr();
-    for q in 0..quads {
+    // D = 4 (the official models): whole groups of 16 channels in one loop, each level's row
+    // at a fixed offset (19 instructions a quad instead of about 27).
+    let groups = if d == 4 { n / 16 } else { 0 };
+    if groups > 0 {
+        // SAFETY: `16 · groups ≤ n` channels of `acc` and `out`; group `g`'s sign row and 4
+        // threshold rows are the table's values `g · 80 ..` `(g + 1) · 80`, inside it (checked
+        // above); q0-q2 and lr are declared clobbered.
+        unsafe { threshold_groups_d4(values, acc.as_ptr(), out.as_mut_ptr(), groups) };
+    }
+    for q in 4 * groups..quads {
         let c = 4 * q;
         // SAFETY: channels `c..c + 4` are inside `acc` and `out` (`c + 4 ≤ n`); their sign
         // row starts at `(c / 16) · block + c % 16` and the `d` rows after it are 16 values
@@ -152,6 +161,78 @@ pub(in crate::kernels) fn threshold_spikes(
         }
     }
     4 * quads
+}
+
+/// One quad of [`threshold_groups_d4`]: channels `j..j + 4` of the group (`$j`: their byte
+/// offset in a row, `16 · j / 4`).
+macro_rules! threshold_quad_d4 {
+    ($j:literal) => {
+        concat!(
+            "vldrw.u32 q0, [{acc}], #16\n",
+            "vldrw.u32 q1, [{row}, #",
+            $j,
+            "]\n",
+            "veor q0, q0, q1\n",
+            "vsub.i32 q0, q0, q1\n",
+            "vmov.i32 q2, #0\n",
+            "vldrw.u32 q1, [{row}, #64 + ",
+            $j,
+            "]\n",
+            "vpt.s32 gt, q0, q1\n",
+            "vaddt.i32 q2, q2, {one}\n",
+            "vldrw.u32 q1, [{row}, #128 + ",
+            $j,
+            "]\n",
+            "vpt.s32 gt, q0, q1\n",
+            "vaddt.i32 q2, q2, {one}\n",
+            "vldrw.u32 q1, [{row}, #192 + ",
+            $j,
+            "]\n",
+            "vpt.s32 gt, q0, q1\n",
+            "vaddt.i32 q2, q2, {one}\n",
+            "vldrw.u32 q1, [{row}, #256 + ",
+            $j,
+            "]\n",
+            "vpt.s32 gt, q0, q1\n",
+            "vaddt.i32 q2, q2, {one}\n",
+            "vstrb.32 q2, [r3], #4\n",
+        )
+    };
+}
+
+/// Spike counts of `16 · groups` channels from a `D = 4` threshold table (the layout of
+/// `Thresholds`: per group of 16 channels a sign row, then 4 threshold rows, 16 lanes each).
+///
+/// # Safety
+/// `groups ≥ 1`; `values` points at `80 · groups` readable `i32`s, `acc` at `16 · groups`
+/// readable `i32`s and `out` at `16 · groups` writable bytes.
+#[inline(always)]
+unsafe fn threshold_groups_d4(values: *const i32, acc: *const i32, out: *mut u8, groups: usize) {
+    // SAFETY: the caller guarantees what the loads and stores touch; q0-q2 and the loop
+    // counter (lr) are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "dls lr, {groups}",
+            "2:",
+            threshold_quad_d4!("0"),
+            threshold_quad_d4!("16"),
+            threshold_quad_d4!("32"),
+            threshold_quad_d4!("48"),
+            "add {row}, #320",
+            "le lr, 2b",
+            acc = inout(reg) acc => _,
+            row = inout(reg) values => _,
+            // Narrowing stores take only a low base register.
+            inout("r3") out => _,
+            groups = in(reg) groups,
+            one = in(reg) 1u32,
+            out("lr") _,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            options(nostack),
+        );
+    }
 }
 
 /// The vector affine map of one quad of channels (see [`fixed_fields`]) into q0, then `$tail`:
