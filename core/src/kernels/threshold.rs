@@ -68,8 +68,10 @@ impl Thresholds {
         for (c, p) in affine.iter().enumerate() {
             let at = (c / 16) * block + c % 16;
             self.values[at] = if p.multiplier < 0 { -1 } else { 0 };
+            // One division per channel; its `D` levels divide by the same multiplier.
+            let by = Divisor::new(p.multiplier);
             for t in 1..=d {
-                self.values[at + 16 * t as usize] = level(p, frac, t);
+                self.values[at + 16 * t as usize] = level_with(p, frac, t, &by);
             }
         }
         // Padding lanes of the last group: sign 0, never passed.
@@ -148,9 +150,92 @@ pub fn spike_values(level: Level, values: &[i32], frac: u8, d: u8, out: &mut [u8
 
 /// `θ` with `count ≥ t ⟺ x > θ` for channel map `p` (`x = acc`, or `−acc` if `m < 0`).
 fn level(p: &Affine, frac: u8, t: u8) -> i32 {
-    match level_i64(p, frac, t) {
+    level_with(p, frac, t, &Divisor::new(p.multiplier))
+}
+
+/// [`level`] with `by`, the reciprocal of `p`'s multiplier.
+fn level_with(p: &Affine, frac: u8, t: u8, by: &Divisor) -> i32 {
+    match level_i64(p, frac, t, by) {
         Some(theta) => theta,
         None => level_i128(p, frac, t),
+    }
+}
+
+/// Floor division by `|m|` (`0 < |m| ≤ 2^31`) of values up to 2^62 without a 64-bit
+/// division: on 32-bit cores that is a library loop of hundreds of instructions, and a
+/// threshold table takes `D` quotients per channel every time its layer runs (most of what
+/// SDT-10M's tables cost on Cortex-M55). Long division in two 16-bit digits on the normalized
+/// divisor (Hacker's Delight, `divlu`), each digit one 32-bit division and at most two
+/// corrections. Quotients of 2^32 or more are only needed as "beyond `i32`": they come out as
+/// `2^32` (a level clamps them to `i32::MIN` / `MAX` all the same).
+struct Divisor {
+    d: u64,
+    /// Leading zeros of `d`; `d << shift` and its two 16-bit digits.
+    shift: u32,
+    v: u64,
+    hi: u64,
+    lo: u64,
+}
+
+impl Divisor {
+    fn new(m: i32) -> Self {
+        let d = m.unsigned_abs().max(1);
+        let shift = d.leading_zeros();
+        let v = u64::from(d << shift);
+        Divisor {
+            d: u64::from(d),
+            shift,
+            v,
+            hi: v >> 16,
+            lo: v & 0xffff,
+        }
+    }
+
+    /// `⌊n / |m|⌋` for `|n| ≤ 2^62`, or a value beyond `i32` of the same sign where that lies
+    /// beyond `i32`.
+    fn floor_div(&self, n: i64) -> i64 {
+        let (d, up) = (self.d, n.unsigned_abs());
+        // ⌊n / d⌋ = −⌈|n| / d⌉ for n < 0.
+        let a = if n < 0 { up + d - 1 } else { up };
+        let q = if (a >> 32) >= d {
+            1 << 32
+        } else {
+            self.divlu(a)
+        };
+        if n < 0 {
+            -(q as i64)
+        } else {
+            q as i64
+        }
+    }
+
+    /// `⌊a / d⌋` for `a >> 32 < d` (so that the quotient is below 2^32).
+    fn divlu(&self, a: u64) -> u64 {
+        const B: u64 = 1 << 16;
+        // The dividend shifted like the divisor: its top 32 bits `un32` (nothing leaves the
+        // top, since `a >> 32 < d`) and two 16-bit digits below them.
+        let shifted = a << self.shift;
+        let (un32, un10) = (shifted >> 32, shifted & 0xffff_ffff);
+        let (un1, un0) = (un10 >> 16, un10 & 0xffff);
+        // One quotient digit of `(top · B + next) / v`, estimated from the divisor's high
+        // digit and corrected (at most twice).
+        let digit = |top: u64, next: u64| {
+            // 32-bit operands (`top < 2^32`, `hi < 2^16`): one hardware division.
+            let (top32, hi32) = (top as u32, self.hi as u32);
+            let (mut q, mut rhat) = (u64::from(top32 / hi32), u64::from(top32 % hi32));
+            while q >= B || q * self.lo > (rhat << 16) + next {
+                q -= 1;
+                rhat += self.hi;
+                if rhat >= B {
+                    break;
+                }
+            }
+            q
+        };
+        let q1 = digit(un32, un1);
+        let un21 = ((un32 << 16) + un1).wrapping_sub(q1 * self.v) & 0xffff_ffff;
+        let q0 = digit(un21, un0);
+        (q1 << 16) + q0
     }
 }
 
@@ -158,7 +243,7 @@ fn level(p: &Affine, frac: u8, t: u8) -> i32 {
 /// a shift above 40, or a product that overflows). Converted models stay in `i64`; `i128`
 /// shifts, products and clamps are library calls on 32-bit cores, and a table runs this `D`
 /// times per channel every time its layer runs.
-fn level_i64(p: &Affine, frac: u8, t: u8) -> Option<i32> {
+fn level_i64(p: &Affine, frac: u8, t: u8, by: &Divisor) -> Option<i32> {
     let (f, s, t) = (frac as u32, p.shift as u32, t as i64);
     if f > 40 || s > 40 {
         return None;
@@ -169,7 +254,12 @@ fn level_i64(p: &Affine, frac: u8, t: u8) -> Option<i32> {
         _ => (t << f) - (1i64 << (f - 1)) + ((t - 1) % 2 == 0) as i64,
     };
     let diff = y_min - p.bias as i64;
-    let need = diff.checked_mul(1i64 << s)?.checked_sub((1i64 << s) >> 1)?;
+    // A shift, not `checked_mul` (a library call on 32-bit cores): |diff| < 2^(62 − s) keeps
+    // `need` inside ±2^62.
+    if diff.unsigned_abs() >= 1 << (62 - s) {
+        return None;
+    }
+    let need = (diff << s) - ((1i64 << s) >> 1);
     const REACH: i64 = 1 << 62;
     let m = p.multiplier as i64;
     let theta = if need > REACH {
@@ -177,9 +267,9 @@ fn level_i64(p: &Affine, frac: u8, t: u8) -> Option<i32> {
     } else if need < -REACH {
         i64::MIN
     } else {
+        // `by` divides by |m|: ⌊−need / m⌋ for m > 0, ⌊−need / −m⌋ for m < 0.
         match m.signum() {
-            1 => -((-need).div_euclid(m)) - 1,
-            -1 => -((-need).div_euclid(-m)) - 1,
+            1 | -1 => -by.floor_div(-need) - 1,
             _ if need <= 0 => i64::MIN,
             _ => i64::MAX,
         }
@@ -290,6 +380,72 @@ mod tests {
 
     /// The thresholds reproduce the affine map's counts for random maps and accumulators
     /// within the bound the model proves (`|acc · m|` inside `i64`, `|acc| ≤ i32::MAX`).
+    /// The long division equals `div_euclid` for every divisor a multiplier can give
+    /// (`1 ..= 2^31`) and dividends up to 2^62 whose quotient fits in `i32`, and lies beyond
+    /// `i32` with the right sign otherwise: edges, multiples and their neighbours.
+    #[test]
+    fn divisor_floor_div_matches_div_euclid() {
+        let check = |n: i64, m: i32| {
+            let d = i64::from(m.unsigned_abs());
+            if d > 0 && n.unsigned_abs() <= 1 << 62 {
+                let (got, want) = (Divisor::new(m).floor_div(n), n.div_euclid(d));
+                let range = i64::from(i32::MIN)..=i64::from(i32::MAX);
+                match range.contains(&want) {
+                    true => assert_eq!(got, want, "{n} / {d}"),
+                    false => assert!(!range.contains(&got) && got.signum() == want.signum()),
+                }
+            }
+        };
+        let ms = [
+            1,
+            -1,
+            2,
+            3,
+            7,
+            255,
+            -256,
+            1 << 16,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+        ];
+        let ns = [
+            0i64,
+            1,
+            -1,
+            2,
+            -2,
+            1 << 31,
+            -(1 << 31),
+            (1 << 62) - 1,
+            -(1 << 62) + 1,
+        ];
+        for &m in &ms {
+            let d = i64::from(m.unsigned_abs());
+            for &n in &ns {
+                for n in [n, n.saturating_add(d), n.saturating_sub(d)] {
+                    check(n, m);
+                }
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let m = (next() >> 32) as u32 as i32;
+            let n = (next() as i64) >> (next() % 62 + 2);
+            let q = n.div_euclid(i64::from(m.unsigned_abs()).max(1));
+            let d = i64::from(m.unsigned_abs());
+            for n in [n, q * d, q * d - 1, q * d + 1] {
+                check(n, m);
+            }
+        }
+    }
+
     #[test]
     fn thresholds_equal_the_affine_map() {
         let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
