@@ -178,6 +178,10 @@ const UNROLLED: usize = 4;
 /// then visited in one loop: a branch per channel mispredicted on irregular spikes.
 #[inline(always)]
 fn for_each_spike(counts: &[u8], mut add: impl FnMut(usize)) {
+    #[cfg(feature = "helium")]
+    if super::helium::for_each_channel_spike(counts, &mut add) {
+        return;
+    }
     let mut list = [0u16; LIST + UNROLLED];
     for (part, cs) in counts.chunks(LIST / UNROLLED).enumerate() {
         let first = part * (LIST / UNROLLED);

@@ -338,10 +338,20 @@ impl Levels {
         })
     }
 
-    /// Spike counts `out[j]` of accumulators `acc[j]` (`|acc| ≤ i32::MAX`); `acc` is
-    /// overwritten. Written lane-wise so that the compiler vectorizes it.
+    /// Spike counts `out[j]` of accumulators `acc[j]` (`|acc| ≤ i32::MAX`); `acc` may be
+    /// overwritten. Written lane-wise so that the compiler vectorizes it; with Helium and
+    /// `D = 4`, 4 values per vector compare (`helium::sink::level_spikes_d4`).
     #[inline]
     pub fn spikes(&self, acc: &mut [i32], out: &mut [u8]) {
+        let n = acc.len().min(out.len());
+        #[cfg(feature = "helium")]
+        let done = match self.d {
+            4 => super::helium::sink::level_spikes_d4(self.sign, &self.theta, &acc[..n], out),
+            _ => 0,
+        };
+        #[cfg(not(feature = "helium"))]
+        let done = 0;
+        let (acc, out) = (&mut acc[done..n], &mut out[done..n]);
         let s = self.sign;
         for x in acc.iter_mut() {
             *x = (*x ^ s).wrapping_sub(s);

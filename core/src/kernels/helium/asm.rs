@@ -152,6 +152,13 @@ column_tile! {
     widen [(0, 0), (8, 16), (16, 32), (24, 48), (32, 64), (40, 80), (48, 96), (56, 112)]
 }
 column_tile! {
+    /// As [`tile32_i8`] for 24 channels (one sweep of the list instead of a 16- and an
+    /// 8-channel one: SDT-10M's first stage has 24 channels).
+    fn tile24_i8(i8 weights, 24 channels, q8),
+    sums [(0, 4, 0, 0), (1, 5, 8, 16), (2, 6, 16, 32)],
+    widen [(0, 0), (8, 16), (16, 32), (24, 48), (32, 64), (40, 80)]
+}
+column_tile! {
     /// As [`tile32_i8`] for 16 channels.
     fn tile16_i8(i8 weights, 16 channels, q8),
     sums [(0, 4, 0, 0), (1, 5, 8, 16)],

@@ -187,6 +187,10 @@ unsafe fn add_columns<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
                 asm::tile32_i8(b.add(c), list, n, out.add(c));
                 c += 32;
             }
+            if c + 24 == out_c {
+                asm::tile24_i8(b.add(c), list, n, out.add(c));
+                c += 24;
+            }
             if c + 16 <= out_c {
                 asm::tile16_i8(b.add(c), list, n, out.add(c));
                 c += 16;
@@ -240,6 +244,39 @@ fn for_taps<W>(a: &ConvArgs<'_, W>, oy: usize, ox: usize, mut f: impl FnMut(usiz
             f((row + kx) as usize, (ky * k + kx) as usize);
         }
     }
+}
+
+/// Most channels [`for_each_channel_spike`] lists at once.
+const SPIKE_CHANNELS: usize = 64;
+
+/// Calls `add(i)` once per binary spike of channel `i` of `counts` (a head of attention `q`
+/// or `k`), and returns `true`; or returns `false` (calling nothing) where a count is above
+/// [`UNROLLED`] or there are more than [`SPIKE_CHANNELS`] channels. One vector max finds heads
+/// without spikes (most of them at low firing); the others are listed by [`asm::list_pixel`].
+#[inline(always)]
+pub(super) fn for_each_channel_spike(counts: &[u8], mut add: impl FnMut(usize)) -> bool {
+    let len = counts.len();
+    if len > SPIKE_CHANNELS {
+        return false;
+    }
+    match usize::from(max_count(counts)) {
+        0 => return true,
+        m if m > UNROLLED => return false,
+        _ => {}
+    }
+    let mut list = core::mem::MaybeUninit::<[u32; 4 * SPIKE_CHANNELS + 4]>::uninit();
+    let first = list.as_mut_ptr() as *mut u32;
+    // SAFETY: `1 ≤ len ≤ SPIKE_CHANNELS` counts, each at most `UNROLLED` = 4, and room for
+    // `4·len + 4` entries; channel `i`'s entry is `0 + i · 1`.
+    let end = unsafe { asm::list_pixel(counts.as_ptr(), len, 0, 1, first) };
+    let n = (end as usize - first as usize) / 4;
+    // SAFETY: the listing wrote every entry below its end (each spiking channel writes 4 from
+    // the end, which then advances by its count, at most 4).
+    let listed = unsafe { core::slice::from_raw_parts(first as *const u32, n) };
+    for &i in listed {
+        add(i as usize);
+    }
+    true
 }
 
 /// Most kernel taps of a depthwise convolution the vector path lists (`k ≤ 8`).

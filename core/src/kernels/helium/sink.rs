@@ -163,6 +163,67 @@ pub(in crate::kernels) fn threshold_spikes(
     4 * quads
 }
 
+/// Spike counts of the first values of `acc` from one map's 4 thresholds (`threshold::Levels`
+/// with `D = 4`: the attention output, whose channels share a map), 4 values per vector: the
+/// sign flip, then one predicated add per level passed (13 instructions a quad instead of the
+/// compiled loop's 20-odd per value). Returns how many leading values were written (a
+/// multiple of 4); the caller counts the rest.
+pub(in crate::kernels) fn level_spikes_d4(
+    sign: i32,
+    theta: &[i32],
+    acc: &[i32],
+    out: &mut [u8],
+) -> usize {
+    let quads = acc.len().min(out.len()) / 4;
+    let [t1, t2, t3, t4] = match theta {
+        [a, b, c, d, ..] => [*a, *b, *c, *d],
+        _ => return 0,
+    };
+    if quads == 0 {
+        return 0;
+    }
+    // SAFETY: `4 · quads` values are read from `acc` and as many bytes written to `out`
+    // (both at least that long); q0-q3 and lr are declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vdup.32 q3, {sign}",
+            "dls lr, {quads}",
+            "2:",
+            "vldrw.u32 q0, [{acc}], #16",
+            "veor q0, q0, q3",
+            "vsub.i32 q0, q0, q3",
+            "vmov.i32 q2, #0",
+            "vpt.s32 gt, q0, {t1}",
+            "vaddt.i32 q2, q2, {one}",
+            "vpt.s32 gt, q0, {t2}",
+            "vaddt.i32 q2, q2, {one}",
+            "vpt.s32 gt, q0, {t3}",
+            "vaddt.i32 q2, q2, {one}",
+            "vpt.s32 gt, q0, {t4}",
+            "vaddt.i32 q2, q2, {one}",
+            "vstrb.32 q2, [r3], #4",
+            "le lr, 2b",
+            acc = inout(reg) acc.as_ptr() => _,
+            // Narrowing stores take only a low base register.
+            inout("r3") out.as_mut_ptr() => _,
+            sign = in(reg) sign,
+            quads = in(reg) quads,
+            t1 = in(reg) t1,
+            t2 = in(reg) t2,
+            t3 = in(reg) t3,
+            t4 = in(reg) t4,
+            one = in(reg) 1u32,
+            out("lr") _,
+            out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+            out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+            out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+            out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+            options(nostack),
+        );
+    }
+    4 * quads
+}
+
 /// One quad of [`threshold_groups_d4`]: channels `j..j + 4` of the group (`$j`: their byte
 /// offset in a row, `16 · j / 4`).
 macro_rules! threshold_quad_d4 {
