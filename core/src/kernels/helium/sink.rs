@@ -458,6 +458,18 @@ pub(in crate::kernels) fn fixed_fields(
     });
 }
 
+/// The terms of the vector spike rounding of [`spikes_fields`] and [`spike_values`] for `frac`
+/// fractional bits and `d` levels: the shift `−f` and the bias `2^(f−1) − 1` of
+/// `(y + 2^(f−1) − 1 + ((y >> f) & 1)) >> f`. `None` for `f = 0`, or where saturating `y` could
+/// change a count (`(D + 1) · 2^f > 2^31`).
+fn vector_rounding(frac: u8, d: u8) -> Option<(i32, i32)> {
+    let f = u32::from(frac);
+    if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
+        return None;
+    }
+    Some((-(f as i32), (1i32 << (f - 1)) - 1))
+}
+
 /// Spike counts of one pixel (as [`spikes`]) from the vector affine map of [`fixed_fields`],
 /// 4 channels per vector, for layers too small to fill a threshold table: `y` saturated to
 /// `i32`, then `round_half_even(y / 2^f)` as `(y + 2^(f−1) − 1 + ((y >> f) & 1)) >> f`
@@ -473,11 +485,9 @@ pub(in crate::kernels) fn spikes_fields(
     frac: u8,
     d: u8,
 ) -> bool {
-    let f = u32::from(frac);
-    if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
+    let Some((shift, bias)) = vector_rounding(frac, d) else {
         return false;
-    }
-    let (shift, bias) = (-(f as i32), (1i32 << (f - 1)) - 1);
+    };
     // SAFETY: `by_quads` passes 4 accumulators, a quad's 20 filled field values and 4
     // outputs; q0-q3 and r3 are declared clobbered.
     let quad = |a: *const i32, f: *const i32, o: *mut u8| unsafe {
@@ -508,10 +518,9 @@ pub(in crate::kernels) fn spikes_fields(
 /// `(v + 2^(f−1) − 1 + ((v >> f) & 1)) >> f` (saturating add), clamped to `[0, D]` and stored
 /// as bytes. Returns `false` (writing nothing) where [`spikes_fields`] would.
 pub(in crate::kernels) fn spike_values(values: &[i32], frac: u8, d: u8, out: &mut [u8]) -> bool {
-    let f = u32::from(frac);
-    if f == 0 || (u64::from(d) + 1) << f > 1 << 31 {
+    let Some((shift, bias)) = vector_rounding(frac, d) else {
         return false;
-    }
+    };
     let n = values.len().min(out.len());
     let quads = n / 4;
     if quads > 0 {
@@ -539,8 +548,8 @@ pub(in crate::kernels) fn spike_values(values: &[i32], frac: u8, d: u8, out: &mu
                 // Narrowing stores take only a low base register.
                 inout("r3") out.as_mut_ptr() => _,
                 quads = in(reg) quads,
-                shift = in(reg) -(f as i32),
-                half = in(reg) (1i32 << (f - 1)) - 1,
+                shift = in(reg) shift,
+                half = in(reg) bias,
                 d = in(reg) u32::from(d),
                 out("lr") _,
                 out("s0") _, out("s1") _, out("s2") _, out("s3") _,
