@@ -160,7 +160,9 @@ pub(super) fn spike_pixel<W: Weight>(
 ///
 /// # Safety
 /// As [`add_columns`].
-#[inline(always)]
+// Not inlined: its tiles are long asm blocks, and a copy at every call site cost more code
+// than the call costs time (one call per pixel or chunk of columns).
+#[inline(never)]
 unsafe fn add_listed<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
     for chunk in cols.chunks(CHUNK) {
         // SAFETY: the caller's guarantee, for a part of its list.
