@@ -114,8 +114,18 @@ pub(super) fn attention_rows_with(
         Kernel::SpikeDriven => Levels::new(&a.affine, a.frac, a.spike_max),
         Kernel::Dense => None,
     };
+    // Spike-driven, a token without `q` spikes has every sum zero, so its counts are those
+    // of the first such token of these rows: copied, not recomputed.
+    let mut silent: Option<usize> = None;
     for (r, n) in rows.enumerate() {
         let q_row = &a.q[n * c..(n + 1) * c];
+        if kernel == Kernel::SpikeDriven && is_silent(q_row) {
+            if let Some(first) = silent {
+                out.copy_within(first * cv..(first + 1) * cv, r * cv);
+                continue;
+            }
+            silent = Some(r);
+        }
         for h in 0..a.heads {
             let q_head = &q_row[h * d..(h + 1) * d];
             let acc = &mut sums[h * dv..(h + 1) * dv];
@@ -184,6 +194,10 @@ fn for_each_spike(counts: &[u8], mut add: impl FnMut(usize)) {
     }
     let mut list = [0u16; LIST + UNROLLED];
     for (part, cs) in counts.chunks(LIST / UNROLLED).enumerate() {
+        // Most heads of the late stages have no spike: one vector test skips them.
+        if is_silent(cs) {
+            continue;
+        }
         let first = part * (LIST / UNROLLED);
         let mut n = 0;
         for (j, &s) in cs.iter().enumerate() {
@@ -202,6 +216,13 @@ fn for_each_spike(counts: &[u8], mut add: impl FnMut(usize)) {
             add(i as usize);
         }
     }
+}
+
+/// Whether no channel of `counts` spikes (an OR over all of them, which vectorizes; an
+/// early exit would not).
+#[inline(always)]
+fn is_silent(counts: &[u8]) -> bool {
+    counts.iter().fold(0, |any, &s| any | s) == 0
 }
 
 /// `acc += kv[i]` once per binary spike of channel `i` of `q` (`kv` holds `q.len()` rows of

@@ -44,9 +44,11 @@ pub(super) fn fits(a: &ConvArgs<'_, i8>) -> bool {
 
 /// One output pixel of a (non-depthwise) spike convolution with `i8` weights into `acc`
 /// (`out_c` values). `active` holds at least `in_c` entries; no count of `input` exceeds
-/// `planes`.
+/// `planes`. Returns `false` if no input spike reaches the pixel: every value is zero, and
+/// `acc` is left as it was.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
+#[must_use]
 pub(super) fn spike_pixel<I: Isa>(
     cols: &mut Columns,
     a: &ConvArgs<'_, i8>,
@@ -56,21 +58,18 @@ pub(super) fn spike_pixel<I: Isa>(
     ox: usize,
     active: &mut [u16],
     acc: &mut [i32],
-) {
+) -> bool {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     cols.len = 0;
     // Every listed column `(tap·in_c + i)·out_c` (tap < k², i < in_c) then lies inside the
     // weights, which the vector tiles rely on.
     if !fits(a) || acc.len() != out_c {
         acc.fill(0);
-        return;
+        return true;
     }
     // The first sums overwrite `acc`, later ones add to it.
-    let mut fresh = true;
-    let mut flush = |c: &[u32]| {
-        add_columns::<I>(a.weights, c, acc, fresh);
-        fresh = false;
-    };
+    let fresh = core::cell::Cell::new(true);
+    let mut flush = |c: &[u32]| add_columns::<I>(a.weights, c, acc, fresh.replace(false));
     for (pixel, tap) in a.taps(oy, ox) {
         let px = &input[pixel * in_c..(pixel + 1) * in_c];
         let base = tap * in_c * out_c;
@@ -85,7 +84,11 @@ pub(super) fn spike_pixel<I: Isa>(
         }
         list_tap(cols, px, base, out_c, active, &mut flush);
     }
+    if fresh.get() && cols.len == 0 {
+        return false;
+    }
     flush(&cols.offsets[..cols.len]);
+    true
 }
 
 /// Lists column `base + i·out_c` once per binary spike of input channel `i` of `px`, handing

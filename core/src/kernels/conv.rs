@@ -135,11 +135,14 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
                     for ox in 0..a.out_w {
                         for oy in strip.clone() {
                             let c = &mut cache;
+                            let pixel = (oy - rows.start) * a.out_w + ox;
                             // SAFETY: as above.
-                            unsafe {
+                            match unsafe {
                                 columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc)
-                            };
-                            sink.store((oy - rows.start) * a.out_w + ox, acc);
+                            } {
+                                true => sink.store(pixel, acc),
+                                false => sink.store_silent(pixel, acc),
+                            }
                         }
                     }
                     top = strip.end;
@@ -208,8 +211,10 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             if let Some(a8) = &narrow_weights {
                 let (l, x) = (&mut lists, input);
-                super::columns::spike_pixel::<I>(l, a8, x, planes, oy, ox, active, acc);
-                sink.store(r * a.out_w + ox, acc);
+                match super::columns::spike_pixel::<I>(l, a8, x, planes, oy, ox, active, acc) {
+                    true => sink.store(r * a.out_w + ox, acc),
+                    false => sink.store_silent(r * a.out_w + ox, acc),
+                }
                 continue;
             }
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {

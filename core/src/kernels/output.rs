@@ -8,6 +8,14 @@ use crate::fixed::Affine;
 pub trait Sink: Send {
     /// Stores channel values `acc` (one per output channel) of pixel `pixel` of this chunk.
     fn store(&mut self, pixel: usize, acc: &[i32]);
+
+    /// Stores pixel `pixel` whose values are all zero (no input spike reached it); `acc` is
+    /// scratch for one pixel's values. Sinks whose output for zero sums is the same at every
+    /// pixel copy it instead of mapping it again.
+    fn store_silent(&mut self, pixel: usize, acc: &mut [i32]) {
+        acc.fill(0);
+        self.store(pixel, acc);
+    }
 }
 
 /// Spike counts from the affine map.
@@ -23,9 +31,26 @@ pub struct SpikeSink<'a> {
     pub fields: Option<&'a MapFields>,
     /// The kernel set that compares them.
     pub level: Level,
+    /// A pixel stored from all-zero values, whose counts later such pixels copy (`None` at
+    /// first).
+    pub silent: Option<usize>,
 }
 
 impl Sink for SpikeSink<'_> {
+    fn store_silent(&mut self, pixel: usize, acc: &mut [i32]) {
+        let c = acc.len();
+        match self.silent {
+            Some(first) if first != pixel && (pixel + 1) * c <= self.out.len() => {
+                self.out.copy_within(first * c..(first + 1) * c, pixel * c);
+            }
+            _ => {
+                acc.fill(0);
+                self.store(pixel, acc);
+                self.silent = Some(pixel);
+            }
+        }
+    }
+
     #[inline]
     fn store(&mut self, pixel: usize, acc: &[i32]) {
         let c = acc.len();

@@ -172,6 +172,7 @@ impl<'b> Synapse<'b> {
                 levels: None,
                 fields: None,
                 level: ctx.level,
+                silent: None,
             })?,
             ConvOutput::Accumulate | ConvOutput::Write => {
                 // The vector sink reads the maps split into fields, once per layer.
@@ -275,6 +276,7 @@ impl<'b> Synapse<'b> {
                             levels,
                             fields,
                             level,
+                            silent: None,
                         },
                     );
                 };

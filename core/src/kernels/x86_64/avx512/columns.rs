@@ -370,12 +370,14 @@ impl Cache {
 /// [`crate::kernels::columns::spike_pixel`] for a 3×3 kernel and output pixel (`oy`, `ox`) of the strip
 /// starting at output row `top` (`top ≤ oy < top + cache.strip()`), with the input
 /// pixels' lists from `cache` (listed when missing). `input` has no count above `planes`,
-/// and `cache` was made for `a` and `planes`.
+/// and `cache` was made for `a` and `planes`. Returns `false` if no input spike reaches the
+/// pixel: every value is zero, and `acc` is left as it was.
 ///
 /// # Safety
 /// The CPU has AVX-512 F/BW/VL.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
+#[must_use]
 pub(in crate::kernels) unsafe fn spike_pixel_3x3(
     cache: &mut Cache,
     a: &ConvArgs<'_, i8>,
@@ -385,7 +387,7 @@ pub(in crate::kernels) unsafe fn spike_pixel_3x3(
     oy: usize,
     ox: usize,
     acc: &mut [i32],
-) {
+) -> bool {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
     let inside_strip = oy >= top && oy - top < cache.strip;
@@ -395,7 +397,7 @@ pub(in crate::kernels) unsafe fn spike_pixel_3x3(
         || !inside_strip
     {
         acc.fill(0);
-        return;
+        return true;
     }
     // Which list, and at what weight offset, each tap reads. Input row `iy` is row
     // `iy + pad − top·st < rows` of the strip.
@@ -427,5 +429,9 @@ pub(in crate::kernels) unsafe fn spike_pixel_3x3(
         }
     }
     let cols = cache.gather(&reads[..n]);
+    if cols.is_empty() {
+        return false;
+    }
     add_columns(a.weights, cols, acc, true);
+    true
 }
