@@ -67,6 +67,9 @@ pub(super) fn spike_pixel<I: Isa>(
         acc.fill(0);
         return true;
     }
+    // Only the AVX-512 listing compares per spike plane.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = planes;
     // The first sums overwrite `acc`, later ones add to it.
     let fresh = core::cell::Cell::new(true);
     let mut flush = |c: &[u32]| add_columns::<I>(a.weights, c, acc, fresh.replace(false));

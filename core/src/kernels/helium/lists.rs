@@ -9,7 +9,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{add_listed, asm, Columns, LIST, PART, UNROLLED};
+use super::{add_listed, asm, Columns, Window, LIST, PART, UNROLLED};
 use crate::kernels::conv::ConvArgs;
 use crate::kernels::Weight;
 
@@ -108,7 +108,7 @@ impl WindowLists {
     ) -> bool {
         let g = &a.geom;
         let (in_c, out_c) = (g.in_c as usize, g.out_c as usize);
-        let (k, s, p) = (g.kernel as usize, g.stride as isize, g.pad as isize);
+        let k = g.kernel as usize;
         let stride = out_c * core::mem::size_of::<W>();
         // Every listed column lies in `k·k·in_c` columns of `out_c` weights: these checks
         // cover the reads of the listing and of the sums below.
@@ -121,16 +121,13 @@ impl WindowLists {
             return false;
         }
         acc.fill(0);
-        let (y0, x0) = (oy as isize * s - p, ox as isize * s - p);
-        let (in_h, in_w) = (a.in_h as isize, a.in_w as isize);
-        let (ky0, ky1) = ((-y0).clamp(0, k as isize), (in_h - y0).clamp(0, k as isize));
-        let (kx0, kx1) = ((-x0).clamp(0, k as isize), (in_w - x0).clamp(0, k as isize));
+        let Window { y0, x0, ky, kx } = Window::of(a, oy, ox);
         let worst = 4 * in_c + 4;
         let list = &mut cols.0;
         let mut n = 0;
         // The slot column of input column x0 + kx0 (one division per pixel, not per tap).
-        let col0 = (x0 + kx0).rem_euclid(k as isize) as usize;
-        for ky in ky0..ky1 {
+        let col0 = (x0 + kx.start).rem_euclid(k as isize) as usize;
+        for ky in ky {
             let iy = y0 + ky;
             let Some(row) = usize::try_from(iy - self.row0)
                 .ok()
@@ -139,7 +136,7 @@ impl WindowLists {
                 return false;
             };
             let mut col = col0;
-            for kx in kx0..kx1 {
+            for kx in kx.clone() {
                 let ix = (x0 + kx) as usize;
                 let pixel = iy as usize * a.in_w + ix;
                 let slot = row * k + col;

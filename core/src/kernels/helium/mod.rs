@@ -8,6 +8,8 @@
 //!   `i32`): at most [`CHUNK`] columns are summed before widening into the `i32` accumulators,
 //!   so `|sum| ≤ 255·128 < 2^15` never wraps and the result equals the scalar `i32` sums.
 
+use core::ops::Range;
+
 use super::conv::ConvArgs;
 use super::Weight;
 
@@ -229,20 +231,41 @@ unsafe fn add_columns<W: Weight>(w: &[W], cols: &[u32], acc: &mut [i32]) {
     }
 }
 
+/// The window of output pixel (oy, ox) clipped to the input: its top-left input position
+/// (`y0`, `x0`, possibly outside) and the kernel rows `ky` and columns `kx` inside the input.
+pub(super) struct Window {
+    pub y0: isize,
+    pub x0: isize,
+    pub ky: Range<isize>,
+    pub kx: Range<isize>,
+}
+
+impl Window {
+    #[inline(always)]
+    pub fn of<W>(a: &ConvArgs<'_, W>, oy: usize, ox: usize) -> Self {
+        let g = &a.geom;
+        let (k, s, p) = (g.kernel as isize, g.stride as isize, g.pad as isize);
+        let (y0, x0) = (oy as isize * s - p, ox as isize * s - p);
+        let (in_h, in_w) = (a.in_h as isize, a.in_w as isize);
+        Window {
+            y0,
+            x0,
+            ky: (-y0).clamp(0, k)..(in_h - y0).clamp(0, k),
+            kx: (-x0).clamp(0, k)..(in_w - x0).clamp(0, k),
+        }
+    }
+}
+
 /// Calls `f(input pixel, kernel tap)` for the taps of output pixel (oy, ox) that fall inside
 /// the input, in tap order (the pairs of `ConvArgs::taps`): the window is clipped once per
 /// pixel instead of testing every tap.
 #[inline(always)]
 fn for_taps<W>(a: &ConvArgs<'_, W>, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
-    let g = &a.geom;
-    let (k, s, p) = (g.kernel as isize, g.stride as isize, g.pad as isize);
-    let (y0, x0) = (oy as isize * s - p, ox as isize * s - p);
-    let (in_h, in_w) = (a.in_h as isize, a.in_w as isize);
-    let (ky0, ky1) = ((-y0).clamp(0, k), (in_h - y0).clamp(0, k));
-    let (kx0, kx1) = ((-x0).clamp(0, k), (in_w - x0).clamp(0, k));
-    for ky in ky0..ky1 {
-        let row = (y0 + ky) * in_w + x0;
-        for kx in kx0..kx1 {
+    let (k, in_w) = (a.geom.kernel as isize, a.in_w as isize);
+    let w = Window::of(a, oy, ox);
+    for ky in w.ky {
+        let row = (w.y0 + ky) * in_w + w.x0;
+        for kx in w.kx.clone() {
             f((row + kx) as usize, (ky * k + kx) as usize);
         }
     }
