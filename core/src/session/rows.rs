@@ -12,6 +12,9 @@ use crate::plan::{worker_stride, MAX_WORKERS};
 /// transformer stages' smallest nodes (7×7 tokens).
 const MIN_WORK_PER_WORKER: usize = 10_000;
 
+/// Stripes of rows per worker.
+const STRIPES_PER_WORKER: usize = 2;
+
 /// The rows of a node's output and an estimate of the work they take.
 pub(super) struct Rows {
     pub rows: usize,
@@ -50,24 +53,41 @@ where
             needed: per_worker * workers * 4,
             found: 0,
         })?;
-    let rows_per = rows.div_ceil(workers);
     if out.len() < rows * row_len {
         return Err(Error::ArenaTooSmall {
             needed: rows * row_len,
             found: out.len(),
         });
     }
-    let mut jobs: heapless::Vec<_, MAX_WORKERS> = heapless::Vec::new();
-    let (mut out_rest, mut scratch_rest) = (out, scratch);
-    let mut start = 0;
+    // Stripes of rows dealt to the workers in turn: the spikes of an image are not spread
+    // evenly over its rows, and one half to each worker left one waiting for the other.
+    let stripes = match workers {
+        1 => 1,
+        _ => (workers * STRIPES_PER_WORKER).min(rows.max(1)),
+    };
+    let rows_per = rows.div_ceil(stripes);
+    type Stripe<'o, T> = (Range<usize>, &'o mut [T]);
+    let mut dealt: [heapless::Vec<Stripe<'_, T>, STRIPES_PER_WORKER>; MAX_WORKERS] =
+        core::array::from_fn(|_| heapless::Vec::new());
+    let mut out_rest = out;
+    let (mut start, mut k) = (0, 0);
     while start < rows {
         let end = (start + rows_per).min(rows);
         let (o, o_rest) = core::mem::take(&mut out_rest).split_at_mut((end - start) * row_len);
+        out_rest = o_rest;
+        let _ = dealt[k % workers].push((start..end, o));
+        (start, k) = (end, k + 1);
+    }
+    let mut jobs: heapless::Vec<_, MAX_WORKERS> = heapless::Vec::new();
+    let mut scratch_rest = scratch;
+    for mine in dealt.iter_mut().take(workers) {
         let (s, s_rest) = core::mem::take(&mut scratch_rest).split_at_mut(per_worker);
-        (out_rest, scratch_rest) = (o_rest, s_rest);
-        let range = start..end;
-        let _ = jobs.push(move || job(range.clone(), &mut *o, &mut *s));
-        start = end;
+        scratch_rest = s_rest;
+        let _ = jobs.push(move || {
+            for (range, o) in mine.iter_mut() {
+                job(range.clone(), o, &mut *s);
+            }
+        });
     }
     let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_WORKERS> = heapless::Vec::new();
     for j in jobs.iter_mut() {
