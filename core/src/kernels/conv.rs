@@ -196,8 +196,10 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
                 let c = &mut columns;
-                super::helium::spike_pixel(c, a, input, max_count, oy, ox, active, acc);
-                sink.store(r * a.out_w + ox, acc);
+                match super::helium::spike_pixel(c, a, input, max_count, oy, ox, active, acc) {
+                    true => sink.store(r * a.out_w + ox, acc),
+                    false => sink.store_silent(r * a.out_w + ox, acc),
+                }
                 continue;
             }
             #[cfg(feature = "helium")]
@@ -276,10 +278,17 @@ fn helium_kept_lists<W: Weight, S: Sink + ?Sized>(
         lists.begin_strip(a, top);
         for ox in 0..a.out_w {
             for oy in top..end {
-                if !lists.pixel(columns, a, input, top, oy, ox, acc) {
-                    super::helium::spike_pixel(columns, a, input, max_count, oy, ox, active, acc);
+                let reached = match lists.pixel(columns, a, input, top, oy, ox, acc) {
+                    Some(reached) => reached,
+                    None => super::helium::spike_pixel(
+                        columns, a, input, max_count, oy, ox, active, acc,
+                    ),
+                };
+                let pixel = (oy - rows.start) * a.out_w + ox;
+                match reached {
+                    true => sink.store(pixel, acc),
+                    false => sink.store_silent(pixel, acc),
                 }
-                sink.store((oy - rows.start) * a.out_w + ox, acc);
             }
         }
         top = end;

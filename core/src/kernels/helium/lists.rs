@@ -92,8 +92,9 @@ impl WindowLists {
     /// Output pixel (oy, ox) of the strip begun at output row `top` ([`Self::begin_strip`])
     /// into `acc` (`out_c` values), listing the input pixels it reads that are not kept.
     /// `input` has no count above the `max_count` that [`Self::strip_rows`] took. Returns
-    /// `false` (with `acc` unspecified) where the kept lists leave no room for a pixel's list
-    /// or (oy, ox) is not in the strip: the caller computes the pixel another way.
+    /// whether any input spike reaches the pixel (`false`: every value zero), or `None` (with
+    /// `acc` unspecified) where the kept lists leave no room for a pixel's list or (oy, ox) is
+    /// not in the strip: the caller computes the pixel another way.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn pixel<W: Weight>(
@@ -105,7 +106,7 @@ impl WindowLists {
         oy: usize,
         ox: usize,
         acc: &mut [i32],
-    ) -> bool {
+    ) -> Option<bool> {
         let g = &a.geom;
         let (in_c, out_c) = (g.in_c as usize, g.out_c as usize);
         let k = g.kernel as usize;
@@ -118,23 +119,22 @@ impl WindowLists {
             || oy < top
             || oy - top >= self.strip
         {
-            return false;
+            return None;
         }
         acc.fill(0);
         let Window { y0, x0, ky, kx } = Window::of(a, oy, ox);
         let worst = 4 * in_c + 4;
         let list = &mut cols.0;
         let mut n = 0;
+        // Whether columns were summed before the last part of the list.
+        let mut summed = false;
         // The slot column of input column x0 + kx0 (one division per pixel, not per tap).
         let col0 = (x0 + kx.start).rem_euclid(k as isize) as usize;
         for ky in ky {
             let iy = y0 + ky;
-            let Some(row) = usize::try_from(iy - self.row0)
+            let row = usize::try_from(iy - self.row0)
                 .ok()
-                .filter(|r| (r + 1) * k <= SLOTS)
-            else {
-                return false;
-            };
+                .filter(|r| (r + 1) * k <= SLOTS)?;
             let mut col = col0;
             for kx in kx.clone() {
                 let ix = (x0 + kx) as usize;
@@ -145,7 +145,7 @@ impl WindowLists {
                     if self.head + worst > RING {
                         self.compact(a.in_w, (y0, x0), k);
                         if self.head + worst > RING {
-                            return false;
+                            return None;
                         }
                     }
                     let at = self.head;
@@ -175,7 +175,7 @@ impl WindowLists {
                         // SAFETY: the listed columns lie inside the weights (checked above)
                         // and `acc` has `out_c` values.
                         unsafe { add_listed(a.weights, &list[..n], acc) };
-                        n = 0;
+                        (n, summed) = (0, true);
                     }
                     let take = left.min(LIST - n);
                     // SAFETY: entries `from..from + take` lie in the kept list inside `ring`,
@@ -192,7 +192,7 @@ impl WindowLists {
             // SAFETY: as above.
             unsafe { add_listed(a.weights, &list[..n], acc) };
         }
-        true
+        Some(summed || n > 0)
     }
 
     /// Moves the lists of the input pixels in the window at (y0, x0) to the front of the

@@ -44,7 +44,8 @@ impl Columns {
 
 /// One output pixel of a (non-depthwise) spike convolution into `acc` (`out_c` values).
 /// `max_count` bounds every count in `input` ([`max_count`]): up to [`UNROLLED`], each input
-/// pixel's counts are listed by one asm loop ([`asm::list_pixel`]).
+/// pixel's counts are listed by one asm loop ([`asm::list_pixel`]). Returns `false` where it
+/// found that no input spike reaches the pixel (every value zero).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn spike_pixel<W: Weight>(
@@ -56,7 +57,7 @@ pub(super) fn spike_pixel<W: Weight>(
     ox: usize,
     active: &mut [u16],
     acc: &mut [i32],
-) {
+) -> bool {
     let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
     let k = a.geom.kernel as usize;
     acc.fill(0);
@@ -66,7 +67,7 @@ pub(super) fn spike_pixel<W: Weight>(
         || a.weights.len() < k * k * in_c * out_c
         || input.len() < a.in_h * a.in_w * in_c
     {
-        return;
+        return true;
     }
     let size = core::mem::size_of::<W>();
     if size == 1 && (out_c == 8 || out_c == 16) {
@@ -91,10 +92,12 @@ pub(super) fn spike_pixel<W: Weight>(
                 g += 16;
             }
         });
-        return;
+        return true;
     }
     let cols = &mut cols.0;
     let mut n = 0;
+    // Whether columns were summed before the last part of the list.
+    let mut summed = false;
     let _ = active; // The scalar listing's buffer: the vector compare lists instead.
     let stride = out_c * size;
     if usize::from(max_count) <= UNROLLED {
@@ -107,7 +110,7 @@ pub(super) fn spike_pixel<W: Weight>(
                 if n + 4 * len + 4 > LIST {
                     // SAFETY: as below.
                     unsafe { add_listed(a.weights, &cols[..n], acc) };
-                    n = 0;
+                    (n, summed) = (0, true);
                 }
                 // SAFETY: counts `g..g + len` are inside the pixel's `in_c` counts of
                 // `input` (`for_taps` yields pixels of the input), each at most `UNROLLED`
@@ -132,7 +135,7 @@ pub(super) fn spike_pixel<W: Weight>(
                     if n + UNROLLED > LIST {
                         // SAFETY: as below.
                         unsafe { add_listed(a.weights, &cols[..n], acc) };
-                        n = 0;
+                        (n, summed) = (0, true);
                     }
                     // Writes all UNROLLED slots, keeps `s` of them (no loop per spike).
                     cols[n..n + UNROLLED].fill(col);
@@ -143,7 +146,7 @@ pub(super) fn spike_pixel<W: Weight>(
                     if n == LIST {
                         // SAFETY: as below.
                         unsafe { add_listed(a.weights, &cols[..n], acc) };
-                        n = 0;
+                        (n, summed) = (0, true);
                     }
                     cols[n] = col;
                     n += 1;
@@ -156,6 +159,7 @@ pub(super) fn spike_pixel<W: Weight>(
         // above) and `acc` has `out_c` values.
         unsafe { add_listed(a.weights, &cols[..n], acc) };
     }
+    summed || n > 0
 }
 
 /// [`add_columns`] over a list of any length, [`CHUNK`] columns at a time.
