@@ -137,12 +137,10 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
                             let c = &mut cache;
                             let pixel = (oy - rows.start) * a.out_w + ox;
                             // SAFETY: as above.
-                            match unsafe {
+                            let reached = unsafe {
                                 columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc)
-                            } {
-                                true => sink.store(pixel, acc),
-                                false => sink.store_silent(pixel, acc),
-                            }
+                            };
+                            sink.store_reached(pixel, acc, reached);
                         }
                     }
                     top = strip.end;
@@ -196,10 +194,9 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             #[cfg(feature = "helium")]
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
                 let c = &mut columns;
-                match super::helium::spike_pixel(c, a, input, max_count, oy, ox, active, acc) {
-                    true => sink.store(r * a.out_w + ox, acc),
-                    false => sink.store_silent(r * a.out_w + ox, acc),
-                }
+                let reached =
+                    super::helium::spike_pixel(c, a, input, max_count, oy, ox, active, acc);
+                sink.store_reached(r * a.out_w + ox, acc, reached);
                 continue;
             }
             #[cfg(feature = "helium")]
@@ -213,10 +210,9 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             if let Some(a8) = &narrow_weights {
                 let (l, x) = (&mut lists, input);
-                match super::columns::spike_pixel::<I>(l, a8, x, planes, oy, ox, active, acc) {
-                    true => sink.store(r * a.out_w + ox, acc),
-                    false => sink.store_silent(r * a.out_w + ox, acc),
-                }
+                let reached =
+                    super::columns::spike_pixel::<I>(l, a8, x, planes, oy, ox, active, acc);
+                sink.store_reached(r * a.out_w + ox, acc, reached);
                 continue;
             }
             if kernel == Kernel::SpikeDriven && !a.geom.depthwise {
@@ -285,10 +281,7 @@ fn helium_kept_lists<W: Weight, S: Sink + ?Sized>(
                     ),
                 };
                 let pixel = (oy - rows.start) * a.out_w + ox;
-                match reached {
-                    true => sink.store(pixel, acc),
-                    false => sink.store_silent(pixel, acc),
-                }
+                sink.store_reached(pixel, acc, reached);
             }
         }
         top = end;

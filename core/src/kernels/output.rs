@@ -16,6 +16,15 @@ pub trait Sink: Send {
         acc.fill(0);
         self.store(pixel, acc);
     }
+
+    /// Stores pixel `pixel` from a kernel that tells whether any input spike `reached` it
+    /// (its values are all zero where none did).
+    fn store_reached(&mut self, pixel: usize, acc: &mut [i32], reached: bool) {
+        match reached {
+            true => self.store(pixel, acc),
+            false => self.store_silent(pixel, acc),
+        }
+    }
 }
 
 /// Spike counts from the affine map.
@@ -33,7 +42,36 @@ pub struct SpikeSink<'a> {
     pub level: Level,
     /// A pixel stored from all-zero values, whose counts later such pixels copy (`None` at
     /// first).
-    pub silent: Option<usize>,
+    silent: Option<usize>,
+}
+
+impl<'a> SpikeSink<'a> {
+    /// A sink that maps with `affine` alone; [`SpikeSink::with_tables`] adds faster forms of it.
+    pub fn new(out: &'a mut [u8], affine: &'a [Affine], frac: u8, d: u8, level: Level) -> Self {
+        Self {
+            out,
+            affine,
+            frac,
+            d,
+            levels: None,
+            fields: None,
+            level,
+            silent: None,
+        }
+    }
+
+    /// The same map as thresholds and as Helium fields, where the caller built them.
+    pub fn with_tables(
+        self,
+        levels: Option<&'a Thresholds>,
+        fields: Option<&'a MapFields>,
+    ) -> Self {
+        Self {
+            levels,
+            fields,
+            ..self
+        }
+    }
 }
 
 impl Sink for SpikeSink<'_> {

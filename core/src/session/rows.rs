@@ -59,12 +59,14 @@ where
             found: out.len(),
         });
     }
+    if workers == 1 {
+        // One job, the whole node, on the calling thread: nothing to deal.
+        job(0..rows, &mut out[..rows * row_len], scratch);
+        return Ok(());
+    }
     // Stripes of rows dealt to the workers in turn: the spikes of an image are not spread
     // evenly over its rows, and one half to each worker left one waiting for the other.
-    let stripes = match workers {
-        1 => 1,
-        _ => (workers * STRIPES_PER_WORKER).min(rows.max(1)),
-    };
+    let stripes = (workers * STRIPES_PER_WORKER).min(rows.max(1));
     let rows_per = rows.div_ceil(stripes);
     type Stripe<'o, T> = (Range<usize>, &'o mut [T]);
     let mut dealt: [heapless::Vec<Stripe<'_, T>, STRIPES_PER_WORKER>; MAX_WORKERS] =
@@ -75,6 +77,7 @@ where
         let end = (start + rows_per).min(rows);
         let (o, o_rest) = core::mem::take(&mut out_rest).split_at_mut((end - start) * row_len);
         out_rest = o_rest;
+        // Cannot fail: at most `workers · STRIPES_PER_WORKER` stripes, dealt in turn.
         let _ = dealt[k % workers].push((start..end, o));
         (start, k) = (end, k + 1);
     }
@@ -83,6 +86,7 @@ where
     for mine in dealt.iter_mut().take(workers) {
         let (s, s_rest) = core::mem::take(&mut scratch_rest).split_at_mut(per_worker);
         scratch_rest = s_rest;
+        // Cannot fail: `workers ≤ MAX_WORKERS` (clamped above), as for `refs` below.
         let _ = jobs.push(move || {
             for (range, o) in mine.iter_mut() {
                 job(range.clone(), o, &mut *s);

@@ -164,16 +164,10 @@ impl<'b> Synapse<'b> {
             ctx.engine.matmul(&p, row, &mut store).map_err(fail)
         };
         match self.mode {
-            ConvOutput::Spikes { frac } => run(&mut SpikeSink {
-                out: y.get_mut(..n_out).ok_or(Error::ShapeMismatch { node })?,
-                affine,
-                frac,
-                d: ctx.d,
-                levels: None,
-                fields: None,
-                level: ctx.level,
-                silent: None,
-            })?,
+            ConvOutput::Spikes { frac } => {
+                let out = y.get_mut(..n_out).ok_or(Error::ShapeMismatch { node })?;
+                run(&mut SpikeSink::new(out, affine, frac, ctx.d, ctx.level))?
+            }
             ConvOutput::Accumulate | ConvOutput::Write => {
                 // The vector sink reads the maps split into fields, once per layer.
                 let mut split = MapFields::empty();
@@ -268,16 +262,8 @@ impl<'b> Synapse<'b> {
                     compute(
                         rows,
                         acc,
-                        &mut SpikeSink {
-                            out,
-                            affine,
-                            frac,
-                            d,
-                            levels,
-                            fields,
-                            level,
-                            silent: None,
-                        },
+                        &mut SpikeSink::new(out, affine, frac, d, level)
+                            .with_tables(levels, fields),
                     );
                 };
                 for_rows(

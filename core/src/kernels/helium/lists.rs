@@ -9,7 +9,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::{add_listed, asm, Columns, Window, LIST, PART, UNROLLED};
+use super::{add_listed, asm, finish_list, Columns, Window, LIST, PART, UNROLLED};
 use crate::kernels::conv::ConvArgs;
 use crate::kernels::Weight;
 
@@ -188,11 +188,8 @@ impl WindowLists {
                 }
             }
         }
-        if n > 0 {
-            // SAFETY: as above.
-            unsafe { add_listed(a.weights, &list[..n], acc) };
-        }
-        Some(summed || n > 0)
+        // SAFETY: as above.
+        Some(unsafe { finish_list(a.weights, &list[..n], summed, acc) })
     }
 
     /// Moves the lists of the input pixels in the window at (y0, x0) to the front of the

@@ -154,12 +154,23 @@ pub(super) fn spike_pixel<W: Weight>(
             }
         });
     }
-    if n > 0 {
-        // SAFETY: every listed column lies in `k·k·in_c` columns of `out_c` weights (checked
-        // above) and `acc` has `out_c` values.
-        unsafe { add_listed(a.weights, &cols[..n], acc) };
+    // SAFETY: every listed column lies in `k·k·in_c` columns of `out_c` weights (checked
+    // above) and `acc` has `out_c` values.
+    unsafe { finish_list(a.weights, &cols[..n], summed, acc) }
+}
+
+/// Sums the rest of a pixel's column list (`cols`) into `acc`. Returns whether any input
+/// spike reached the pixel: columns were `summed` before, or some are left.
+///
+/// # Safety
+/// As [`add_columns`].
+#[inline(always)]
+unsafe fn finish_list<W: Weight>(w: &[W], cols: &[u32], summed: bool, acc: &mut [i32]) -> bool {
+    if !cols.is_empty() {
+        // SAFETY: the caller's guarantee.
+        unsafe { add_listed(w, cols, acc) };
     }
-    summed || n > 0
+    summed || !cols.is_empty()
 }
 
 /// [`add_columns`] over a list of any length, [`CHUNK`] columns at a time.
