@@ -189,7 +189,7 @@ impl WindowLists {
             }
         }
         // SAFETY: as above.
-        Some(unsafe { finish_list(a.weights, &list[..n], summed, acc) })
+        Some(unsafe { finish_list(a.weights, list, n, summed, acc) })
     }
 
     /// Moves the lists of the input pixels in the window at (y0, x0) to the front of the

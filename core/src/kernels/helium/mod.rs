@@ -156,21 +156,27 @@ pub(super) fn spike_pixel<W: Weight>(
     }
     // SAFETY: every listed column lies in `k·k·in_c` columns of `out_c` weights (checked
     // above) and `acc` has `out_c` values.
-    unsafe { finish_list(a.weights, &cols[..n], summed, acc) }
+    unsafe { finish_list(a.weights, cols, n, summed, acc) }
 }
 
-/// Sums the rest of a pixel's column list (`cols`) into `acc`. Returns whether any input
-/// spike reached the pixel: columns were `summed` before, or some are left.
+/// Sums the rest of a pixel's column list (the first `n` of `cols`) into `acc`. Returns
+/// whether any input spike reached the pixel: columns were `summed` before, or some are left.
 ///
 /// # Safety
-/// As [`add_columns`].
+/// As [`add_columns`], for `cols[..n]`.
 #[inline(always)]
-unsafe fn finish_list<W: Weight>(w: &[W], cols: &[u32], summed: bool, acc: &mut [i32]) -> bool {
-    if !cols.is_empty() {
+unsafe fn finish_list<W: Weight>(
+    w: &[W],
+    cols: &[u32],
+    n: usize,
+    summed: bool,
+    acc: &mut [i32],
+) -> bool {
+    if n > 0 {
         // SAFETY: the caller's guarantee.
-        unsafe { add_listed(w, cols, acc) };
+        unsafe { add_listed(w, &cols[..n], acc) };
     }
-    summed || !cols.is_empty()
+    summed || n > 0
 }
 
 /// [`add_columns`] over a list of any length, [`CHUNK`] columns at a time.
