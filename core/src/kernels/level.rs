@@ -42,6 +42,8 @@ impl Level {
     }
 
     /// The widest level this CPU (and its operating system) runs. Probed once, then cached.
+    // Inlined: the sinks ask for it once per output pixel (through `uses`).
+    #[inline]
     pub fn detected() -> Level {
         static CACHE: AtomicU8 = AtomicU8::new(UNSET);
         match CACHE.load(Ordering::Relaxed) {

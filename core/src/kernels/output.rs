@@ -19,6 +19,8 @@ pub trait Sink: Send {
 
     /// Stores pixel `pixel` from a kernel that tells whether any input spike `reached` it
     /// (its values are all zero where none did).
+    // Called once per output pixel: without the hint, x86 builds keep it out of line.
+    #[inline]
     fn store_reached(&mut self, pixel: usize, acc: &mut [i32], reached: bool) {
         match reached {
             true => self.store(pixel, acc),
