@@ -77,10 +77,70 @@ pub fn print_row(label: &str, ms: f64, threads: usize, firing: Option<&Firing>) 
     }
 }
 
+/// The machine a benchmark ran on, as its rows should name it: the CPU model (Linux's
+/// `/proc/cpuinfo`) and the cores the process may use.
+pub fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{model}, {cores} cores available")
+}
+
+/// The core's spike-driven times of [`core_table`], for the speed-ups against the peers.
+pub struct CoreTimes {
+    /// ms/image at the golden firing rate, per thread count (in the order asked).
+    pub golden: Vec<(usize, f64)>,
+    /// Non-zero fraction of the spike sites at the golden firing rate.
+    pub golden_rate: f64,
+    /// ms/image and non-zero fraction with pre-spike values shifted by −0.1 (fewer spikes),
+    /// first thread count.
+    pub sparse: (f64, f64),
+}
+
+impl CoreTimes {
+    /// Prints how much faster the core ran at the lower firing rate (first thread count).
+    pub fn print_firing_speedup(&self) {
+        if let Some(&(t, ms)) = self.golden.first() {
+            let label = format!(
+                "core at {:.1} % firing / at {:.1} %",
+                self.golden_rate * 100.0,
+                self.sparse.1 * 100.0
+            );
+            let cell = format!("{:.2}× ({t} thr)", ms / self.sparse.0);
+            print_cells(&label, &[cell], "≥ 3×");
+        }
+    }
+}
+
+/// Prints how many times faster than a peer the core ran, per thread count: `peer` and
+/// `core` hold (threads, ms/image) of the same run.
+pub fn print_speedup(label: &str, peer: &[(usize, f64)], core: &[(usize, f64)], target: &str) {
+    let cells: Vec<String> = core
+        .iter()
+        .map(|&(t, ms)| match peer.iter().find(|p| p.0 == t) {
+            Some(&(_, peer_ms)) => format!("{:.2}× ({t} thr)", peer_ms / ms),
+            None => format!("- ({t} thr)"),
+        })
+        .collect();
+    print_cells(label, &cells, target);
+}
+
+fn print_cells(label: &str, cells: &[String], target: &str) {
+    let cells: Vec<String> = cells.iter().map(|c| format!("{c:>14}")).collect();
+    println!("  {label:<38} {}   target {target}", cells.join(" "));
+}
+
 /// Measures the integer core: spike-driven with each thread count, the dense reference with
 /// one thread, and the spike-driven cost at other firing rates (pre-spike values shifted).
 /// With `profile`, also the spike-driven time per layer type.
-pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<(), BoxError> {
+pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<CoreTimes, BoxError> {
     let absmax = bench
         .images
         .iter()
@@ -94,6 +154,11 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<()
     };
     let reps = reps();
     let mut sweep = Vec::new();
+    let mut times = CoreTimes {
+        golden: Vec::new(),
+        golden_rate: f64::NAN,
+        sparse: (f64::NAN, f64::NAN),
+    };
     for spike_bias in [0.0, -0.1, 0.1] {
         let opt = LowerOptions {
             weight_bits: WeightBits::I8,
@@ -124,6 +189,14 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<()
             if kernel == Kernel::SpikeDriven && t == threads[0] {
                 sweep.push((f.nonzero_fraction, f.sops_per_image, ms));
             }
+            match (kernel, spike_bias) {
+                (Kernel::SpikeDriven, 0.0) => {
+                    times.golden.push((t, ms));
+                    times.golden_rate = f.nonzero_fraction;
+                }
+                (Kernel::SpikeDriven, b) if b < 0.0 => times.sparse = (ms, f.nonzero_fraction),
+                _ => {}
+            }
         }
         // The profile at every firing rate shows which layers do not follow the spikes.
         if spike_bias == 0.0 || profile {
@@ -139,7 +212,7 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<()
             ms * 1e6 / sops
         );
     }
-    Ok(())
+    Ok(times)
 }
 
 /// Milliseconds of each node of one spike-driven run (1 thread), by node index.

@@ -18,7 +18,10 @@ use std::time::Instant;
 
 use sdt_convert::verify::{quantize_input, Firing};
 use sdt_core::{arena_bytes, Kernel, Session};
-use sdt_examples::sdt10m::{core_table, print_dense_row, print_header, print_row, reps, Sdt10m};
+use sdt_examples::sdt10m::{
+    core_table, machine, print_dense_row, print_header, print_row, print_speedup, reps, CoreTimes,
+    Sdt10m,
+};
 use sdt_examples::time_per_image;
 use sdt_host::ThreadPool;
 use sdt_train::{deploy, ort_peer, weights, Ctx, Sdt, SdtConfig};
@@ -73,6 +76,7 @@ fn run() -> Result<(), BoxError> {
         "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
         reps()
     );
+    println!("machine: {}", machine());
     println!(
         "core kernel level {level} (of {})",
         sdt_core::Level::detected()
@@ -80,7 +84,7 @@ fn run() -> Result<(), BoxError> {
     print_header();
     // The integer core first: libtorch's OpenMP workers keep spinning for a while after
     // each parallel region and would take cores from it.
-    core_table(&bench, &THREADS, opt.profile)?;
+    let core = core_table(&bench, &THREADS, opt.profile)?;
     let vs = VarStore::new(Device::Cpu);
     let model = Sdt::new(&vs.root(), SdtConfig::m())?;
     weights::load_weights(&vs, &bench.pth)?;
@@ -109,10 +113,57 @@ fn run() -> Result<(), BoxError> {
     if let Some(lines) = &peer {
         print_peer(lines)?;
     }
-    if opt.l {
-        l_network(&images, &workdir, opt.ort)?;
+    let l = match opt.l {
+        true => Some(l_network(&images, &workdir, opt.ort)?),
+        false => None,
+    };
+    let torch: Vec<(usize, f64)> = THREADS.into_iter().zip(torch_ms).collect();
+    print_summary(&core, &torch, peer.as_deref(), l.as_ref())
+}
+
+/// How many times faster the core ran than each peer, all from this run.
+fn print_summary(
+    core: &CoreTimes,
+    torch: &[(usize, f64)],
+    peer: Option<&[Value]>,
+    l: Option<&LTimes>,
+) -> Result<(), BoxError> {
+    println!("the core (spike-driven) against the peers, peer ms / core ms, this run:");
+    if let Some(lines) = peer {
+        print_speedup(
+            "ONNX Runtime int8 / core",
+            &int8_times(lines)?,
+            &core.golden,
+            "≥ 2×",
+        );
+    }
+    print_speedup("libtorch float eager / core", torch, &core.golden, "≥ 5×");
+    core.print_firing_speedup();
+    if let Some(LTimes {
+        core,
+        int8: Some(int8),
+    }) = l
+    {
+        print_speedup("`l` widths: ONNX Runtime int8 / core", int8, core, "-");
     }
     Ok(())
+}
+
+/// ONNX Runtime int8's (threads, ms/image) rows.
+fn int8_times(lines: &[Value]) -> Result<Vec<(usize, f64)>, BoxError> {
+    THREADS
+        .into_iter()
+        .map(|t| {
+            let line = ort_peer::find(lines, "time", Some("int8"), Some(t as u64))?;
+            Ok((t, ort_peer::number(line, "ms")?))
+        })
+        .collect()
+}
+
+/// The `l` network's times: the core's and ONNX Runtime int8's (threads, ms/image).
+struct LTimes {
+    core: Vec<(usize, f64)>,
+    int8: Option<Vec<(usize, f64)>>,
 }
 
 /// libtorch eager at each thread count: the fastest pass, as for the core.
@@ -218,7 +269,7 @@ fn print_peer(lines: &[Value]) -> Result<(), BoxError> {
 /// The `l` widths (SDT-19M class) with random weights whose BatchNorm statistics are set by
 /// training-mode passes over the golden inputs (so every layer sees normalized pre-spikes, as
 /// in a trained network), on the core and on ONNX Runtime.
-fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<(), BoxError> {
+fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<LTimes, BoxError> {
     tch::manual_seed(1);
     let vs = VarStore::new(Device::Cpu);
     let config = SdtConfig::l();
@@ -246,6 +297,10 @@ fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<(), BoxError>
         params as f64 / 1e6
     );
     print_header();
+    let mut times = LTimes {
+        core: Vec::new(),
+        int8: None,
+    };
     for t in THREADS {
         let pool = ThreadPool::new(t)?;
         let mut arena = vec![0u8; arena_bytes(&core, t)?];
@@ -258,10 +313,12 @@ fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<(), BoxError>
             t,
             Some(&Firing::from_stats(&stats)),
         );
+        times.core.push((t, ms));
     }
     if ort {
         let lines = run_peer("l", &vs, images, &workdir.join("l"), false)?;
         print_peer(&lines)?;
+        times.int8 = Some(int8_times(&lines)?);
     }
-    Ok(())
+    Ok(times)
 }

@@ -6,7 +6,7 @@
 //!
 //! `--profile` prints the time per layer type at each firing rate.
 
-use sdt_examples::sdt10m::{core_table, print_header, reps, Sdt10m};
+use sdt_examples::sdt10m::{core_table, machine, print_header, reps, Sdt10m};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let level = sdt_host::level::apply_env()?;
@@ -15,12 +15,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "SDT-10M 224×224, batch 1: ms/image of the fastest of {} passes over the 4 golden inputs",
         reps()
     );
-    println!("kernel level {level} (of {})", sdt_core::Level::detected());
-    print_header();
     let profile = match std::env::args().nth(1).as_deref() {
         None => false,
         Some("--profile") => true,
         Some(other) => return Err(format!("unknown option {other} (--profile)").into()),
     };
-    core_table(&bench, &[1, 2], profile)
+    println!("machine: {}", machine());
+    println!("kernel level {level} (of {})", sdt_core::Level::detected());
+    print_header();
+    let core = core_table(&bench, &[1, 2], profile)?;
+    core.print_firing_speedup();
+    Ok(())
 }
