@@ -29,19 +29,20 @@ pub trait Sink: Send {
     }
 }
 
-/// Spike counts from the affine map.
+/// Spike counts from the affine map (built by [`SpikeSink::new`]).
 pub struct SpikeSink<'a> {
-    pub out: &'a mut [u8],
-    pub affine: &'a [Affine],
-    pub frac: u8,
-    pub d: u8,
+    out: &'a mut [u8],
+    affine: &'a [Affine],
+    frac: u8,
+    d: u8,
     /// The same map as thresholds (see [`Thresholds`]), where the caller built them.
-    pub levels: Option<&'a Thresholds>,
+    levels: Option<&'a Thresholds>,
     /// The same maps laid out for the Helium vector affine map, where the caller built them
     /// (other targets ignore them).
-    pub fields: Option<&'a MapFields>,
+    #[cfg_attr(not(feature = "helium"), allow(dead_code))]
+    fields: Option<&'a MapFields>,
     /// The kernel set that compares them.
-    pub level: Level,
+    level: Level,
     /// A pixel stored from all-zero values, whose counts later such pixels copy (`None` at
     /// first).
     silent: Option<usize>,
