@@ -133,13 +133,14 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
                 while top < rows.end {
                     let strip = top..(top + cache.strip()).min(rows.end);
                     for ox in 0..a.out_w {
+                        // SAFETY: as above.
+                        unsafe { cache.begin_column(a8, input, planes, strip.clone(), ox) };
                         for oy in strip.clone() {
                             let c = &mut cache;
                             let pixel = (oy - rows.start) * a.out_w + ox;
                             // SAFETY: as above.
-                            let reached = unsafe {
-                                columns::spike_pixel_3x3(c, a8, input, planes, top, oy, ox, acc)
-                            };
+                            let reached =
+                                unsafe { columns::spike_pixel_3x3(c, a8, top, oy, ox, acc) };
                             sink.store_reached(pixel, acc, reached);
                         }
                     }

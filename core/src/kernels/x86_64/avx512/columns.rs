@@ -7,6 +7,7 @@
 //! modules call are `unsafe fn`: the caller proves the CPU has AVX-512 F/BW/VL).
 
 use core::arch::x86_64::*;
+use core::ops::Range;
 
 use super::masks::{first16, first32, first64};
 use crate::kernels::columns::{Columns, CHUNK};
@@ -297,7 +298,9 @@ const MAX_ROWS: usize = 33;
 ///
 /// A strip's output pixels go column by column, so the lists of three input columns
 /// are kept (by column modulo 3) for every input row of the strip: an input pixel is
-/// listed about once per strip instead of once per output row.
+/// listed about once per strip instead of once per output row. [`Cache::begin_column`]
+/// lists the input column an output column adds and notes which lists its taps read, so
+/// that each pixel of the column finds its lists without a check per tap.
 pub(in crate::kernels) struct Cache {
     /// Entries per list.
     stride: usize,
@@ -305,7 +308,13 @@ pub(in crate::kernels) struct Cache {
     strip: usize,
     /// Input rows per strip.
     rows: usize,
-    tags: [usize; 3 * MAX_ROWS],
+    /// The input column held in each of the three list columns, as (strip top, column).
+    columns: [(usize, usize); 3],
+    /// The output column (strip top, column) that [`Cache::begin_column`] prepared.
+    current: (usize, usize),
+    /// Its taps inside the image along x: (list column, kx), `taps_x` of them.
+    xs: [(usize, usize); 3],
+    taps_x: usize,
     lens: [usize; 3 * MAX_ROWS],
     entries: [u32; ENTRIES + SLACK],
     gathered: [u32; 9 * SLOT + SLACK],
@@ -323,7 +332,10 @@ impl Cache {
             stride,
             strip,
             rows: (strip - 1) * st + 3,
-            tags: [usize::MAX; 3 * MAX_ROWS],
+            columns: [(usize::MAX, usize::MAX); 3],
+            current: (usize::MAX, usize::MAX),
+            xs: [(0, 0); 3],
+            taps_x: 0,
             lens: [0; 3 * MAX_ROWS],
             entries: [0; ENTRIES + SLACK],
             gathered: [0; 9 * SLOT + SLACK],
@@ -341,21 +353,63 @@ impl Cache {
         self.strip
     }
 
-    /// The list of pixel `pixel` (`px`, its counts) in list `slot`.
+    /// Prepares output column `ox` of the strip of output rows `strip` (at most
+    /// [`Cache::strip`] rows): lists the input pixels of the columns it reads that are not
+    /// listed yet for this strip. `input` has no count above `planes`, and the cache was
+    /// made for `a` and `planes`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F/BW/VL.
     #[inline(always)]
-    fn list(&mut self, slot: usize, pixel: usize, px: &[u8], out_c: usize, planes: u8) {
-        if self.tags[slot] == pixel {
+    pub unsafe fn begin_column(
+        &mut self,
+        a: &ConvArgs<'_, i8>,
+        input: &[u8],
+        planes: u8,
+        strip: Range<usize>,
+        ox: usize,
+    ) {
+        let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+        let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
+        let top = strip.start;
+        self.current = (top, ox);
+        self.taps_x = 0;
+        if strip.is_empty() || input.len() < a.in_h * a.in_w * in_c {
             return;
         }
-        let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
-        let mut len = 0;
-        // SAFETY: the CPU has AVX-512 F/BW/VL (this module's callers). No limit below the
-        // list's room: `in_c · planes + 16 ≤ stride` (`new`, `takes`), so every list fits.
-        unsafe {
-            list_pixel(px, planes, 0, out_c, dst, &mut len, usize::MAX, &mut |_| {});
+        // Input rows the strip reads, as rows `0..` of the strip: `iy + pad − top·st`.
+        let first = (top * st).saturating_sub(pad);
+        let last = ((strip.end - 1) * st + 3).saturating_sub(pad).min(a.in_h);
+        for kx in 0..3 {
+            let Some(ix) = (ox * st + kx).checked_sub(pad).filter(|&x| x < a.in_w) else {
+                continue;
+            };
+            let column = ix % 3;
+            self.xs[self.taps_x] = (column, kx);
+            self.taps_x += 1;
+            if self.columns[column] == (top, ix) {
+                continue;
+            }
+            self.columns[column] = (top, ix);
+            for iy in first..last {
+                let row = iy + pad - top * st;
+                if row >= self.rows {
+                    break;
+                }
+                let pixel = iy * a.in_w + ix;
+                let px = &input[pixel * in_c..(pixel + 1) * in_c];
+                let slot = row * 3 + column;
+                let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
+                let mut len = 0;
+                // SAFETY: the CPU has AVX-512 F/BW/VL (this function's contract). No limit
+                // below the list's room: `in_c · planes + 16 ≤ stride` (`new`, `takes`), so
+                // every list fits.
+                unsafe {
+                    list_pixel(px, planes, 0, out_c, dst, &mut len, usize::MAX, &mut |_| {});
+                }
+                self.lens[slot] = len;
+            }
         }
-        self.tags[slot] = pixel;
-        self.lens[slot] = len;
     }
 
     /// The lists `reads` (list, weight offset) as one list of offsets from the weights'
@@ -371,7 +425,7 @@ impl Cache {
             let len = self.lens[slot];
             // SAFETY: the CPU has AVX-512 F (this module's callers). List
             // `slot < 3 · rows` starts at `slot · stride` and holds `len ≤ stride − 16`
-            // entries (`list`), with `3 · rows · stride ≤ ENTRIES` (`new`): block `k`
+            // entries (`begin_column`), with `3 · rows · stride ≤ ENTRIES` (`new`): block `k`
             // (`32·k < max(len, 1)`) reads entries below `slot · stride + len + 32 ≤
             // ENTRIES + SLACK`. Writes go to `n + 32·k ..` below `n + len + 32`, where
             // `n + len ≤ 9 · (SLOT − 16)` (nine lists), inside `gathered`.
@@ -399,20 +453,17 @@ impl Cache {
 
 /// [`crate::kernels::columns::spike_pixel`] for a 3×3 kernel and output pixel (`oy`, `ox`) of the strip
 /// starting at output row `top` (`top ≤ oy < top + cache.strip()`), with the input
-/// pixels' lists from `cache` (listed when missing). `input` has no count above `planes`,
-/// and `cache` was made for `a` and `planes`. Returns `false` if no input spike reaches the
-/// pixel: every value is zero, and `acc` is left as it was.
+/// pixels' lists of `cache`, whose [`Cache::begin_column`] prepared column `ox` of that
+/// strip. Returns `false` if no input spike reaches the pixel: every value is zero, and
+/// `acc` is left as it was.
 ///
 /// # Safety
 /// The CPU has AVX-512 F/BW/VL.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 #[must_use]
 pub(in crate::kernels) unsafe fn spike_pixel_3x3(
     cache: &mut Cache,
     a: &ConvArgs<'_, i8>,
-    input: &[u8],
-    planes: u8,
     top: usize,
     oy: usize,
     ox: usize,
@@ -423,8 +474,9 @@ pub(in crate::kernels) unsafe fn spike_pixel_3x3(
     let inside_strip = oy >= top && oy - top < cache.strip;
     if !crate::kernels::columns::fits(a)
         || acc.len() != out_c
-        || !Cache::takes(a, planes)
+        || a.geom.kernel != 3
         || !inside_strip
+        || cache.current != (top, ox)
     {
         acc.fill(0);
         return true;
@@ -438,23 +490,11 @@ pub(in crate::kernels) unsafe fn spike_pixel_3x3(
             continue;
         };
         let row = iy + pad - top * st;
-        for kx in 0..3 {
-            let Some(ix) = (ox * st + kx).checked_sub(pad).filter(|&x| x < a.in_w) else {
-                continue;
-            };
-            let pixel = iy * a.in_w + ix;
-            let slot = row * 3 + ix % 3;
-            if row >= cache.rows {
-                continue;
-            }
-            cache.list(
-                slot,
-                pixel,
-                &input[pixel * in_c..(pixel + 1) * in_c],
-                out_c,
-                planes,
-            );
-            reads[n] = (slot, (ky * 3 + kx) * in_c * out_c);
+        if row >= cache.rows {
+            continue;
+        }
+        for &(column, kx) in &cache.xs[..cache.taps_x.min(3)] {
+            reads[n] = (row * 3 + column, (ky * 3 + kx) * in_c * out_c);
             n += 1;
         }
     }
