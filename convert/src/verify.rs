@@ -139,6 +139,11 @@ pub fn evaluate(
         vec![0u8; sdt_core::arena_bytes(model, exec.workers()).map_err(ConvertError::Blob)?];
     let mut session =
         Session::new(model, &mut arena, exec.workers()).map_err(ConvertError::Blob)?;
+    // Every image runs the same layers: their spike thresholds are built once.
+    let mut kept = vec![0i32; sdt_core::kept_thresholds_len(model)];
+    session
+        .keep_thresholds(&mut kept)
+        .map_err(ConvertError::Blob)?;
     let mut stats = Stats::default();
     let (mut correct, mut agree, mut max_diff) = (0usize, 0usize, 0f64);
     let bar = progress::bar(n as u64, "evaluating", show_progress);

@@ -35,5 +35,5 @@ pub use exec::{Executor, Sequential};
 pub use kernels::{Kernel, Level, UnsupportedLevel};
 pub use meta::{EventFraming, Metadata};
 pub use model::Model;
-pub use session::{arena_bytes, Input, Session};
+pub use session::{arena_bytes, kept_thresholds_len, Input, Session};
 pub use stats::{NodeStats, Stats};

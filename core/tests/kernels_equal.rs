@@ -459,6 +459,51 @@ fn whole_model(p: &ModelCase) {
         session.run(v.kernel, v.exec, None).unwrap();
         assert_eq!(session.logits(), logits, "{}", v.name);
     }
+    // The same with the spike thresholds kept across runs: the same spikes, run after run.
+    let spike_tensors: Vec<_> = (0..model.graph().tensors.len() as u16)
+        .filter(|&t| model.tensor(t).kind == sdt_core::graph::TensorKind::Spikes)
+        .collect();
+    let len = sdt_core::kept_thresholds_len(&model);
+    assert!(len > model.nodes().len(), "q, k and v have spike outputs");
+    for v in variants() {
+        // Tensors share arena space, so the spikes compared are those of the same plan.
+        let mut arena = vec![0u8; sdt_core::arena_bytes(&model, v.workers).unwrap()];
+        let mut plain = Session::new(&model, &mut arena, v.workers).unwrap();
+        plain.set_level(v.level).unwrap();
+        plain.set_input(Input::I8(&input)).unwrap();
+        plain.run(v.kernel, v.exec, None).unwrap();
+        let mut arena = vec![0u8; sdt_core::arena_bytes(&model, v.workers).unwrap()];
+        let mut session = Session::new(&model, &mut arena, v.workers).unwrap();
+        let mut short = vec![0i32; len - 1];
+        assert!(matches!(
+            session.keep_thresholds(&mut short),
+            Err(sdt_core::Error::ArenaTooSmall { .. })
+        ));
+        let mut kept = vec![0i32; len];
+        session.keep_thresholds(&mut kept).unwrap();
+        session.set_level(v.level).unwrap();
+        session.set_input(Input::I8(&input)).unwrap();
+        for run in 0..2 {
+            session.run(v.kernel, v.exec, None).unwrap();
+            assert_eq!(session.logits(), logits, "kept, {} run {run}", v.name);
+            for &t in &spike_tensors {
+                assert_eq!(
+                    session.spikes(t),
+                    plain.spikes(t),
+                    "kept, {} tensor {t}",
+                    v.name
+                );
+            }
+        }
+        // (The session's borrow of `kept` ended with its last run.) One table per layer with spike outputs (q, k, v), after the per-node offsets.
+        let nodes = model.nodes().len();
+        let tables: Vec<usize> = (0..nodes)
+            .filter(|&i| kept[i] >= 0)
+            .map(|i| kept[i] as usize)
+            .collect();
+        assert_eq!(tables.len(), 3, "{:?}", &kept[..nodes]);
+        assert!(tables.iter().all(|&at| at >= nodes && at < len));
+    }
     // The same with every matrix product computed by an engine.
     let engine = TakeAll::default();
     let mut arena = vec![0u8; sdt_core::arena_bytes(&model, 1).unwrap()];

@@ -289,6 +289,11 @@ fn classify_chunks(
     let mut classifier = StreamClassifier::new(cfg, model, bufs).map_err(ClassifyError::Stream)?;
     let mut arena = vec![0u8; sdt_core::arena_bytes(model, 1).map_err(ClassifyError::Model)?];
     let mut session = Session::new(model, &mut arena, 1).map_err(ClassifyError::Model)?;
+    // Every window runs the same layers: their spike thresholds are built once.
+    let mut kept = vec![0i32; sdt_core::kept_thresholds_len(model)];
+    session
+        .keep_thresholds(&mut kept)
+        .map_err(ClassifyError::Model)?;
     let mut stats = Box::<Stats>::default();
     let (bin_us, bin_events) = match cfg.framer.window {
         Window::Time { us } => (Some(us), None),

@@ -7,7 +7,7 @@ use sdt_convert::checkpoint::{self, Checkpoint};
 use sdt_convert::verify::{quantize_input, Firing, QuantizedInput};
 use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::{Op, WeightBits};
-use sdt_core::{arena_bytes, Kernel, Model, Session};
+use sdt_core::{arena_bytes, kept_thresholds_len, Kernel, Model, Session};
 use sdt_host::ThreadPool;
 
 use crate::time_per_image;
@@ -182,6 +182,9 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<Co
             let pool = ThreadPool::new(t)?;
             let mut arena = vec![0u8; arena_bytes(&model, t)?];
             let mut session = Session::new(&model, &mut arena, t)?;
+            // Thresholds built once, as a host runtime keeps them (see `keep_thresholds`).
+            let mut kept = vec![0i32; kept_thresholds_len(&model)];
+            session.keep_thresholds(&mut kept)?;
             let (ms, stats) = time_per_image(&mut session, &inputs, kernel, &pool, reps)?;
             let f = Firing::from_stats(&stats);
             let label = format!("core int8 {kernel:?} (bias {spike_bias:+.1})");
@@ -219,6 +222,8 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<Co
 fn node_times(model: &Model<'_>, input: &QuantizedInput) -> Result<Vec<f64>, BoxError> {
     let mut arena = vec![0u8; arena_bytes(model, 1)?];
     let mut session = Session::new(model, &mut arena, 1)?;
+    let mut kept = vec![0i32; kept_thresholds_len(model)];
+    session.keep_thresholds(&mut kept)?;
     session.set_input(input.as_input())?;
     let mut times = Vec::new();
     for i in 0..model.nodes().len() {

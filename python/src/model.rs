@@ -525,6 +525,9 @@ fn run_batch(
         let workers = exec.workers();
         let mut arena = vec![0u8; sdt_core::arena_bytes(&model, workers).map_err(RunError::Core)?];
         let mut session = Session::new(&model, &mut arena, workers).map_err(RunError::Core)?;
+        // The batch's images run the same layers: their spike thresholds are built once.
+        let mut kept = vec![0i32; sdt_core::kept_thresholds_len(&model)];
+        session.keep_thresholds(&mut kept).map_err(RunError::Core)?;
         let mut stats = want_stats.then(Box::<Stats>::default);
         let mut logits = Vec::with_capacity(n * model.classes());
         for i in 0..n {

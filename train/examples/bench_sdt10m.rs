@@ -305,6 +305,8 @@ fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<LTimes, BoxEr
         let pool = ThreadPool::new(t)?;
         let mut arena = vec![0u8; arena_bytes(&core, t)?];
         let mut session = Session::new(&core, &mut arena, t)?;
+        let mut kept = vec![0i32; sdt_core::kept_thresholds_len(&core)];
+        session.keep_thresholds(&mut kept)?;
         let (ms, stats) =
             time_per_image(&mut session, &inputs, Kernel::SpikeDriven, &pool, reps())?;
         print_row(

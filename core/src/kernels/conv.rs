@@ -134,7 +134,7 @@ pub(super) fn conv_rows_with<I: Isa, W: Weight, S: Sink + ?Sized>(
                     let strip = top..(top + cache.strip()).min(rows.end);
                     for ox in 0..a.out_w {
                         // SAFETY: as above.
-                        unsafe { cache.begin_column(a8, input, planes, strip.clone(), ox) };
+                        unsafe { cache.begin_column(a8, input, strip.clone(), ox) };
                         for oy in strip.clone() {
                             let c = &mut cache;
                             let pixel = (oy - rows.start) * a.out_w + ox;

@@ -36,7 +36,7 @@ pub struct SpikeSink<'a> {
     frac: u8,
     d: u8,
     /// The same map as thresholds (see [`Thresholds`]), where the caller built them.
-    levels: Option<&'a Thresholds>,
+    levels: Option<&'a Thresholds<'a>>,
     /// The same maps laid out for the Helium vector affine map, where the caller built them
     /// (other targets ignore them).
     #[cfg_attr(not(feature = "helium"), allow(dead_code))]
@@ -66,7 +66,7 @@ impl<'a> SpikeSink<'a> {
     /// The same map as thresholds and as Helium fields, where the caller built them.
     pub fn with_tables(
         self,
-        levels: Option<&'a Thresholds>,
+        levels: Option<&'a Thresholds<'a>>,
         fields: Option<&'a MapFields>,
     ) -> Self {
         Self {

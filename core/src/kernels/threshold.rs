@@ -18,10 +18,10 @@ use super::level::Level;
 use crate::fixed::{Affine, MAX_SHIFT};
 use crate::graph::MAX_D;
 
-/// Table capacity in `i32` values: `(D + 1) · 16 · ⌈channels / 16⌉` must fit. The table
-/// lives on the stack of the layer that fills it: 32 KB on hosts, 20 KB with Helium (`D = 4`
-/// up to 1024 channels: SDT-10M's widest layers have 960), 16 KB on other microcontrollers
-/// (816 channels). Wider layers keep the affine map.
+/// Capacity in `i32` values of the table a layer fills on its stack when its session keeps
+/// none (see `Session::keep_thresholds`): `(D + 1) · 16 · ⌈channels / 16⌉` must fit. 32 KB
+/// on hosts, 20 KB with Helium (`D = 4` up to 1024 channels: SDT-10M's widest layers have
+/// 960), 16 KB on other microcontrollers (816 channels). Wider layers keep the affine map.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const CAPACITY: usize = 8192;
 #[cfg(all(
@@ -35,56 +35,70 @@ pub const CAPACITY: usize = 4096;
 /// Largest fractional bits the thresholds take (the model allows 40 on spike outputs).
 const MAX_FRAC: u8 = 62;
 
-/// Per-channel spike thresholds of one layer. Per group of 16 channels: the sign masks
-/// (`0`, or `−1` where `m < 0`), then `D` rows of thresholds, 16 lanes each.
-pub struct Thresholds {
-    pub(super) values: [i32; CAPACITY],
+/// Per-channel spike thresholds of one layer, in storage the caller provides (a stack array
+/// of [`CAPACITY`] values, or a session's kept tables). Per group of 16 channels: the sign
+/// masks (`0`, or `−1` where `m < 0`), then `D` rows of thresholds, 16 lanes each.
+///
+/// Every table holds at least [`Thresholds::len`]`(channels, d)` values (both constructors
+/// check it): the vector kernels read whole groups on that promise.
+#[derive(Clone, Copy)]
+pub struct Thresholds<'t> {
+    pub(super) values: &'t [i32],
     pub(super) channels: usize,
     pub(super) d: usize,
 }
 
-impl Thresholds {
-    pub const fn empty() -> Self {
-        Thresholds {
-            values: [0; CAPACITY],
-            channels: 0,
-            d: 0,
-        }
+impl<'t> Thresholds<'t> {
+    /// Values a table of `channels` channels and `d` levels takes: `(d + 1) · 16` per group
+    /// of 16 channels.
+    pub const fn len(channels: usize, d: u8) -> usize {
+        channels.div_ceil(16) * (d as usize + 1) * 16
     }
 
-    /// Fills the table for `affine` (one map per output channel) with spikes of `frac`
-    /// fractional bits and `d` levels. Returns `false` (table unusable) if it does not fit or
-    /// a parameter lies outside what the model admits.
-    pub fn fill(&mut self, affine: &[Affine], frac: u8, d: u8) -> bool {
-        self.channels = 0;
+    /// Fills `storage` with the table for `affine` (one map per output channel) with spikes
+    /// of `frac` fractional bits and `d` levels. `None` (keep the affine map) if it does not
+    /// fit or a parameter lies outside what the model admits.
+    pub fn fill(storage: &'t mut [i32], affine: &[Affine], frac: u8, d: u8) -> Option<Self> {
         let groups = affine.len().div_ceil(16);
         let block = (d as usize + 1) * 16;
-        if d == 0 || d > MAX_D || frac > MAX_FRAC || groups * block > CAPACITY {
-            return false;
+        if d == 0 || d > MAX_D || frac > MAX_FRAC || groups * block > storage.len() {
+            return None;
         }
         if affine.iter().any(|p| p.shift > MAX_SHIFT) {
-            return false;
+            return None;
         }
         for (c, p) in affine.iter().enumerate() {
             let at = (c / 16) * block + c % 16;
-            self.values[at] = if p.multiplier < 0 { -1 } else { 0 };
+            storage[at] = if p.multiplier < 0 { -1 } else { 0 };
             // One division per channel; its `D` levels divide by the same multiplier.
             let by = Divisor::new(p.multiplier);
             for t in 1..=d {
-                self.values[at + 16 * t as usize] = level_with(p, frac, t, &by);
+                storage[at + 16 * t as usize] = level_with(p, frac, t, &by);
             }
         }
         // Padding lanes of the last group: sign 0, never passed.
         for c in affine.len()..groups * 16 {
             let at = (c / 16) * block + c % 16;
-            self.values[at] = 0;
+            storage[at] = 0;
             for t in 1..=d as usize {
-                self.values[at + 16 * t] = i32::MAX;
+                storage[at + 16 * t] = i32::MAX;
             }
         }
-        self.channels = affine.len();
-        self.d = d as usize;
-        true
+        Some(Thresholds {
+            values: storage,
+            channels: affine.len(),
+            d: d as usize,
+        })
+    }
+
+    /// The table [`Thresholds::fill`] wrote into `values` earlier, for `channels` channels of
+    /// `d` levels. `None` if `values` is too short to hold it.
+    pub fn filled(values: &'t [i32], channels: usize, d: u8) -> Option<Self> {
+        (d > 0 && d <= MAX_D && Self::len(channels, d) <= values.len()).then_some(Thresholds {
+            values,
+            channels,
+            d: d as usize,
+        })
     }
 
     /// Number of channels the table holds (0 if unusable).
@@ -121,10 +135,37 @@ impl Thresholds {
         #[cfg(feature = "helium")]
         let done = super::helium::sink::threshold_spikes(self, &acc[..n], &mut out[..n]);
         #[cfg(not(feature = "helium"))]
-        let done = 0;
+        let done = self.spikes_groups(&acc[..n], &mut out[..n]);
         for (c, (o, &a)) in out[done..n].iter_mut().zip(&acc[done..]).enumerate() {
             *o = self.count(done + c, a);
         }
+    }
+
+    /// [`Thresholds::spikes`] of the whole groups of 16 channels, lanes innermost so that a
+    /// compiler can vectorize them (LLVM does for Cortex-M55 without the `helium` kernels;
+    /// channel by channel it kept the affine map's vector code faster). Returns the channels
+    /// done.
+    #[cfg_attr(feature = "helium", allow(dead_code))]
+    fn spikes_groups(&self, acc: &[i32], out: &mut [u8]) -> usize {
+        let block = (self.d + 1) * 16;
+        let groups = acc.len().min(out.len()) / 16;
+        let rows = self.values.chunks_exact(block);
+        let lanes = acc.chunks_exact(16).zip(out.chunks_exact_mut(16));
+        for (table, (acc, out)) in rows.zip(lanes).take(groups) {
+            let (signs, levels) = table.split_at(16);
+            let mut x = [0i32; 16];
+            for ((x, &a), &s) in x.iter_mut().zip(acc).zip(signs) {
+                *x = (a ^ s).wrapping_sub(s);
+            }
+            let mut counts = [0u8; 16];
+            for level in levels.chunks_exact(16) {
+                for ((n, &x), &th) in counts.iter_mut().zip(&x).zip(level) {
+                    *n += u8::from(x > th);
+                }
+            }
+            out.copy_from_slice(&counts);
+        }
+        16 * groups.min(self.values.len() / block.max(1))
     }
 }
 
@@ -474,7 +515,7 @@ mod tests {
     #[test]
     fn thresholds_equal_the_affine_map() {
         let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
-        let mut table = Thresholds::empty();
+        let mut storage = [0; CAPACITY];
         for round in 0..3000 {
             let channels = 1 + (next() % 40) as usize;
             let d = 1 + (next() % MAX_D as u64) as u8;
@@ -489,7 +530,8 @@ mod tests {
                     Affine::new(m, (next() % 63) as u8, bias)
                 })
                 .collect();
-            assert!(table.fill(&affine, frac, d), "round {round}");
+            let table = Thresholds::fill(&mut storage, &affine, frac, d)
+                .unwrap_or_else(|| panic!("round {round}: the table does not fit"));
             for _ in 0..200 {
                 let c = (next() % channels as u64) as usize;
                 let p = &affine[c];
@@ -514,13 +556,13 @@ mod tests {
     #[test]
     fn thresholds_are_exact_at_the_steps() {
         let mut next = xorshift(0x2545_f491_4f6c_dd1d);
-        let mut table = Thresholds::empty();
+        let mut storage = [0; CAPACITY];
         for _ in 0..2000 {
             let d = 1 + (next() % 6) as u8;
             let frac = (next() % 12) as u8;
             let m = ((next() % 2000) as i32 - 1000) * (1 + (next() % 4) as i32);
             let p = Affine::new(m, (next() % 12) as u8, (next() % 4000) as i32 - 2000);
-            assert!(table.fill(&[p], frac, d));
+            let table = Thresholds::fill(&mut storage, &[p], frac, d).expect("fits");
             for t in 1..=d {
                 let th = table.values[16 * t as usize] as i64;
                 let base = if m < 0 { -th } else { th };
@@ -536,7 +578,7 @@ mod tests {
     #[test]
     fn vector_and_scalar_counts_agree() {
         let mut next = xorshift(0x1234_5678_9abc_def1);
-        let mut table = Thresholds::empty();
+        let mut storage = [0; CAPACITY];
         for channels in [1, 15, 16, 17, 24, 48, 100, 384] {
             let affine: std::vec::Vec<Affine> = (0..channels)
                 .map(|_| {
@@ -547,7 +589,7 @@ mod tests {
                     )
                 })
                 .collect();
-            assert!(table.fill(&affine, 8, 4));
+            let table = Thresholds::fill(&mut storage, &affine, 8, 4).expect("fits");
             let acc: std::vec::Vec<i32> = (0..channels)
                 .map(|_| ((next() as i32) >> 10).max(-i32::MAX))
                 .collect();
@@ -613,12 +655,24 @@ mod tests {
 
     #[test]
     fn refuses_tables_that_do_not_fit() {
-        let mut table = Thresholds::empty();
+        let mut storage = [0; CAPACITY];
         let wide = [Affine::new(1, 0, 0); 2048];
-        assert!(!table.fill(&wide, 4, 4));
-        assert_eq!(table.channels(), 0);
-        assert!(!table.fill(&wide[..10], 4, 0));
-        assert!(table.fill(&wide[..10], 4, 4));
+        assert!(Thresholds::fill(&mut storage, &wide, 4, 4).is_none());
+        assert!(Thresholds::fill(&mut storage, &wide[..10], 4, 0).is_none());
+        let maps: std::vec::Vec<Affine> = (0..10).map(|c| Affine::new(3 - c, 2, c)).collect();
+        let table = Thresholds::fill(&mut storage, &maps, 4, 4).expect("fits");
         assert_eq!(table.channels(), 10);
+        let counts = |t: &Thresholds<'_>| {
+            let accs = [-5000, -5, 0, 3, 17, 900, 1 << 20];
+            (0..10)
+                .flat_map(|c| accs.map(|a| t.count(c, a)))
+                .collect::<std::vec::Vec<u8>>()
+        };
+        let want = counts(&table);
+        assert_eq!(Thresholds::len(10, 4), 80);
+        assert!(Thresholds::filled(&storage[..79], 10, 4).is_none());
+        assert!(Thresholds::filled(&storage[..80], 10, 0).is_none());
+        let kept = Thresholds::filled(&storage[..80], 10, 4).expect("long enough");
+        assert_eq!(counts(&kept), want);
     }
 }

@@ -11,9 +11,10 @@ use crate::graph::{self, ConvGeom, ConvOutput, Section, TensorDesc, TensorKind, 
 use crate::int4;
 use crate::kernels::conv::{conv_rows, conv_scratch_len, encode_rows, ConvArgs};
 use crate::kernels::output::{FixedSink, MapFields, Sink, SpikeSink};
-use crate::kernels::Weight;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
-use crate::kernels::{threshold::Thresholds, Kernel};
+use crate::kernels::threshold::{Thresholds, CAPACITY};
+use crate::kernels::Kernel;
+use crate::kernels::Weight;
 use crate::model::{elements, tensor_bytes, Model};
 use crate::plan::aligned;
 use crate::stats::{conv_sops, encode_macs, spike_counts, NodeStats};
@@ -230,25 +231,39 @@ impl<'b> Synapse<'b> {
         match self.mode {
             ConvOutput::Spikes { frac } => {
                 let d = ctx.d;
-                // Hosts and Helium compare accumulators with thresholds; the dense reference
-                // keeps the affine map, so that the two kernels check each other.
+                // The spike-driven kernels compare accumulators with thresholds (hosts and
+                // Helium always, other cores when the session keeps them); the dense
+                // reference keeps the affine map, so that the two kernels check each other.
                 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
-                let mut table = None;
-                // Built (and its stack zeroed) only for a layer that uses it.
+                let mut storage = None;
+                // The session's kept table, else one built here (and its stack zeroed) only
+                // for a layer that gains from it.
                 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
-                let levels = match kernel == Kernel::SpikeDriven && thresholds_pay(pixels, d) {
-                    true => {
-                        let t: &mut Thresholds = table.insert(Thresholds::empty());
-                        t.fill(affine, frac, d).then_some(&*t)
+                let levels = match kernel == Kernel::SpikeDriven {
+                    true if ctx.thresholds.is_some() => ctx.thresholds,
+                    true if thresholds_pay(pixels, d) => {
+                        let values = storage.insert([0; CAPACITY]);
+                        Thresholds::fill(values, affine, frac, d)
                     }
-                    false => None,
+                    _ => None,
                 };
+                // The sink holds a reference, one word to copy per stored pixel.
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", feature = "helium"))]
+                let levels = levels.as_ref();
+                // Other cores take a kept table only: building one costs them more than the
+                // affine map it replaces.
                 #[cfg(not(any(
                     target_arch = "x86_64",
                     target_arch = "aarch64",
                     feature = "helium"
                 )))]
-                let levels = None;
+                let levels = ctx.thresholds.filter(|_| kernel == Kernel::SpikeDriven);
+                #[cfg(not(any(
+                    target_arch = "x86_64",
+                    target_arch = "aarch64",
+                    feature = "helium"
+                )))]
+                let levels = levels.as_ref();
                 // Helium layers without a table take the vector affine map.
                 #[cfg(feature = "helium")]
                 let mut split = MapFields::empty();

@@ -104,15 +104,15 @@ pub(in crate::kernels) fn fixed(out: &mut [i32], acc: &[i32], affine: &[Affine],
 /// rest.
 #[inline(always)]
 pub(in crate::kernels) fn threshold_spikes(
-    table: &Thresholds,
+    table: &Thresholds<'_>,
     acc: &[i32],
     out: &mut [u8],
 ) -> usize {
     let (n, d) = (acc.len().min(out.len()).min(table.channels), table.d);
     let block = (d + 1) * 16;
     let quads = n / 4;
-    // Every quad's sign row and `d` threshold rows lie inside the table: `fill` checked
-    // `⌈channels / 16⌉ · block ≤ CAPACITY`.
+    // Every quad's sign row and `d` threshold rows lie inside the table (checked here, and
+    // promised by every table: `⌈channels / 16⌉ · block ≤ values.len()`).
     if d == 0 || n.div_ceil(16) * block > table.values.len() {
         return 0;
     }

@@ -131,7 +131,7 @@ pub(super) unsafe fn spikes_affine_avx512(
 /// # Safety
 /// The CPU has AVX-512 F/BW/VL.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-pub(super) unsafe fn spikes_avx512(t: &Thresholds, acc: &[i32], out: &mut [u8]) {
+pub(super) unsafe fn spikes_avx512(t: &Thresholds<'_>, acc: &[i32], out: &mut [u8]) {
     avx512::threshold::spikes(t, acc, out)
 }
 

@@ -302,7 +302,9 @@ const MAX_ROWS: usize = 33;
 /// lists the input column an output column adds and notes which lists its taps read, so
 /// that each pixel of the column finds its lists without a check per tap.
 pub(in crate::kernels) struct Cache {
-    /// Entries per list.
+    /// The largest spike count of the input (binary planes listed per pixel).
+    planes: u8,
+    /// Entries per list: room for `in_c · planes` offsets and a vector of slack.
     stride: usize,
     /// Output rows per strip.
     strip: usize,
@@ -329,6 +331,7 @@ impl Cache {
         let rows_fit = (ENTRIES / (3 * stride)).min(MAX_ROWS);
         let strip = ((rows_fit - 3) / st + 1).min(MAX_STRIP);
         Cache {
+            planes,
             stride,
             strip,
             rows: (strip - 1) * st + 3,
@@ -355,8 +358,8 @@ impl Cache {
 
     /// Prepares output column `ox` of the strip of output rows `strip` (at most
     /// [`Cache::strip`] rows): lists the input pixels of the columns it reads that are not
-    /// listed yet for this strip. `input` has no count above `planes`, and the cache was
-    /// made for `a` and `planes`.
+    /// listed yet for this strip. The cache was made for `a`, and `input` has no count
+    /// above its `planes`.
     ///
     /// # Safety
     /// The CPU has AVX-512 F/BW/VL.
@@ -365,16 +368,20 @@ impl Cache {
         &mut self,
         a: &ConvArgs<'_, i8>,
         input: &[u8],
-        planes: u8,
         strip: Range<usize>,
         ox: usize,
     ) {
         let (in_c, out_c) = (a.geom.in_c as usize, a.geom.out_c as usize);
+        let planes = self.planes;
         let (st, pad) = (a.geom.stride as usize, a.geom.pad as usize);
         let top = strip.start;
         self.current = (top, ox);
         self.taps_x = 0;
-        if strip.is_empty() || input.len() < a.in_h * a.in_w * in_c {
+        // The lists' room was sized for `in_c · planes` in `new`: another `a` may not fit.
+        if strip.is_empty()
+            || input.len() < a.in_h * a.in_w * in_c
+            || in_c * planes as usize + 16 > self.stride
+        {
             return;
         }
         // Input rows the strip reads, as rows `0..` of the strip: `iy + pad − top·st`.
@@ -402,7 +409,7 @@ impl Cache {
                 let dst = &mut self.entries[slot * self.stride..(slot + 1) * self.stride];
                 let mut len = 0;
                 // SAFETY: the CPU has AVX-512 F/BW/VL (this function's contract). No limit
-                // below the list's room: `in_c · planes + 16 ≤ stride` (`new`, `takes`), so
+                // below the list's room: `in_c · planes + 16 ≤ stride` (checked above), so
                 // every list fits.
                 unsafe {
                     list_pixel(px, planes, 0, out_c, dst, &mut len, usize::MAX, &mut |_| {});

@@ -11,7 +11,7 @@ use crate::kernels::threshold::{value_level, Thresholds};
 /// # Safety
 /// The CPU has AVX-512 F/BW.
 #[inline(always)]
-pub(in crate::kernels) unsafe fn spikes(tab: &Thresholds, acc: &[i32], out: &mut [u8]) {
+pub(in crate::kernels) unsafe fn spikes(tab: &Thresholds<'_>, acc: &[i32], out: &mut [u8]) {
     if acc.len() != tab.channels || out.len() != tab.channels {
         return;
     }
@@ -24,7 +24,7 @@ pub(in crate::kernels) unsafe fn spikes(tab: &Thresholds, acc: &[i32], out: &mut
 
 /// [`Thresholds::spikes`] with `L` levels unrolled (`L = 0`: `tab.d` levels in a loop).
 #[inline(always)]
-fn spikes_levels<const L: usize>(tab: &Thresholds, acc: &[i32], out: &mut [u8]) {
+fn spikes_levels<const L: usize>(tab: &Thresholds<'_>, acc: &[i32], out: &mut [u8]) {
     let n = acc.len();
     let levels = if L == 0 { tab.d } else { L };
     if levels != tab.d {
@@ -35,7 +35,8 @@ fn spikes_levels<const L: usize>(tab: &Thresholds, acc: &[i32], out: &mut [u8]) 
     // SAFETY: the CPU has AVX-512 F/BW (the contract of `spikes`). `acc` and
     // `out` hold `n = tab.channels` values (the caller slices them); lanes of group `g`
     // at or above `n` are masked off and not accessed. Table reads stay below
-    // `groups · block ≤ CAPACITY` (checked by `fill`, `levels == tab.d`).
+    // `groups · block = Thresholds::len(n, levels) ≤ tab.values.len()` (every table's
+    // promise, `levels == tab.d`).
     unsafe {
         for g in 0..n.div_ceil(16) {
             let m = super::masks::first16(n - 16 * g);
