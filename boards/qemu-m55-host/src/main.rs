@@ -209,6 +209,10 @@ fn bench(variant: Variant, size: usize) -> Result<()> {
         );
     }
     println!("peak arena              {} bytes (SRAM)", r.arena_bytes);
+    println!(
+        "kept spike thresholds   {} bytes (SRAM, built before the timed runs)",
+        r.kept_bytes
+    );
     println!("blob                    {} bytes (DDR)", r.blob_bytes);
     println!(
         "blob load + validation  {:.4e} instructions",

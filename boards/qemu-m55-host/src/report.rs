@@ -27,6 +27,8 @@ pub struct Report {
     pub arena_bytes: usize,
     pub load_ticks: u64,
     pub helium: bool,
+    /// `K` line: bytes of spike thresholds the firmware kept across runs (0: none).
+    pub kept_bytes: usize,
     /// `C` line: (instructions, ticks) of the firmware's calibration loop.
     pub calibration: Option<(u64, u64)>,
     pub inferences: Vec<Inference>,
@@ -65,6 +67,10 @@ impl Report {
                     r.arena_bytes = v[3] as usize;
                     r.load_ticks = v[4];
                     r.helium = v[5] != 0;
+                }
+                "K" => {
+                    let v: Vec<usize> = nums(rest).filter(|v| v.len() == 1).ok_or_else(bad)?;
+                    r.kept_bytes = v[0];
                 }
                 "L" => {
                     let v: Vec<i64> = nums(rest).filter(|v| v.len() >= 2).ok_or_else(bad)?;

@@ -5,6 +5,7 @@
 //! ```text
 //! C <instructions> <ticks>            a loop of known length (checks ticks per instruction)
 //! M <blob bytes> <nodes> <classes> <arena bytes> <load ticks> <helium 0|1>
+//! K <bytes>                            spike thresholds kept across runs (0: none)
 //! L <input> <top1> <logit>...          logits, fixed point
 //! P <input> <node> <ticks>             cost of each node (spike counts do not change it)
 //! T <input> <ticks>                    cost of the whole inference
@@ -132,6 +133,25 @@ fn take_arena() -> Option<&'static mut [u8]> {
     Some(unsafe { core::slice::from_raw_parts_mut(start, len) })
 }
 
+/// The arena the session needs, and the rest of `region` as room for the kept spike
+/// thresholds if it holds them (`None` otherwise: the layers then build them as they run).
+#[cfg(not(feature = "cmsis-nn"))]
+fn split_kept<'r>(
+    region: &'r mut [u8],
+    model: &Model<'_>,
+) -> Result<(&'r mut [u8], Option<&'r mut [i32]>), sdt_core::Error> {
+    let needed = sdt_core::arena_bytes(model, 1)?;
+    if region.len() < needed {
+        return Ok((region, None));
+    }
+    let (arena, rest) = region.split_at_mut(needed);
+    let skip = rest.as_ptr().align_offset(4).min(rest.len());
+    let words = (rest.len() - skip) / 4;
+    let kept: &mut [i32] = bytemuck::cast_slice_mut(&mut rest[skip..skip + 4 * words]);
+    let len = sdt_core::kept_thresholds_len(model);
+    Ok((arena, (words >= len).then(|| &mut kept[..len])))
+}
+
 /// The job in DDR.
 fn read_job() -> Result<Job<'static>, JobError> {
     let start = &raw const __sjob;
@@ -226,7 +246,15 @@ fn run_session(
         needed: 0,
         found: 0,
     })?;
+    let (arena, kept) = split_kept(arena, model)?;
     let mut session = Session::new(model, arena, 1)?;
+    // The layers' spike thresholds, built once before the timed runs (as CMSIS-NN's
+    // requantization parameters are prepared before its runs), where SRAM2 has room.
+    let kept_bytes = kept.as_ref().map_or(0, |k| 4 * k.len());
+    if let Some(kept) = kept {
+        session.keep_thresholds(kept)?;
+    }
+    let _ = writeln!(out, "K {kept_bytes}");
     let kernel = if job.flags & flags::DENSE != 0 {
         Kernel::Dense
     } else {
