@@ -339,6 +339,35 @@ enum sdt_status sdt_session_init(const struct sdt_model *model,
                                  struct sdt_session **out);
 
 /**
+ * @brief Bytes a session of `model` needs to keep its layers' spike thresholds
+ *        (`sdt_session_keep_thresholds`).
+ * @param model A handle from `sdt_model_load`.
+ * @param bytes Receives the size (a multiple of 4).
+ * @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `model` must come from `sdt_model_load`; `bytes` must be writable.
+ */
+enum sdt_status sdt_kept_thresholds_bytes(const struct sdt_model *model, size_t *bytes);
+
+/**
+ * @brief Builds the spike thresholds of every layer once, in `buffer`, instead of on
+ *        every run (the logits do not change; runs take 3-10 % fewer instructions). Optional.
+ * @param session A handle from `sdt_session_init`.
+ * @param buffer  4-byte aligned caller memory of `sdt_kept_thresholds_bytes` bytes or more;
+ *                must outlive the session and stay untouched while it is used.
+ * @param bytes   Its size.
+ * @return `SDT_STATUS_OK`, `SDT_STATUS_MISALIGNED` or `SDT_STATUS_ARENA_TOO_SMALL`.
+ *
+ * # Safety
+ * `session` must come from `sdt_session_init`; `buffer` must be writable for `bytes` bytes,
+ * outlive the session and be untouched by the caller while the session is used.
+ */
+enum sdt_status sdt_session_keep_thresholds(struct sdt_session *session,
+                                            int32_t *buffer,
+                                            size_t bytes);
+
+/**
  * @brief Copies a quantized `int8_t` input (HWC order) into the session.
  * @param session A handle from `sdt_session_init`.
  * @param input   `len` values: `q = round(x / input_scale) + zero_point`, clamped.

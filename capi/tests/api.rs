@@ -78,6 +78,27 @@ fn logits_and_stats_equal_the_core() {
     let st = unsafe { sdt_session_init(handle, arena.as_mut_ptr(), arena.len(), &mut session) };
     assert_eq!(st, SdtStatus::Ok, "{}", message(st));
 
+    // The session keeps its spike thresholds; a buffer too short or misaligned is refused.
+    let mut kept_bytes = 0usize;
+    // SAFETY: handle from sdt_model_load, output a valid local.
+    unsafe {
+        assert_eq!(
+            sdt_kept_thresholds_bytes(handle, &mut kept_bytes),
+            SdtStatus::Ok
+        );
+    }
+    assert_eq!(kept_bytes, 4 * sdt_core::kept_thresholds_len(&model));
+    let mut kept = vec![0i32; kept_bytes / 4 + 1];
+    // SAFETY: the buffers outlive the session; the refused calls keep nothing.
+    unsafe {
+        let short = sdt_session_keep_thresholds(session, kept.as_mut_ptr(), kept_bytes - 4);
+        assert_eq!(short, SdtStatus::ArenaTooSmall);
+        let odd = (kept.as_mut_ptr() as *mut u8).add(1) as *mut i32;
+        let misaligned = sdt_session_keep_thresholds(session, odd, kept_bytes);
+        assert_eq!(misaligned, SdtStatus::Misaligned);
+        let kept = sdt_session_keep_thresholds(session, kept.as_mut_ptr(), kept_bytes);
+        assert_eq!(kept, SdtStatus::Ok);
+    }
     let mut ref_arena = vec![0u8; sdt_core::arena_bytes(&model, 1).expect("arena")];
     let mut reference = Session::new(&model, &mut ref_arena, 1).expect("session");
     let mut stats = Stats::default();

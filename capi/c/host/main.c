@@ -52,8 +52,15 @@ int main(int argc, char **argv) {
     sdt_session *session;
     if ((st = sdt_session_init(model, arena, arena_len, &session)) != SDT_STATUS_OK)
         return fail("sdt_session_init", st);
-    printf("model: input %ux%ux%u, %zu classes, logits Q%u, arena %zu bytes\n", info.input_h,
-           info.input_w, info.input_c, info.classes, info.logits_frac, arena_len);
+    /* Optional: the layers' spike thresholds built once, not on every image. */
+    size_t kept_len;
+    sdt_kept_thresholds_bytes(model, &kept_len);
+    int32_t *kept = aligned_alloc(SDT_ALIGN, (kept_len + SDT_ALIGN) / SDT_ALIGN * SDT_ALIGN);
+    if ((st = sdt_session_keep_thresholds(session, kept, kept_len)) != SDT_STATUS_OK)
+        return fail("sdt_session_keep_thresholds", st);
+    printf("model: input %ux%ux%u, %zu classes, logits Q%u, arena %zu bytes, thresholds %zu bytes\n",
+           info.input_h, info.input_w, info.input_c, info.classes, info.logits_frac, arena_len,
+           kept_len);
 
     size_t count = images_len / info.input_len;
     for (size_t i = 0; i < count; i++) {
@@ -75,6 +82,7 @@ int main(int argc, char **argv) {
     printf("stats: runs %lu sops %llu macs %llu spikes %llu energy_fj %llu\n", (unsigned long)runs,
            (unsigned long long)total.sops, (unsigned long long)total.macs,
            (unsigned long long)total.spikes, (unsigned long long)total.energy_fj);
+    free(kept);
     free(arena);
     free(images);
     free(blob);
