@@ -191,10 +191,18 @@ step "STM32H747I-DISCO firmware: host tests, Cortex-M7 builds for the digits mod
     -o "$sdt10m" --input-size 224 --weight-bits 8 >/dev/null)
   SDT_BLOB="$sdt10m" SDT_INPUTS="$SDT_GOLDEN_DIR/sdt_m_224_seed1_io.safetensors" SDT_IMAGES=1 \
     cargo build --release --target thumbv7em-none-eabihf -p sdt-stm32h747i-disco
-  $footprint --elf "$fw"
+  # Both keep their spike thresholds in RAM across inferences (a non-empty `.kept` section).
+  kept_reserved() {
+    grep -Eq 'kept thresholds \(\.kept, NOLOAD\) +[1-9]' "$1" ||
+      { echo "the STM32 firmware reserves no RAM for its kept spike thresholds"; exit 1; }
+  }
+  report=$(mktemp)
+  $footprint --elf "$fw" | tee "$report"
+  kept_reserved "$report"
   # The bundled digits model (the default firmware).
   cargo build --release --target thumbv7em-none-eabihf -p sdt-stm32h747i-disco
-  $footprint --elf "$fw" ../examples/data/digits32_int8.blob "$sdt10m"
+  $footprint --elf "$fw" ../examples/data/digits32_int8.blob "$sdt10m" | tee "$report"
+  kept_reserved "$report"
 )
 
 step "main job runs (DVS gesture demo; the digits example too)"

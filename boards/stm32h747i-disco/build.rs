@@ -1,9 +1,9 @@
 //! Sizes the firmware for its model at build time.
 //!
 //! Reads the model blob (`SDT_BLOB`, default: the bundled int8 digits model), validates it with
-//! the host core, decides where its arena goes (`src/placement.rs`) and writes `placement.x`
-//! so the linker reserves the weights in QSPI and the arena in SRAM or SDRAM (and fails when
-//! they do not fit). It also quantizes the test inputs (`SDT_INPUTS`, `SDT_IMAGES`) and runs
+//! the host core, decides where its arena and kept spike thresholds go (`src/placement.rs`)
+//! and writes `placement.x` so the linker reserves the weights in QSPI and the others in SRAM
+//! or SDRAM (and fails when they do not fit). It also quantizes the test inputs (`SDT_INPUTS`, `SDT_IMAGES`) and runs
 //! them through the host core: the firmware checks its logits against these, bit for bit.
 
 use std::env;
@@ -73,7 +73,8 @@ fn run() -> BuildResult<()> {
     })?;
     let model = blob.model()?;
     let arena = sdt_core::arena_bytes(&model, 1)?;
-    let place = placement::place(blob.bytes().len(), arena)?;
+    let kept = sdt_core::kept_thresholds_len(&model) * 4;
+    let place = placement::place(blob.bytes().len(), arena, kept)?;
 
     let (inputs, labels) = match &inputs_path {
         Some(path) => {
@@ -195,8 +196,16 @@ fn model_facts(
     writeln!(s, "pub const BLOB_NAME: &str = {name:?};")?;
     writeln!(s, "pub const BLOB_BYTES: usize = {};", place.weights_bytes)?;
     writeln!(s, "pub const ARENA_BYTES: usize = {};", place.arena_bytes)?;
-    let sdram = place.arena == placement::ArenaHome::Sdram;
+    let sdram = place.arena == placement::Home::Sdram;
     writeln!(s, "pub const ARENA_IN_SDRAM: bool = {sdram};")?;
+    let kept_bytes = place.kept.map_or(0, |_| place.kept_bytes);
+    writeln!(
+        s,
+        "/// Bytes of the kept spike thresholds' section (0: runs rebuild them)."
+    )?;
+    writeln!(s, "pub const KEPT_BYTES: usize = {kept_bytes};")?;
+    let sdram = place.kept == Some(placement::Home::Sdram);
+    writeln!(s, "pub const KEPT_IN_SDRAM: bool = {sdram};")?;
     writeln!(s, "pub const IMAGES: usize = {images};")?;
     writeln!(s, "pub const INPUT_LEN: usize = {};", model.input_len())?;
     writeln!(s, "pub const WIDE_INPUT: bool = {};", model.wide_input())?;

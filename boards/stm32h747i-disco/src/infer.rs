@@ -56,9 +56,12 @@ fn timed_run(
     Ok(total)
 }
 
+/// Runs the test inputs through the model in `weights`; `kept` holds its spike thresholds
+/// across runs unless it is empty (the build found no room for them).
 pub fn run(
     weights: &'static [u8],
     arena: &mut [u8],
+    kept: &mut [i32],
     stats: &mut Stats,
     cycles: &mut [u64; MAX_NODES],
     sysclk_hz: u32,
@@ -87,6 +90,20 @@ pub fn run(
         session.plan().bytes,
         session.plan().lower_bound
     );
+    if !kept.is_empty() {
+        let kept_at = kept.as_ptr() as u32;
+        let kept_bytes = kept.len() * 4;
+        let t0 = DWT::cycle_count();
+        session.keep_thresholds(kept)?;
+        info!(
+            "spike thresholds kept: {=usize} bytes at {=u32:#x}, built once in {=u32} cycles",
+            kept_bytes,
+            kept_at,
+            DWT::cycle_count().wrapping_sub(t0)
+        );
+    } else {
+        info!("spike thresholds rebuilt on every run (no room to keep them)");
+    }
 
     let mut summary = Summary {
         images: IMAGES,

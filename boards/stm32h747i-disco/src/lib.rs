@@ -11,4 +11,4 @@ pub mod mpu;
 pub mod placement;
 
 pub use memory::Region;
-pub use placement::{place, ArenaHome, Placement, PlacementError};
+pub use placement::{place, Home, Placement, PlacementError};

@@ -1,7 +1,9 @@
 //! Where a model goes on this board: weights stay in the memory-mapped QSPI flash (read in
-//! place, never copied); the arena goes to AXI SRAM when it fits, else to the SDRAM. The build
-//! script makes this decision from the model blob and writes it as a linker script, so the
-//! linker reserves both and refuses a model that does not fit.
+//! place, never copied); the arena goes to AXI SRAM when it fits, else to the SDRAM; the spike
+//! thresholds the session keeps across runs (`sdt_core::kept_thresholds_len`) go to the
+//! fastest of the two with room left, or nowhere (runs then rebuild them: slower, same
+//! integers). The build script makes this decision from the model blob and writes it as a
+//! linker script, so the linker reserves all three and refuses a model that does not fit.
 
 use core::fmt;
 
@@ -10,18 +12,18 @@ use crate::memory::{Region, AXISRAM, QSPI, SDRAM};
 /// Alignment of the weights and arena sections (the core's arena buffers are 16-byte aligned).
 pub const SECTION_ALIGN: usize = 16;
 
-/// Memory holding the arena.
+/// RAM holding the arena or the kept thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArenaHome {
+pub enum Home {
     AxiSram,
     Sdram,
 }
 
-impl ArenaHome {
+impl Home {
     pub const fn region(self) -> Region {
         match self {
-            ArenaHome::AxiSram => AXISRAM,
-            ArenaHome::Sdram => SDRAM,
+            Home::AxiSram => AXISRAM,
+            Home::Sdram => SDRAM,
         }
     }
 }
@@ -31,7 +33,11 @@ impl ArenaHome {
 pub struct Placement {
     pub weights_bytes: usize,
     pub arena_bytes: usize,
-    pub arena: ArenaHome,
+    pub arena: Home,
+    /// Bytes of the kept spike thresholds (0: the model has no spike layer).
+    pub kept_bytes: usize,
+    /// Where they go; `None` when no RAM has room left for them.
+    pub kept: Option<Home>,
 }
 
 /// Why a model cannot run on this board.
@@ -63,8 +69,13 @@ fn padded(n: usize) -> usize {
 }
 
 /// Places a blob of `weights_bytes` whose session needs `arena_bytes` (from
-/// `sdt_core::arena_bytes`, alignment slack included).
-pub fn place(weights_bytes: usize, arena_bytes: usize) -> Result<Placement, PlacementError> {
+/// `sdt_core::arena_bytes`, alignment slack included) and keeps `kept_bytes` of spike
+/// thresholds (4 × `sdt_core::kept_thresholds_len`).
+pub fn place(
+    weights_bytes: usize,
+    arena_bytes: usize,
+    kept_bytes: usize,
+) -> Result<Placement, PlacementError> {
     let qspi = QSPI.length as usize;
     if padded(weights_bytes) > qspi {
         return Err(PlacementError::WeightsTooLarge {
@@ -73,25 +84,40 @@ pub fn place(weights_bytes: usize, arena_bytes: usize) -> Result<Placement, Plac
         });
     }
     let arena = if padded(arena_bytes) <= AXISRAM.length as usize {
-        ArenaHome::AxiSram
+        Home::AxiSram
     } else if padded(arena_bytes) <= SDRAM.length as usize {
-        ArenaHome::Sdram
+        Home::Sdram
     } else {
         return Err(PlacementError::ArenaTooLarge {
             bytes: arena_bytes,
             capacity: SDRAM.length as usize,
         });
     };
+    // The arena comes first (a run needs it); the tables only save time.
+    let left = |home: Home| {
+        let used = if home == arena {
+            padded(arena_bytes)
+        } else {
+            0
+        };
+        home.region().length as usize - used
+    };
+    let kept = [Home::AxiSram, Home::Sdram]
+        .into_iter()
+        .find(|&home| kept_bytes > 0 && padded(kept_bytes) <= left(home));
     Ok(Placement {
         weights_bytes,
         arena_bytes,
         arena,
+        kept_bytes,
+        kept,
     })
 }
 
-/// Writes the linker script that reserves the weights in QSPI and the arena in its memory
-/// (both `NOLOAD`: the weights are programmed separately, the arena needs no initial value).
-/// It defines `__sweights`/`__eweights` and `__sarena`/`__earena` for the firmware.
+/// Writes the linker script that reserves the weights in QSPI, the arena and the kept
+/// thresholds in their memories (all `NOLOAD`: the weights are programmed separately, the
+/// others need no initial value; without a home the thresholds' section is empty). It defines
+/// `__sweights`/`__eweights`, `__sarena`/`__earena` and `__skept`/`__ekept` for the firmware.
 pub fn write_linker_script(p: &Placement, out: &mut impl fmt::Write) -> fmt::Result {
     let arena_region = p.arena.region().name;
     writeln!(
@@ -105,6 +131,13 @@ pub fn write_linker_script(p: &Placement, out: &mut impl fmt::Write) -> fmt::Res
     writeln!(out, "  .arena (NOLOAD) : ALIGN({SECTION_ALIGN})\n  {{")?;
     writeln!(out, "    __sarena = .;\n    . += {};", p.arena_bytes)?;
     writeln!(out, "    __earena = .;\n  }} > {arena_region}")?;
+    let (kept_bytes, kept_region) = match p.kept {
+        Some(home) => (p.kept_bytes, home.region().name),
+        None => (0, AXISRAM.name),
+    };
+    writeln!(out, "  .kept (NOLOAD) : ALIGN({SECTION_ALIGN})\n  {{")?;
+    writeln!(out, "    __skept = .;\n    . += {kept_bytes};")?;
+    writeln!(out, "    __ekept = .;\n  }} > {kept_region}")?;
     writeln!(out, "}}\nINSERT AFTER .rodata;")
 }
 
@@ -113,30 +146,51 @@ mod tests {
     use super::*;
     use std::string::String;
 
+    // The bundled digits model and SDT-10M int8: blob, arena and kept-threshold bytes.
+    const DIGITS: (usize, usize, usize) = (1_366_364, 19_615, 175_932);
+    const SDT10M: (usize, usize, usize) = (10_345_252, 2_860_479, 499_772);
+
     #[test]
-    fn digits_sized_arena_stays_in_sram() {
-        let p = place(1_366_332, 200_000).unwrap();
-        assert_eq!(p.arena, ArenaHome::AxiSram);
+    fn digits_arena_and_tables_stay_in_sram() {
+        let (w, a, k) = DIGITS;
+        let p = place(w, a, k).unwrap();
+        assert_eq!((p.arena, p.kept), (Home::AxiSram, Some(Home::AxiSram)));
     }
 
     #[test]
     fn arena_one_byte_over_sram_goes_to_sdram() {
         let sram = AXISRAM.length as usize;
-        assert_eq!(place(16, sram).unwrap().arena, ArenaHome::AxiSram);
-        assert_eq!(place(16, sram + 1).unwrap().arena, ArenaHome::Sdram);
+        assert_eq!(place(16, sram, 0).unwrap().arena, Home::AxiSram);
+        assert_eq!(place(16, sram + 1, 0).unwrap().arena, Home::Sdram);
     }
 
     #[test]
-    fn sdt10m_arena_goes_to_sdram() {
-        let p = place(10_345_252, 2_860_464).unwrap();
-        assert_eq!(p.arena, ArenaHome::Sdram);
+    fn sdt10m_arena_goes_to_sdram_and_its_tables_to_sram() {
+        let (w, a, k) = SDT10M;
+        let p = place(w, a, k).unwrap();
+        assert_eq!((p.arena, p.kept), (Home::Sdram, Some(Home::AxiSram)));
+    }
+
+    #[test]
+    fn tables_take_the_room_the_arena_leaves() {
+        let sram = AXISRAM.length as usize;
+        // Exactly filling the SRAM after a 16-byte-padded arena.
+        let p = place(16, 1000, sram - 1008).unwrap();
+        assert_eq!(p.kept, Some(Home::AxiSram));
+        let p = place(16, 1000, sram - 1007).unwrap();
+        assert_eq!(p.kept, Some(Home::Sdram));
+        // A full SDRAM arena leaves the tables without a home: runs rebuild them.
+        let sdram = SDRAM.length as usize;
+        let p = place(16, sdram, sram + 1).unwrap();
+        assert_eq!((p.arena, p.kept), (Home::Sdram, None));
+        assert_eq!(place(16, 1000, 0).unwrap().kept, None);
     }
 
     #[test]
     fn too_large_models_are_refused() {
         let big = SDRAM.length as usize + 1;
         assert_eq!(
-            place(16, big),
+            place(16, big, 0),
             Err(PlacementError::ArenaTooLarge {
                 bytes: big,
                 capacity: SDRAM.length as usize
@@ -144,20 +198,36 @@ mod tests {
         );
         let blob = QSPI.length as usize + 1;
         assert!(matches!(
-            place(blob, 16),
+            place(blob, 16, 0),
             Err(PlacementError::WeightsTooLarge { .. })
         ));
     }
 
     #[test]
-    fn linker_script_reserves_both_sections_in_their_regions() {
+    fn linker_script_reserves_every_section_in_its_region() {
         let mut s = String::new();
-        let p = place(1000, 600_000).unwrap();
+        let p = place(1000, 600_000, 4000).unwrap();
         write_linker_script(&p, &mut s).unwrap();
-        assert!(s.contains(". += 1000;"), "{s}");
-        assert!(s.contains(". += 600000;"), "{s}");
-        assert!(s.contains("} > QSPI"), "{s}");
-        assert!(s.contains("} > SDRAM"), "{s}");
+        assert!(
+            s.contains("__sweights = .;\n    . += 1000;\n    __eweights = .;\n  } > QSPI"),
+            "{s}"
+        );
+        assert!(
+            s.contains("__sarena = .;\n    . += 600000;\n    __earena = .;\n  } > SDRAM"),
+            "{s}"
+        );
+        assert!(
+            s.contains("__skept = .;\n    . += 4000;\n    __ekept = .;\n  } > AXISRAM"),
+            "{s}"
+        );
         assert!(s.contains("INSERT AFTER .rodata;"), "{s}");
+        // No home: an empty section, so the firmware's symbols still exist.
+        let mut s = String::new();
+        let p = place(1000, 1000, 0).unwrap();
+        write_linker_script(&p, &mut s).unwrap();
+        assert!(
+            s.contains("__skept = .;\n    . += 0;\n    __ekept = .;"),
+            "{s}"
+        );
     }
 }

@@ -5,15 +5,16 @@
 //!     [--elf FIRMWARE.elf] [BLOB ...]
 //! ```
 //!
-//! For the ELF: code, read-only data, static RAM and the linker-reserved weights and arena,
-//! each against its memory. For each blob: bytes, parameters, arena bytes (sdt-core's plan)
-//! and where the arena goes, or why the model does not fit.
+//! For the ELF: code, read-only data, static RAM and the linker-reserved weights, arena and
+//! kept spike thresholds, each against its memory. For each blob: bytes, parameters, arena
+//! bytes (sdt-core's plan), kept-threshold bytes and where the arena and the thresholds go, or
+//! why the model does not fit.
 
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection};
 use sdt_stm32h747i_disco::memory::{Region, AXISRAM, DTCM, FLASH, QSPI};
-use sdt_stm32h747i_disco::{place, ArenaHome, PlacementError};
+use sdt_stm32h747i_disco::{place, Home, PlacementError};
 
 #[derive(Debug, thiserror::Error)]
 enum FootprintError {
@@ -69,10 +70,11 @@ fn report_elf(path: &Path) -> Result<(), FootprintError> {
     let data = size(&[".data"]);
     let bss = size(&[".bss", ".uninit"]);
     let weights = size(&[".weights"]);
-    let arena = elf
-        .sections()
-        .find(|s| s.name() == Ok(".arena"))
-        .map(|s| (s.size(), s.address()));
+    let reserved = |name: &str| {
+        elf.sections()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| (s.size(), s.address()))
+    };
     println!("firmware {}", path.display());
     println!(
         "  code          (.vector_table .text) {code:>10} B  {}",
@@ -100,16 +102,16 @@ fn report_elf(path: &Path) -> Result<(), FootprintError> {
         "  weights       (.weights, NOLOAD)    {weights:>10} B  {}",
         percent(weights, &QSPI)
     );
-    if let Some((bytes, address)) = arena {
-        let home = if address >= AXISRAM.origin as u64 && address < AXISRAM.end() {
-            AXISRAM
-        } else {
-            sdt_stm32h747i_disco::memory::SDRAM
-        };
-        println!(
-            "  arena         (.arena, NOLOAD)      {bytes:>10} B  {}",
-            percent(bytes, &home)
-        );
+    for (section, label) in [(".arena", "arena        "), (".kept", "kept thresholds")] {
+        if let Some((bytes, address)) = reserved(section) {
+            let home = if address >= AXISRAM.origin as u64 && address < AXISRAM.end() {
+                AXISRAM
+            } else {
+                sdt_stm32h747i_disco::memory::SDRAM
+            };
+            let what = format!("{label} ({section}, NOLOAD)");
+            println!("  {what:<36}{bytes:>10} B  {}", percent(bytes, &home));
+        }
     }
     Ok(())
 }
@@ -130,19 +132,27 @@ fn report_blob(path: &Path) -> Result<(), FootprintError> {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let verdict = match place(blob.len(), arena) {
-        Ok(p) => match p.arena {
-            ArenaHome::AxiSram => "AXISRAM".to_string(),
-            ArenaHome::Sdram => "SDRAM".to_string(),
-        },
+    let kept = sdt_core::kept_thresholds_len(&model) * 4;
+    let name_of = |home: Option<Home>| match home {
+        Some(Home::AxiSram) => "AXISRAM",
+        Some(Home::Sdram) => "SDRAM",
+        None => "none (rebuilt every run)",
+    };
+    let verdict = match place(blob.len(), arena, kept) {
+        Ok(p) => format!(
+            "arena in {}, thresholds in {}",
+            name_of(Some(p.arena)),
+            name_of(p.kept)
+        ),
         Err(e @ PlacementError::WeightsTooLarge { .. })
         | Err(e @ PlacementError::ArenaTooLarge { .. }) => format!("does not fit: {e}"),
     };
     println!(
-        "{name:<28} {:>12} {:>11} {:>12} {:>10}  {verdict}",
+        "{name:<28} {:>12} {:>11} {:>12} {:>10} {:>10}  {verdict}",
         blob.len(),
         model.graph().arch.params,
         arena,
+        kept,
         model.data_bytes(),
     );
     Ok(())
@@ -178,8 +188,8 @@ fn main() -> Result<(), FootprintError> {
     }
     if !blobs.is_empty() {
         println!(
-            "{:<28} {:>12} {:>11} {:>12} {:>10}  arena in",
-            "model", "blob B", "params", "arena B", "weights B"
+            "{:<28} {:>12} {:>11} {:>12} {:>10} {:>10}  placement",
+            "model", "blob B", "params", "arena B", "kept B", "weights B"
         );
         for b in &blobs {
             report_blob(b)?;
