@@ -352,7 +352,8 @@ enum sdt_status sdt_kept_thresholds_bytes(const struct sdt_model *model, size_t 
 
 /**
  * @brief Builds the spike thresholds of every layer once, in `buffer`, instead of on
- *        every run (the logits do not change; runs take 3-10 % fewer instructions). Optional.
+ *        every run (the logits do not change; 5-13 % fewer instructions a run on a
+ *        Cortex-M55, about 3 % of a run's time on a host core). Optional.
  * @param session A handle from `sdt_session_init`.
  * @param buffer  4-byte aligned caller memory of `sdt_kept_thresholds_bytes` bytes or more;
  *                must outlive the session and stay untouched while it is used.
