@@ -285,3 +285,57 @@ fn slowest_nodes(
     }
     Ok(())
 }
+
+/// The pre-spike shift in `[−1, 1]` at which `rate_at` (increasing in the shift) comes
+/// within a quarter of a point of `target`, by bisection.
+pub fn bias_for_rate(
+    target: f64,
+    mut rate_at: impl FnMut(f64) -> Result<f64, BoxError>,
+) -> Result<f64, BoxError> {
+    if !(0.0..1.0).contains(&target) {
+        return Err(format!("no firing rate to match ({target})").into());
+    }
+    let (mut lo, mut hi) = (-1.0, 1.0);
+    for _ in 0..16 {
+        let mid = (lo + hi) / 2.0;
+        let rate = rate_at(mid)?;
+        if (rate - target).abs() < 0.0025 {
+            return Ok(mid);
+        }
+        if rate < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Err(format!(
+        "no pre-spike shift in [−1, 1] makes the network fire {:.1} %",
+        target * 100.0
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shift_is_found_within_a_quarter_point() {
+        // A staircase, as the firing rate of a quantized network is.
+        let rate = |b: f64| ((0.12 + 0.1 * b).clamp(0.0, 1.0) * 1000.0).floor() / 1000.0;
+        let b = bias_for_rate(0.155, |b| Ok(rate(b))).unwrap();
+        assert!(
+            (rate(b) - 0.155).abs() < 0.0025,
+            "shift {b}: rate {}",
+            rate(b)
+        );
+    }
+
+    #[test]
+    fn an_unreachable_rate_is_an_error() {
+        assert!(bias_for_rate(0.155, |_| Ok(0.0)).is_err());
+        assert!(bias_for_rate(f64::NAN, |b| Ok(b.abs())).is_err());
+        assert!(bias_for_rate(1.5, |b| Ok(b.abs())).is_err());
+        assert!(bias_for_rate(0.155, |_| Err("no blob".into())).is_err());
+    }
+}

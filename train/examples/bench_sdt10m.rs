@@ -2,7 +2,8 @@
 //! dense), the float model in libtorch eager (this crate's model, PyTorch's own kernels), and
 //! the dense peer a deploying engineer would pick, ONNX Runtime in fp32 and static int8
 //! (`bench/ort_peer.py`), at 1 and 2 threads; then an SDT-19M-class network (the `l` widths,
-//! random weights) on the core and on ONNX Runtime.
+//! random weights) on the core and on ONNX Runtime, on the core both as drawn and with its
+//! pre-spike values shifted until it fires as often as SDT-10M's golden model.
 //!
 //! ```sh
 //! eval "$(bash scripts/ort-env.sh)"
@@ -19,8 +20,8 @@ use std::time::Instant;
 use sdt_convert::verify::{quantize_input, Firing};
 use sdt_core::{arena_bytes, Kernel, Session};
 use sdt_examples::sdt10m::{
-    core_table, machine, print_dense_row, print_header, print_row, print_speedup, reps, CoreTimes,
-    Sdt10m,
+    bias_for_rate, core_table, machine, print_dense_row, print_header, print_row, print_speedup,
+    reps, CoreTimes, Sdt10m,
 };
 use sdt_examples::time_per_image;
 use sdt_host::ThreadPool;
@@ -114,7 +115,7 @@ fn run() -> Result<(), BoxError> {
         print_peer(lines)?;
     }
     let l = match opt.l {
-        true => Some(l_network(&images, &workdir, opt.ort)?),
+        true => Some(l_network(&images, &workdir, opt.ort, core.golden_rate)?),
         false => None,
     };
     let torch: Vec<(usize, f64)> = THREADS.into_iter().zip(torch_ms).collect();
@@ -140,11 +141,15 @@ fn print_summary(
     print_speedup("libtorch float eager / core", torch, &core.golden, "≥ 5×");
     core.print_firing_speedup();
     if let Some(LTimes {
-        core,
+        drawn,
+        matched,
         int8: Some(int8),
     }) = l
     {
-        print_speedup("`l` widths: ONNX Runtime int8 / core", int8, core, "-");
+        for run in [drawn, matched] {
+            let label = format!("`l` at {:.1} % firing: ORT int8 / core", run.rate * 100.0);
+            print_speedup(&label, int8, &run.times, "-");
+        }
     }
     Ok(())
 }
@@ -160,10 +165,18 @@ fn int8_times(lines: &[Value]) -> Result<Vec<(usize, f64)>, BoxError> {
         .collect()
 }
 
-/// The `l` network's times: the core's and ONNX Runtime int8's (threads, ms/image).
+/// The `l` network's times: the core's, as drawn and at the firing rate of SDT-10M's golden
+/// model, and ONNX Runtime int8's (its dense cost does not depend on the rate).
 struct LTimes {
-    core: Vec<(usize, f64)>,
+    drawn: CoreRun,
+    matched: CoreRun,
     int8: Option<Vec<(usize, f64)>>,
+}
+
+/// The core's (threads, ms/image) on one blob, and its firing rate (non-zero sites).
+struct CoreRun {
+    times: Vec<(usize, f64)>,
+    rate: f64,
 }
 
 /// libtorch eager at each thread count: the fastest pass, as for the core.
@@ -268,8 +281,16 @@ fn print_peer(lines: &[Value]) -> Result<(), BoxError> {
 
 /// The `l` widths (SDT-19M class) with random weights whose BatchNorm statistics are set by
 /// training-mode passes over the golden inputs (so every layer sees normalized pre-spikes, as
-/// in a trained network), on the core and on ONNX Runtime.
-fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<LTimes, BoxError> {
+/// in a trained network), on the core and on ONNX Runtime. As drawn, this network fires far
+/// less than SDT-10M's golden model, and the core's cost follows the spikes while the dense
+/// peer's does not; so the core also runs it with every pre-spike value shifted (the bias
+/// of `sdt-convert pack --spike-bias`) until it fires at `target_rate`, like for like.
+fn l_network(
+    images: &Tensor,
+    workdir: &Path,
+    ort: bool,
+    target_rate: f64,
+) -> Result<LTimes, BoxError> {
     tch::manual_seed(1);
     let vs = VarStore::new(Device::Cpu);
     let config = SdtConfig::l();
@@ -282,45 +303,92 @@ fn l_network(images: &Tensor, workdir: &Path, ort: bool) -> Result<LTimes, BoxEr
         .map(|n| n as i64)
         .sum();
     let absmax = images.abs().max().double_value(&[]);
-    let blob = deploy::pack(&vs, &model, 8, absmax, &Default::default(), None)?;
-    let core = blob.model()?;
-    let n = images.size()[0];
-    let inputs = (0..n)
-        .map(|i| {
-            let x = Vec::<f32>::try_from(&images.get(i).flatten(0, -1))?;
-            Ok(quantize_input(&core, &x)?)
-        })
-        .collect::<Result<Vec<_>, BoxError>>()?;
+    let pack =
+        |bias: f64| deploy::pack_shifted(&vs, &model, 8, absmax, &Default::default(), None, bias);
     println!(
         "`l` widths {:?} ({:.2} M parameters, random weights, BatchNorm set on the golden inputs)",
         config.embed_dims,
         params as f64 / 1e6
     );
+    let drawn = pack(0.0)?;
+    let bias = bias_for_rate(target_rate, |b| {
+        let blob = pack(b)?;
+        let core = blob.model()?;
+        Ok(firing(&core, &l_inputs(&core, images)?)?.nonzero_fraction)
+    })?;
+    let matched = pack(bias)?;
     print_header();
-    let mut times = LTimes {
-        core: Vec::new(),
-        int8: None,
+    let mut runs = Vec::new();
+    for (blob, bias) in [(&drawn, 0.0), (&matched, bias)] {
+        let core = blob.model()?;
+        let inputs = l_inputs(&core, images)?;
+        let mut run = CoreRun {
+            times: Vec::new(),
+            rate: f64::NAN,
+        };
+        for t in THREADS {
+            let pool = ThreadPool::new(t)?;
+            let mut arena = vec![0u8; arena_bytes(&core, t)?];
+            let mut session = Session::new(&core, &mut arena, t)?;
+            let mut kept = vec![0i32; sdt_core::kept_thresholds_len(&core)];
+            session.keep_thresholds(&mut kept)?;
+            let (ms, stats) =
+                time_per_image(&mut session, &inputs, Kernel::SpikeDriven, &pool, reps())?;
+            let f = Firing::from_stats(&stats);
+            print_row(
+                &format!("core int8 SpikeDriven (l, bias {bias:+.3})"),
+                ms,
+                t,
+                Some(&f),
+            );
+            run.times.push((t, ms));
+            run.rate = f.nonzero_fraction;
+        }
+        runs.push(run);
+    }
+    let int8 = match ort {
+        true => {
+            let lines = run_peer("l", &vs, images, &workdir.join("l"), false)?;
+            print_peer(&lines)?;
+            Some(int8_times(&lines)?)
+        }
+        false => None,
     };
-    for t in THREADS {
-        let pool = ThreadPool::new(t)?;
-        let mut arena = vec![0u8; arena_bytes(&core, t)?];
-        let mut session = Session::new(&core, &mut arena, t)?;
-        let mut kept = vec![0i32; sdt_core::kept_thresholds_len(&core)];
-        session.keep_thresholds(&mut kept)?;
-        let (ms, stats) =
-            time_per_image(&mut session, &inputs, Kernel::SpikeDriven, &pool, reps())?;
-        print_row(
-            "core int8 SpikeDriven (l)",
-            ms,
-            t,
-            Some(&Firing::from_stats(&stats)),
-        );
-        times.core.push((t, ms));
-    }
-    if ort {
-        let lines = run_peer("l", &vs, images, &workdir.join("l"), false)?;
-        print_peer(&lines)?;
-        times.int8 = Some(int8_times(&lines)?);
-    }
-    Ok(times)
+    let matched = runs.pop().ok_or("no run")?;
+    let drawn = runs.pop().ok_or("no run")?;
+    Ok(LTimes {
+        drawn,
+        matched,
+        int8,
+    })
+}
+
+/// The golden inputs quantized for `core`.
+fn l_inputs(
+    core: &sdt_core::Model<'_>,
+    images: &Tensor,
+) -> Result<Vec<sdt_convert::verify::QuantizedInput>, BoxError> {
+    (0..images.size()[0])
+        .map(|i| {
+            let x = Vec::<f32>::try_from(&images.get(i).flatten(0, -1))?;
+            Ok(quantize_input(core, &x)?)
+        })
+        .collect()
+}
+
+/// Spike statistics of one spike-driven pass over `inputs`.
+fn firing(
+    core: &sdt_core::Model<'_>,
+    inputs: &[sdt_convert::verify::QuantizedInput],
+) -> Result<Firing, BoxError> {
+    let mut arena = vec![0u8; arena_bytes(core, 1)?];
+    let mut session = Session::new(core, &mut arena, 1)?;
+    let (_, stats) = time_per_image(
+        &mut session,
+        inputs,
+        Kernel::SpikeDriven,
+        &sdt_core::Sequential,
+        0,
+    )?;
+    Ok(Firing::from_stats(&stats))
 }

@@ -74,6 +74,21 @@ pub fn pack(
     meta: &BlobMeta,
     out: Option<&Path>,
 ) -> Result<AlignedBlob> {
+    pack_shifted(vs, model, weight_bits, input_absmax, meta, out, 0.0)
+}
+
+/// [`pack`] with every pre-spike value shifted by `spike_bias` (`sdt-convert pack
+/// --spike-bias`): not the trained model, but the same network at another firing rate, for
+/// benchmarks whose cost depends on it.
+pub fn pack_shifted(
+    vs: &VarStore,
+    model: &Sdt,
+    weight_bits: u8,
+    input_absmax: f64,
+    meta: &BlobMeta,
+    out: Option<&Path>,
+    spike_bias: f64,
+) -> Result<AlignedBlob> {
     let bits = match weight_bits {
         8 => WeightBits::I8,
         16 => WeightBits::I16,
@@ -95,7 +110,7 @@ pub fn pack(
         weight_bits: bits,
         input_absmax: input_absmax as f32,
         wide_input: false,
-        spike_bias: 0.0,
+        spike_bias,
     };
     let (_, _, blob) =
         convert(&ck, arch, opt, meta).map_err(|e| Error::Data(format!("convert: {e}")))?;
