@@ -19,11 +19,7 @@ pub fn time_per_image(
     exec: &dyn Executor,
     reps: usize,
 ) -> Result<(f64, Stats), sdt_core::Error> {
-    let mut stats = Stats::default();
-    for x in inputs {
-        session.set_input(x.as_input())?;
-        session.run(kernel, exec, Some(&mut stats))?;
-    }
+    let stats = spike_stats(session, inputs, kernel, exec)?;
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
         let start = Instant::now();
@@ -34,4 +30,19 @@ pub fn time_per_image(
         best = best.min(start.elapsed().as_secs_f64() * 1e3 / inputs.len().max(1) as f64);
     }
     Ok((best, stats))
+}
+
+/// The spike statistics of one untimed pass over `inputs`.
+pub fn spike_stats(
+    session: &mut Session<'_, '_, '_>,
+    inputs: &[QuantizedInput],
+    kernel: Kernel,
+    exec: &dyn Executor,
+) -> Result<Stats, sdt_core::Error> {
+    let mut stats = Stats::default();
+    for x in inputs {
+        session.set_input(x.as_input())?;
+        session.run(kernel, exec, Some(&mut stats))?;
+    }
+    Ok(stats)
 }

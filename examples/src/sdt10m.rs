@@ -287,7 +287,8 @@ fn slowest_nodes(
 }
 
 /// The pre-spike shift in `[−1, 1]` at which `rate_at` (increasing in the shift) comes
-/// within a quarter of a point of `target`, by bisection.
+/// within a quarter of a point of `target`, by bisection. The first shift tried is exactly
+/// 0 (no shift), so a caller can answer it from a run it already has.
 pub fn bias_for_rate(
     target: f64,
     mut rate_at: impl FnMut(f64) -> Result<f64, BoxError>,
@@ -329,6 +330,16 @@ mod tests {
             "shift {b}: rate {}",
             rate(b)
         );
+    }
+
+    #[test]
+    fn the_first_shift_tried_is_none() {
+        let mut tried = Vec::new();
+        let _ = bias_for_rate(0.155, |b| {
+            tried.push(b);
+            Ok(0.12 + 0.1 * b)
+        });
+        assert_eq!(tried.first(), Some(&0.0), "{tried:?}");
     }
 
     #[test]

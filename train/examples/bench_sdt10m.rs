@@ -23,7 +23,7 @@ use sdt_examples::sdt10m::{
     bias_for_rate, core_table, machine, print_dense_row, print_header, print_row, print_speedup,
     reps, CoreTimes, Sdt10m,
 };
-use sdt_examples::time_per_image;
+use sdt_examples::{spike_stats, time_per_image};
 use sdt_host::ThreadPool;
 use sdt_train::{deploy, ort_peer, weights, Ctx, Sdt, SdtConfig};
 use serde_json::Value;
@@ -311,12 +311,29 @@ fn l_network(
         params as f64 / 1e6
     );
     let drawn = pack(0.0)?;
+    let drawn_rate = {
+        let core = drawn.model()?;
+        firing(&core, &l_inputs(&core, images)?)?.nonzero_fraction
+    };
+    // The bisection starts at no shift (the drawn blob, measured above) and stops at the
+    // shift it measured last: each blob is packed once.
+    let mut last = None;
     let bias = bias_for_rate(target_rate, |b| {
+        if b == 0.0 {
+            return Ok(drawn_rate);
+        }
         let blob = pack(b)?;
-        let core = blob.model()?;
-        Ok(firing(&core, &l_inputs(&core, images)?)?.nonzero_fraction)
+        let rate = {
+            let core = blob.model()?;
+            firing(&core, &l_inputs(&core, images)?)?.nonzero_fraction
+        };
+        last = Some((b, blob));
+        Ok(rate)
     })?;
-    let matched = pack(bias)?;
+    let matched = match last {
+        Some((b, blob)) if b == bias => blob,
+        _ => pack(bias)?,
+    };
     print_header();
     let mut runs = Vec::new();
     for (blob, bias) in [(&drawn, 0.0), (&matched, bias)] {
@@ -383,12 +400,11 @@ fn firing(
 ) -> Result<Firing, BoxError> {
     let mut arena = vec![0u8; arena_bytes(core, 1)?];
     let mut session = Session::new(core, &mut arena, 1)?;
-    let (_, stats) = time_per_image(
+    let stats = spike_stats(
         &mut session,
         inputs,
         Kernel::SpikeDriven,
         &sdt_core::Sequential,
-        0,
     )?;
     Ok(Firing::from_stats(&stats))
 }
