@@ -3,8 +3,8 @@
 
 use sdt_core::graph::{ConvOutput, Op, TensorKind};
 use sdt_core::model::{node_io, tensor_bytes};
-use sdt_core::plan::Plan;
-use sdt_core::Model;
+use sdt_core::plan::{Plan, ALIGN};
+use sdt_core::{kept_thresholds_len, Model};
 use serde::Serialize;
 
 use crate::error::{ConvertError, Result};
@@ -34,8 +34,14 @@ pub fn summary(model: &Model<'_>, blob_bytes: usize) -> Result<serde_json::Value
         "tensors": g.tensors.len(),
         "blob_bytes": blob_bytes,
         "bytes_per_param": blob_bytes as f64 / g.arch.params.max(1) as f64,
-        "arena_bytes": plan.bytes,
+        // What `sdt_core::arena_bytes` asks a caller to allocate: any buffer will do.
+        "arena_bytes": sdt_core::arena_bytes(model, 1).map_err(ConvertError::Blob)?,
+        // The same arena in a buffer aligned to `arena_align` (a device's static buffer).
+        "arena_aligned_bytes": plan.bytes,
+        "arena_align": ALIGN,
         "arena_lower_bound": plan.lower_bound,
+        // Optional `Session::keep_thresholds` tables, outside the arena.
+        "kept_thresholds_bytes": kept_thresholds_len(model) * core::mem::size_of::<i32>(),
         "metadata": crate::meta::to_json(model.metadata()),
     }))
 }

@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sdt_convert::checkpoint;
 use sdt_convert::verify::{self, blockcheck, evaluate};
 use sdt_convert::{annotate, pack_checkpoint, ConvertError, MetaOptions, PackOptions};
-use sdt_core::plan::Plan;
 use sdt_core::Kernel;
 use sdt_host::AlignedBlob;
 use sdt_host::ThreadPool;
@@ -180,7 +179,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
             let (arch, lowered, blob) = pack_checkpoint(&ck, &opt, &mut |_| {})?;
             sdt_host::fs::write_atomic(&output, blob.bytes())?;
             let model = blob.model()?;
-            let plan = Plan::new(model.graph(), 1).map_err(ConvertError::Blob)?;
+            let arena = sdt_core::arena_bytes(&model, 1).map_err(ConvertError::Blob)?;
             println!(
                 "{}: embed {:?}, {} classes, {} nodes, {} params, {} blob bytes ({:.3} B/param), arena {} bytes",
                 output.display(),
@@ -190,7 +189,7 @@ fn run(cli: Cli) -> Result<(), ConvertError> {
                 model.graph().arch.params,
                 blob.bytes().len(),
                 blob.bytes().len() as f64 / model.graph().arch.params.max(1) as f64,
-                plan.bytes,
+                arena,
             );
             Ok(())
         }
