@@ -24,9 +24,10 @@ use sdt_events::Geometry;
 use sdt_host::blob::BlobMeta;
 use sdt_host::AlignedBlob;
 use sdt_train::config::TrainConfig;
+use sdt_train::data::Source;
 use sdt_train::deploy;
 use sdt_train::eval::Simulate;
-use sdt_train::events::{augmented, Clip, EventFrames, Framing, INPUT_ABSMAX};
+use sdt_train::events::{augmented, Clip, EventFrames, Framing, FreshCopies, INPUT_ABSMAX};
 use sdt_train::train::Trainer;
 use sdt_train::{Error, Result, Sdt, SdtConfig};
 
@@ -78,6 +79,10 @@ struct Args {
     /// class swap, time stretch, drop, noise, hot pixels, polarity jitter).
     #[arg(long, default_value_t = 0)]
     augment_copies: u32,
+    /// Draw the augmented copies anew every epoch (on-the-fly augmentation: no copy is seen
+    /// twice) instead of once before training. Each epoch then spends time augmenting.
+    #[arg(long)]
+    fresh_copies: bool,
     /// Probability that an augmented copy is played backwards (circles swap direction with
     /// their label; `sdt_dvs::augment::time_reverse`). Off by default.
     #[arg(long, default_value_t = EventAugment::default().reverse_prob)]
@@ -338,24 +343,31 @@ fn run(args: Args) -> Result<()> {
         let plain = plan(args.plain_per_class, PLAIN_SEEDS);
         train_clips.extend(simulate(&plain, clip_us, threads, None)?);
     }
-    let train_clips = augmented(
-        &train_clips,
-        framing.geometry,
-        &EventAugment {
-            reverse_prob: args.reverse_prob,
-            ..EventAugment::default()
-        },
-        args.augment_copies,
-        TRAIN_SEEDS,
-    )?;
-    let train = EventFrames::new(&train_clips, &framing)?;
+    let augment = EventAugment {
+        reverse_prob: args.reverse_prob,
+        ..EventAugment::default()
+    };
+    let (train, train_clips): (Box<dyn Source>, usize) = if args.fresh_copies {
+        let fresh = FreshCopies::new(train_clips, framing, augment, args.augment_copies, threads)?;
+        let clips = fresh.clips_per_epoch();
+        (Box::new(fresh), clips)
+    } else {
+        let clips = augmented(
+            &train_clips,
+            framing.geometry,
+            &augment,
+            args.augment_copies,
+            TRAIN_SEEDS,
+        )?;
+        (Box::new(EventFrames::new(&clips, &framing)?), clips.len())
+    };
     let test = EventFrames::new(&test_clips, &framing)?;
     let seconds_simulating = started.elapsed().as_secs_f64();
     eprintln!(
         "{} training + {} held-out clips ({} + {} bins) ready in {seconds_simulating:.0} s",
-        train_clips.len(),
+        train_clips,
         test_clips.len(),
-        train.len_samples(),
+        train.len(),
         test.len_samples()
     );
 
@@ -381,7 +393,7 @@ fn run(args: Args) -> Result<()> {
         dist: None,
     };
     let mut stdout = std::io::stdout();
-    let history = trainer.run(&train, &quick_test, &mut stdout)?;
+    let history = trainer.run(train.as_ref(), &quick_test, &mut stdout)?;
     let seconds_training = started.elapsed().as_secs_f64();
     if (history.len() as u64) < config.epochs {
         eprintln!(
@@ -430,9 +442,9 @@ fn run(args: Args) -> Result<()> {
         .map_err(|e| Error::Data(format!("blob: {e}")))?;
     let held_out = score(&core_model)?;
     let report = Report {
-        train_clips: train_clips.len(),
+        train_clips,
         test_clips: test_clips.len(),
-        train_samples: train.len_samples(),
+        train_samples: train.len(),
         test_samples: test.len_samples(),
         seconds_simulating,
         seconds_training,

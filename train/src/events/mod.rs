@@ -17,6 +17,10 @@ use tch::{Kind, Tensor};
 use crate::data::{gather_batches, Dataset, Source};
 use crate::error::{Error, Result};
 
+mod fresh_copies;
+
+pub use fresh_copies::FreshCopies;
+
 /// `input_absmax` giving the `i8` input grid step `absmax / 127 = 1`: count `c` is `i8` `c`.
 pub const INPUT_ABSMAX: f64 = 127.0;
 
@@ -79,21 +83,65 @@ pub fn augmented(
     seed: u64,
 ) -> Result<Vec<Clip>> {
     let mut out = clips.to_vec();
-    for (i, c) in clips.iter().enumerate() {
+    out.extend(augmented_copies(clips, geometry, augment, copies, seed, 1)?);
+    Ok(out)
+}
+
+/// The `copies` random augmentations of each clip, clip by clip (copy `k` of clip `i` draws
+/// from `(seed, i · copies + k)`), made on `threads` threads: the streams are per copy, so the
+/// result does not depend on `threads`.
+pub fn augmented_copies(
+    clips: &[Clip],
+    geometry: Geometry,
+    augment: &EventAugment,
+    copies: u32,
+    seed: u64,
+    threads: usize,
+) -> Result<Vec<Clip>> {
+    let copy = |i: usize, c: &Clip| -> Result<Vec<Clip>> {
         let gesture = usize::try_from(c.label)
             .ok()
             .and_then(Gesture::from_index)
             .ok_or_else(|| Error::Data(format!("label {} is not a gesture class", c.label)))?;
-        for k in 0..u64::from(copies) {
-            let mut rng = Rng::stream(seed, i as u64 * u64::from(copies) + k);
-            let (events, shown) = augment.apply(&c.events, geometry, gesture, &mut rng);
-            out.push(Clip {
-                events,
-                label: shown.index() as i64,
-            });
-        }
+        Ok((0..u64::from(copies))
+            .map(|k| {
+                let mut rng = Rng::stream(seed, i as u64 * u64::from(copies) + k);
+                let (events, shown) = augment.apply(&c.events, geometry, gesture, &mut rng);
+                Clip {
+                    events,
+                    label: shown.index() as i64,
+                }
+            })
+            .collect())
+    };
+    let threads = threads.clamp(1, clips.len().max(1));
+    // Each thread's clips, with their indices.
+    type Part = Vec<(usize, Vec<Clip>)>;
+    let parts: Vec<Result<Part>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..clips.len())
+                        .step_by(threads)
+                        .map(|i| Ok((i, copy(i, &clips[i])?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Data("augmenting thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut by_clip: Part = Vec::with_capacity(clips.len());
+    for part in parts {
+        by_clip.extend(part?);
     }
-    Ok(out)
+    by_clip.sort_by_key(|(i, _)| *i);
+    Ok(by_clip.into_iter().flat_map(|(_, c)| c).collect())
 }
 
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
