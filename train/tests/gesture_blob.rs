@@ -169,6 +169,37 @@ fn trainer_stops_after_an_epoch_and_resumes() {
     assert!(AlignedBlob::read(&dir.join("gesture_int8.blob")).is_ok());
 }
 
+/// With `--fresh-copies` the copies are redrawn every epoch from the epoch's seed, so a run cut
+/// short and resumed writes the same blob as the run left alone.
+#[test]
+fn fresh_copies_replay_across_a_resume() {
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let fresh = [
+        &ONE_CLIP_PER_CLASS[..],
+        &["--augment-copies", "1", "--fresh-copies"],
+    ]
+    .concat();
+    let blob_of = |name: &str, parts: &[&[&str]]| {
+        let dir = base.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        for extra in parts {
+            let out = tiny_run_epochs(&dir, 2, &[&fresh[..], extra].concat());
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::read(dir.join("gesture_int8.blob")).unwrap()
+    };
+    let whole = blob_of("gesture_fresh_whole", &[&[]]);
+    let resumed = blob_of(
+        "gesture_fresh_resumed",
+        &[&["--stop-after", "1"], &["--resume"]],
+    );
+    assert!(whole == resumed, "the resumed run trained on other copies");
+}
+
 /// `--cuda` trains on the GPU where libtorch sees one, and where it does not it says so
 /// instead of training on the CPU.
 #[test]
