@@ -2,6 +2,7 @@
 
 pub mod gesture;
 pub mod sdt10m;
+pub mod thread_scaling;
 
 use std::time::Instant;
 

@@ -1,14 +1,12 @@
 //! The SDT-10M benchmark table of the integer core, shared by the core-only benchmark and the
 //! side-by-side one against libtorch (in `train/`).
 
-use std::time::Instant;
-
 use sdt_convert::checkpoint::{self, Checkpoint};
 use sdt_convert::verify::{quantize_input, Firing, QuantizedInput};
 use sdt_convert::{convert, ArchOptions, LowerOptions};
 use sdt_core::graph::{Op, WeightBits};
 use sdt_core::{arena_bytes, kept_thresholds_len, Kernel, Model, Session};
-use sdt_host::ThreadPool;
+use sdt_host::{AlignedBlob, ThreadPool};
 
 use crate::time_per_image;
 use sdt_host::data::DataDir;
@@ -36,6 +34,38 @@ impl Sdt10m {
             images,
             pth,
         })
+    }
+
+    /// The checkpoint packed int8 for 224×224, its pre-spike values shifted by `spike_bias`
+    /// (0: as trained), the input range taken from the golden inputs.
+    pub fn packed(&self, spike_bias: f64) -> Result<AlignedBlob, BoxError> {
+        let absmax = self
+            .images
+            .iter()
+            .flatten()
+            .fold(0f32, |m, &x| m.max(x.abs()));
+        let arch = ArchOptions {
+            heads: 8,
+            d: 4,
+            input_h: 224,
+            input_w: 224,
+        };
+        let opt = LowerOptions {
+            weight_bits: WeightBits::I8,
+            input_absmax: absmax,
+            wide_input: false,
+            spike_bias,
+        };
+        Ok(convert(&self.checkpoint, arch, opt, &Default::default())?.2)
+    }
+
+    /// The golden inputs quantized for `model`.
+    pub fn inputs(&self, model: &Model<'_>) -> Result<Vec<QuantizedInput>, BoxError> {
+        Ok(self
+            .images
+            .iter()
+            .map(|x| quantize_input(model, x))
+            .collect::<Result<Vec<_>, _>>()?)
     }
 }
 
@@ -141,17 +171,6 @@ fn print_cells(label: &str, cells: &[String], target: &str) {
 /// one thread, and the spike-driven cost at other firing rates (pre-spike values shifted).
 /// With `profile`, also the spike-driven time per layer type.
 pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<CoreTimes, BoxError> {
-    let absmax = bench
-        .images
-        .iter()
-        .flatten()
-        .fold(0f32, |m, &x| m.max(x.abs()));
-    let arch = ArchOptions {
-        heads: 8,
-        d: 4,
-        input_h: 224,
-        input_w: 224,
-    };
     let reps = reps();
     let mut sweep = Vec::new();
     let mut times = CoreTimes {
@@ -160,19 +179,9 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<Co
         sparse: (f64::NAN, f64::NAN),
     };
     for spike_bias in [0.0, -0.1, 0.1] {
-        let opt = LowerOptions {
-            weight_bits: WeightBits::I8,
-            input_absmax: absmax,
-            wide_input: false,
-            spike_bias,
-        };
-        let (_, _, blob) = convert(&bench.checkpoint, arch, opt, &Default::default())?;
+        let blob = bench.packed(spike_bias)?;
         let model = blob.model()?;
-        let inputs = bench
-            .images
-            .iter()
-            .map(|x| quantize_input(&model, x))
-            .collect::<Result<Vec<_>, _>>()?;
+        let inputs = bench.inputs(&model)?;
         let mut runs: Vec<(Kernel, usize)> = vec![(Kernel::SpikeDriven, threads[0])];
         if spike_bias == 0.0 {
             runs.extend(threads[1..].iter().map(|&t| (Kernel::SpikeDriven, t)));
@@ -218,24 +227,8 @@ pub fn core_table(bench: &Sdt10m, threads: &[usize], profile: bool) -> Result<Co
     Ok(times)
 }
 
-/// Milliseconds of each node of one spike-driven run (1 thread), by node index.
-fn node_times(model: &Model<'_>, input: &QuantizedInput) -> Result<Vec<f64>, BoxError> {
-    let mut arena = vec![0u8; arena_bytes(model, 1)?];
-    let mut session = Session::new(model, &mut arena, 1)?;
-    let mut kept = vec![0i32; kept_thresholds_len(model)];
-    session.keep_thresholds(&mut kept)?;
-    session.set_input(input.as_input())?;
-    let mut times = Vec::new();
-    for i in 0..model.nodes().len() {
-        let t = Instant::now();
-        session.run_nodes(i..i + 1, Kernel::SpikeDriven, &sdt_core::Sequential, None)?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(times)
-}
-
 /// The layer type of a node, in the terms of the dense peers' profiles.
-fn layer_type(op: &Op) -> String {
+pub fn layer_type(op: &Op) -> String {
     match op {
         Op::Encode(s) => format!("encoding conv {0}x{0}", s.geom.kernel),
         Op::Conv { synapse: s, .. } if s.geom.depthwise => {
@@ -259,7 +252,7 @@ fn slowest_nodes(
     input: &QuantizedInput,
     per_type: bool,
 ) -> Result<(), BoxError> {
-    let times = node_times(model, input)?;
+    let times = crate::thread_scaling::node_times(model, input, 1, 1)?.nodes;
     let mut order: Vec<usize> = (0..times.len()).collect();
     order.sort_by(|&a, &b| times[b].total_cmp(&times[a]));
     let top = std::env::var("BENCH_TOP")
