@@ -22,18 +22,15 @@ pub struct FreshCopies {
     framing: Framing,
     augment: EventAugment,
     copies: u32,
-    threads: usize,
 }
 
 impl FreshCopies {
-    /// `clips` and, every epoch, `copies` fresh augmentations of each, augmented on `threads`
-    /// threads.
+    /// `clips` and, every epoch, `copies` fresh augmentations of each (made on all cores).
     pub fn new(
         clips: Vec<Clip>,
         framing: Framing,
         augment: EventAugment,
         copies: u32,
-        threads: usize,
     ) -> Result<Self> {
         let originals = EventFrames::new(&clips, &framing)?;
         Ok(Self {
@@ -42,7 +39,6 @@ impl FreshCopies {
             framing,
             augment,
             copies,
-            threads,
         })
     }
 
@@ -59,7 +55,6 @@ impl FreshCopies {
             &self.augment,
             self.copies,
             seed,
-            self.threads,
         )?;
         let mut frames = vec![self.originals.frames.shallow_clone()];
         let mut labels = vec![self.originals.labels.shallow_clone()];
@@ -150,7 +145,7 @@ mod tests {
 
     #[test]
     fn copies_are_redrawn_every_epoch_and_replay_from_the_seed() {
-        let src = FreshCopies::new(clips(), framing(), EventAugment::default(), 3, 2).unwrap();
+        let src = FreshCopies::new(clips(), framing(), EventAugment::default(), 3).unwrap();
         assert_eq!(src.clips_per_epoch(), 8);
         let originals = src.originals.len();
         assert!(originals >= 4, "{originals} bins");
@@ -180,24 +175,16 @@ mod tests {
             y1.contains(&sided[1]) || y2.contains(&sided[1]),
             "no mirrored copy"
         );
-        // The copies match those made once from the same seed, on any number of threads.
-        let once = augmented_copies(&src.clips, framing().geometry, &src.augment, 3, 1, 1).unwrap();
+        // An epoch's copies are those `augmented_copies` makes from the epoch's seed.
+        let once = augmented_copies(&src.clips, framing().geometry, &src.augment, 3, 1).unwrap();
         let made = EventFrames::new(&once, &framing()).unwrap();
-        assert_eq!(
-            originals + made.len(),
-            FreshCopies::new(clips(), framing(), EventAugment::default(), 3, 1)
-                .unwrap()
-                .epoch(1)
-                .unwrap()
-                .1
-                .size()[0]
-        );
+        assert_eq!(originals + made.len(), src.epoch(1).unwrap().1.size()[0]);
     }
 
     #[test]
     fn every_bin_of_an_epoch_is_drawn_when_the_counts_match() {
         // Without copies the epoch is the originals, and the shuffled order maps one to one.
-        let src = FreshCopies::new(clips(), framing(), EventAugment::default(), 0, 1).unwrap();
+        let src = FreshCopies::new(clips(), framing(), EventAugment::default(), 0).unwrap();
         let (_, y) = epoch(&src, 7);
         let direct = src.originals.to_dataset().unwrap();
         assert_eq!(y, Vec::<i64>::try_from(&direct.labels).unwrap());

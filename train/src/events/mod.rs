@@ -8,6 +8,7 @@
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
 
+use rayon::prelude::*;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::Gesture;
@@ -83,65 +84,41 @@ pub fn augmented(
     seed: u64,
 ) -> Result<Vec<Clip>> {
     let mut out = clips.to_vec();
-    out.extend(augmented_copies(clips, geometry, augment, copies, seed, 1)?);
+    out.extend(augmented_copies(clips, geometry, augment, copies, seed)?);
     Ok(out)
 }
 
 /// The `copies` random augmentations of each clip, clip by clip (copy `k` of clip `i` draws
-/// from `(seed, i · copies + k)`), made on `threads` threads: the streams are per copy, so the
-/// result does not depend on `threads`.
+/// from `(seed, i · copies + k)`), made on all cores: the streams are per copy, so the result
+/// does not depend on how many there are.
 pub fn augmented_copies(
     clips: &[Clip],
     geometry: Geometry,
     augment: &EventAugment,
     copies: u32,
     seed: u64,
-    threads: usize,
 ) -> Result<Vec<Clip>> {
-    let copy = |i: usize, c: &Clip| -> Result<Vec<Clip>> {
-        let gesture = usize::try_from(c.label)
-            .ok()
-            .and_then(Gesture::from_index)
-            .ok_or_else(|| Error::Data(format!("label {} is not a gesture class", c.label)))?;
-        Ok((0..u64::from(copies))
-            .map(|k| {
-                let mut rng = Rng::stream(seed, i as u64 * u64::from(copies) + k);
-                let (events, shown) = augment.apply(&c.events, geometry, gesture, &mut rng);
-                Clip {
-                    events,
-                    label: shown.index() as i64,
-                }
-            })
-            .collect())
-    };
-    let threads = threads.clamp(1, clips.len().max(1));
-    // Each thread's clips, with their indices.
-    type Part = Vec<(usize, Vec<Clip>)>;
-    let parts: Vec<Result<Part>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    (t..clips.len())
-                        .step_by(threads)
-                        .map(|i| Ok((i, copy(i, &clips[i])?)))
-                        .collect()
+    let per_clip = clips
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let gesture = usize::try_from(c.label)
+                .ok()
+                .and_then(Gesture::from_index)
+                .ok_or_else(|| Error::Data(format!("label {} is not a gesture class", c.label)))?;
+            Ok((0..u64::from(copies))
+                .map(|k| {
+                    let mut rng = Rng::stream(seed, i as u64 * u64::from(copies) + k);
+                    let (events, shown) = augment.apply(&c.events, geometry, gesture, &mut rng);
+                    Clip {
+                        events,
+                        label: shown.index() as i64,
+                    }
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Data("augmenting thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut by_clip: Part = Vec::with_capacity(clips.len());
-    for part in parts {
-        by_clip.extend(part?);
-    }
-    by_clip.sort_by_key(|(i, _)| *i);
-    Ok(by_clip.into_iter().flat_map(|(_, c)| c).collect())
+                .collect::<Vec<_>>())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(per_clip.into_iter().flatten().collect())
 }
 
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the

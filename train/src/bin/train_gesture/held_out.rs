@@ -43,11 +43,10 @@ pub fn held_out(
     realistic: bool,
     robustness_per_class: u64,
     clip_us: u64,
-    threads: usize,
 ) -> Result<HeldOut> {
     let eval = evaluate(clips, geometry, model)?;
     let robustness = match (realistic, robustness_per_class) {
-        (true, n) if n > 0 => robustness(n, clip_us, threads, geometry, model)?,
+        (true, n) if n > 0 => robustness(n, clip_us, geometry, model)?,
         _ => Vec::new(),
     };
     let w = eval.windows.max(1) as f64;
@@ -183,7 +182,6 @@ fn evaluate(clips: &[Clip], geometry: Geometry, model: &sdt_core::Model<'_>) -> 
 fn robustness(
     per_class: u64,
     clip_us: u64,
-    threads: usize,
     geometry: Geometry,
     model: &sdt_core::Model<'_>,
 ) -> Result<Vec<RobustnessRow>> {
@@ -214,7 +212,6 @@ fn robustness(
         let clips = simulate(
             &plan(per_class, ROBUSTNESS_SEEDS + i as u64 * 10_000),
             clip_us,
-            threads,
             Some(&r),
         )?;
         let e = evaluate(&clips, geometry, model)?;

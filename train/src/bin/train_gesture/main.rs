@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
+use rayon::prelude::*;
 use sdt_core::meta::{BinLength, EventFraming, InputKind, PolarityLayout};
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::{class_names, clip, Gesture, Randomization, SimOptions};
@@ -156,62 +157,36 @@ struct Report {
     held_out: HeldOut,
 }
 
+/// One clip per `(gesture, seed)`, simulated on all cores (each clip is seeded, so the clips do
+/// not depend on how many there are).
 fn simulate(
     gestures: &[(Gesture, u64)],
     clip_us: u64,
-    threads: usize,
     realistic: Option<&Randomization>,
 ) -> Result<Vec<Clip>> {
     let opts = SimOptions::default();
-    let parts: Vec<Result<Vec<Clip>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|k| {
-                s.spawn(move || {
-                    gestures
-                        .iter()
-                        .skip(k)
-                        .step_by(threads)
-                        .map(|&(g, seed)| {
-                            let (events, shown) = match realistic {
-                                Some(r) => {
-                                    let f = r
-                                        .clip(g, clip_us, seed)
-                                        .map_err(|e| Error::Data(format!("simulator: {e}")))?;
-                                    (f.events, f.gesture)
-                                }
-                                None => (
-                                    clip(g, clip_us, &opts, seed)
-                                        .map_err(|e| Error::Data(format!("simulator: {e}")))?,
-                                    g,
-                                ),
-                            };
-                            Ok(Clip {
-                                events,
-                                label: shown.index() as i64,
-                            })
-                        })
-                        .collect()
-                })
+    gestures
+        .par_iter()
+        .map(|&(g, seed)| {
+            let (events, shown) = match realistic {
+                Some(r) => {
+                    let f = r
+                        .clip(g, clip_us, seed)
+                        .map_err(|e| Error::Data(format!("simulator: {e}")))?;
+                    (f.events, f.gesture)
+                }
+                None => (
+                    clip(g, clip_us, &opts, seed)
+                        .map_err(|e| Error::Data(format!("simulator: {e}")))?,
+                    g,
+                ),
+            };
+            Ok(Clip {
+                events,
+                label: shown.index() as i64,
             })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Data("simulator thread panicked".into())))
-            })
-            .collect()
-    });
-    // Undo the striping so clip i is gestures[i].
-    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(gestures.len());
-    let mut iters: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
-    for i in 0..gestures.len() {
-        if let Some(c) = iters.get_mut(i % threads).and_then(Iterator::next) {
-            out.push(c);
-        }
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// The labelled clips of a DVS128 Gesture folder's recordings of `users`.
@@ -296,19 +271,12 @@ fn run(args: Args) -> Result<()> {
         (true, true) => Device::Cuda(0),
         (true, false) => return Err(Error::NoCuda),
     };
-    // Simulation and scoring are per clip, one clip per thread.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let clip_us = args.clip_ms * 1000;
     let randomization = Randomization::default();
     let realistic = args.realistic.then_some(&randomization);
     let test_clips = match &args.dvs128 {
         Some(dir) => real_clips(dir, 24..=29)?,
-        None => simulate(
-            &plan(args.test_per_class, TEST_SEEDS),
-            clip_us,
-            threads,
-            realistic,
-        )?,
+        None => simulate(&plan(args.test_per_class, TEST_SEEDS), clip_us, realistic)?,
     };
     // The held-out clips (and the robustness table) through a blob, as its users run it.
     let score = |model: &sdt_core::Model<'_>| {
@@ -319,7 +287,6 @@ fn run(args: Args) -> Result<()> {
             args.realistic,
             args.robustness_per_class,
             clip_us,
-            threads,
         )
     };
     if let Some(path) = &args.evaluate {
@@ -332,23 +299,18 @@ fn run(args: Args) -> Result<()> {
     }
     let mut train_clips = match &args.dvs128 {
         Some(dir) => real_clips(dir, 1..=23)?,
-        None => simulate(
-            &plan(args.train_per_class, TRAIN_SEEDS),
-            clip_us,
-            threads,
-            realistic,
-        )?,
+        None => simulate(&plan(args.train_per_class, TRAIN_SEEDS), clip_us, realistic)?,
     };
     if args.realistic && args.dvs128.is_none() && args.plain_per_class > 0 {
         let plain = plan(args.plain_per_class, PLAIN_SEEDS);
-        train_clips.extend(simulate(&plain, clip_us, threads, None)?);
+        train_clips.extend(simulate(&plain, clip_us, None)?);
     }
     let augment = EventAugment {
         reverse_prob: args.reverse_prob,
         ..EventAugment::default()
     };
     let (train, train_clips): (Box<dyn Source>, usize) = if args.fresh_copies {
-        let fresh = FreshCopies::new(train_clips, framing, augment, args.augment_copies, threads)?;
+        let fresh = FreshCopies::new(train_clips, framing, augment, args.augment_copies)?;
         let clips = fresh.clips_per_epoch();
         (Box::new(fresh), clips)
     } else {
