@@ -19,6 +19,9 @@ apt_install() {
   else sudo apt-get update -qq && sudo apt-get install -y -qq "$@"; fi
 }
 
+# The whole run needs about 16 GB of disk (torch in .venv 5 GB, the build folders 11 GB).
+df -h . | tail -n 1 | awk '{print "disk: " $4 " free of " $2}'
+
 step "toolchain: bare-metal targets, nightly, cargo-fuzz, cbindgen; C compilers and QEMU for the C API tests"
 rustup target add thumbv7em-none-eabihf thumbv8m.main-none-eabihf
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -219,7 +222,25 @@ fuzz_seconds="${FUZZ_SECONDS:-20}"
     echo "fuzz $target for ${fuzz_seconds}s"
     mkdir -p "corpus/$target"
     cp -n "regressions/$target"/* "corpus/$target"/ 2>/dev/null || true
-    cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 2>&1 | tail -n 2
+    rm -rf "artifacts/$target"
+    log=$(mktemp)
+    if cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$fuzz_seconds" \
+      -rss_limit_mb=2048 >"$log" 2>&1; then
+      tail -n 2 "$log"
+    else
+      # A finding: libFuzzer's report, and the input itself, since a CI checkout is thrown away.
+      grep -v '^#[0-9]' "$log" | tail -n 80
+      for input in artifacts/"$target"/*; do
+        [ -f "$input" ] || continue
+        echo "input $input ($(stat -c %s "$input") bytes), base64:"
+        base64 -w 100 "$input" | head -c 20000
+        echo
+      done
+      df -h . | tail -n 1 | awk '{print "disk: " $4 " free of " $2}'
+      echo "fuzz target $target failed: a build error is above; a finding's input too (save it into fuzz/regressions/$target/)"
+      exit 1
+    fi
+    rm -f "$log"
   done
 )
 
