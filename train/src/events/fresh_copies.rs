@@ -85,15 +85,22 @@ impl Source for FreshCopies {
         };
         let (n, len) = (labels.size()[0], self.len().max(1));
         gather_batches(order, batch_size, move |idx| {
-            // Bin i · n / len of this epoch's n bins (i < len, so the index stays below n).
             let idx: Vec<i64> = Vec::try_from(idx)?;
-            let idx = Tensor::from_slice(&idx.iter().map(|&i| i * n / len).collect::<Vec<_>>());
+            let idx: Vec<i64> = idx.iter().map(|&i| epoch_bin(i, n, len)).collect();
+            let idx = Tensor::from_slice(&idx);
             Ok((
                 frames.f_index_select(0, &idx)?.f_to_kind(Kind::Float)?,
                 labels.f_index_select(0, &idx)?,
             ))
         })
     }
+}
+
+/// The bin that sample `i` of `len` shuffled samples draws from an epoch of `n` bins: `i · n /
+/// len`, so the draws spread evenly (each bin once when `n == len`, none twice more often than
+/// the others when `n < len`). Below `n` for every `i < len`.
+fn epoch_bin(i: i64, n: i64, len: i64) -> i64 {
+    i * n / len
 }
 
 #[cfg(test)]
@@ -183,10 +190,44 @@ mod tests {
 
     #[test]
     fn every_bin_of_an_epoch_is_drawn_when_the_counts_match() {
-        // Without copies the epoch is the originals, and the shuffled order maps one to one.
+        // Without copies the epoch is the originals, and a shuffled order maps one to one: the
+        // batches are the originals' frames and labels in that order.
         let src = FreshCopies::new(clips(), framing(), EventAugment::default(), 0).unwrap();
-        let (_, y) = epoch(&src, 7);
+        let len = src.len();
+        let order: Vec<i64> = (0..len).map(|i| (i * 5 + 3) % len).collect();
+        assert!(len % 5 != 0, "the order must be a permutation");
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for b in src.batches(order.clone(), 3, 7) {
+            let (f, l) = b.unwrap();
+            x.push(f);
+            y.push(l);
+        }
         let direct = src.originals.to_dataset().unwrap();
-        assert_eq!(y, Vec::<i64>::try_from(&direct.labels).unwrap());
+        let idx = Tensor::from_slice(&order);
+        let want_x = direct.images.index_select(0, &idx);
+        let want_y = direct.labels.index_select(0, &idx);
+        assert!(Tensor::cat(&x, 0).equal(&want_x), "frames out of order");
+        assert!(Tensor::cat(&y, 0).equal(&want_y), "labels out of order");
+    }
+
+    #[test]
+    fn draws_spread_evenly_over_an_epoch_of_another_length() {
+        for (n, len) in [(10, 10), (7, 10), (13, 10), (1, 10), (10, 1), (999, 1000)] {
+            let mut drawn = vec![0; n as usize];
+            for i in 0..len {
+                let bin = epoch_bin(i, n, len);
+                assert!((0..n).contains(&bin), "{i} of {len} -> {bin} of {n}");
+                drawn[bin as usize] += 1;
+            }
+            let (lo, hi) = (drawn.iter().min().unwrap(), drawn.iter().max().unwrap());
+            // Fewer bins than draws: every bin is drawn; more: none twice.
+            assert!(
+                hi - lo <= 1 || (n > len && *hi == 1),
+                "{n} bins, {len} draws: {drawn:?}"
+            );
+            if n <= len {
+                assert!(*lo >= 1, "{n} bins, {len} draws: a bin never drawn");
+            }
+        }
     }
 }
