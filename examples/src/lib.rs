@@ -1,6 +1,7 @@
 //! Shared helpers of the examples: finding the golden data and timing runs.
 
 pub mod gesture;
+pub mod presets;
 pub mod sdt10m;
 pub mod thread_scaling;
 
