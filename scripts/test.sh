@@ -229,7 +229,7 @@ fuzz_seconds="${FUZZ_SECONDS:-20}"
       tail -n 2 "$log"
     else
       # A finding: libFuzzer's report, and the input itself, since a CI checkout is thrown away.
-      grep -v '^#[0-9]' "$log" | tail -n 80
+      { grep -v '^#[0-9]' "$log" || true; } | tail -n 80
       for input in artifacts/"$target"/*; do
         [ -f "$input" ] || continue
         echo "input $input ($(stat -c %s "$input") bytes), base64:"

@@ -17,16 +17,19 @@ use crate::gesture;
 pub struct Score {
     /// Windows that named the clip's class.
     pub hits: usize,
-    /// Windows classified.
-    pub windows: usize,
     /// The label of every window, clip after clip.
     pub labels: Vec<usize>,
 }
 
 impl Score {
+    /// Windows classified.
+    pub fn windows(&self) -> usize {
+        self.labels.len()
+    }
+
     /// Share of windows right (0 when there were none).
     pub fn accuracy(&self) -> f64 {
-        self.hits as f64 / self.windows.max(1) as f64
+        self.hits as f64 / self.windows().max(1) as f64
     }
 }
 
@@ -43,7 +46,6 @@ pub fn score(
     let (w, h) = preset.sensor_size;
     let mut score = Score {
         hits: 0,
-        windows: 0,
         labels: Vec::new(),
     };
     for seed in seeds {
@@ -51,7 +53,6 @@ pub fn score(
         let truth = clip.gesture.index();
         classify_events(&clip.events, Geometry::new(w, h), model, &opts, |r| {
             score.hits += usize::from(r.label == truth);
-            score.windows += 1;
             score.labels.push(r.label);
         })?;
     }

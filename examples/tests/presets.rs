@@ -21,12 +21,12 @@ fn close_up_hand_waves_are_recognized() {
             "close-up {}: {}/{} {:?}",
             g.name(),
             s.hits,
-            s.windows,
+            s.windows(),
             s.labels
         );
-        assert!(s.windows >= 24, "{} windows", s.windows);
+        assert!(s.windows() >= 24, "{} windows", s.windows());
         hits += s.hits;
-        windows += s.windows;
+        windows += s.windows();
     }
     let accuracy = hits as f64 / windows as f64;
     assert!(

@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for ((_, preset), total) in presets.iter().zip(&mut totals) {
             let s = presets::score(&model, preset, g, FIRST_SEED..FIRST_SEED + seeds, CLIP_US)?;
             total.0 += s.hits;
-            total.1 += s.windows;
+            total.1 += s.windows();
             print!(" {:>11.1}%", 100.0 * s.accuracy());
         }
         println!();
