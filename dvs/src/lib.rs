@@ -6,6 +6,7 @@
 pub mod aedat4;
 pub mod augment;
 pub mod classify;
+pub mod denoise;
 pub mod dvs128;
 pub mod info;
 pub mod render;

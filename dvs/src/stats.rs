@@ -6,6 +6,8 @@
 
 use sdt_events::{Event, Geometry};
 
+use crate::denoise::NeighbourSupport;
+
 /// Window of the per-window statistics (µs): a typical model bin.
 pub const WINDOW_US: u64 = 50_000;
 /// Bin of the rate burstiness (µs).
@@ -112,31 +114,14 @@ pub fn compute(events: &[Event], geometry: Geometry) -> EventStats {
     }
 
     // Neighbour support and per-pixel intervals.
-    const NEVER: u64 = u64::MAX;
-    let mut last = vec![NEVER; pixels];
+    let mut support = NeighbourSupport::new(geometry);
     let mut intervals = Vec::with_capacity(inside.len());
     let mut isolated = 0u64;
     for e in &inside {
-        let (x, y) = (usize::from(e.x), usize::from(e.y));
-        let mut supported = false;
-        'search: for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-            for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                if (nx, ny) == (x, y) {
-                    continue;
-                }
-                let t = last[ny * w + nx];
-                if t != NEVER && e.t.saturating_sub(t) <= SUPPORT_US {
-                    supported = true;
-                    break 'search;
-                }
-            }
+        isolated += u64::from(!support.supported(e, SUPPORT_US));
+        if let Some(before) = support.record(e) {
+            intervals.push(e.t.saturating_sub(before));
         }
-        isolated += u64::from(!supported);
-        let own = &mut last[y * w + x];
-        if *own != NEVER {
-            intervals.push(e.t.saturating_sub(*own));
-        }
-        *own = e.t;
     }
     intervals.sort_unstable();
     let q = |f: f64| -> f64 {

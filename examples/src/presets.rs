@@ -2,13 +2,16 @@
 //! to the lens, a whole upper body, and a dim, noisy, sparse scene, the situations a user
 //! meets first with a real sensor. Every window of a clip shows its gesture, so a window is
 //! right when it names the clip's class (the mirrored class for a mirrored scene).
+//! [`Preprocess`] holds the input-side levers tried on the sparse scene: a gain and a
+//! background-activity filter.
 
 use std::ops::Range;
 
 use sdt_core::{Kernel, Model};
 use sdt_dvs::classify::classify_events;
+use sdt_dvs::denoise;
 use sdt_dvs::sim::{Gesture, Randomization};
-use sdt_events::Geometry;
+use sdt_events::{Event, Geometry};
 
 use crate::gesture;
 
@@ -33,11 +36,52 @@ impl Score {
     }
 }
 
+/// What happens to a clip's events before the model sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preprocess {
+    /// Every event enters this many times: what a normalization by event count does to a
+    /// sparse window (1: as filmed).
+    pub gain: u32,
+    /// Keep only events that a neighbour supports within this window (µs)
+    /// ([`denoise::background_activity`]); `None` keeps all.
+    pub denoise_us: Option<u64>,
+}
+
+impl Default for Preprocess {
+    /// The events as filmed.
+    fn default() -> Self {
+        Self {
+            gain: 1,
+            denoise_us: None,
+        }
+    }
+}
+
+impl Preprocess {
+    /// The events the model sees: filtered first, then repeated `gain` times in place.
+    pub fn apply(&self, events: &[Event], geometry: Geometry) -> Vec<Event> {
+        let filtered;
+        let events = match self.denoise_us {
+            Some(window_us) => {
+                filtered = denoise::background_activity(events, geometry, window_us);
+                &filtered[..]
+            }
+            None => events,
+        };
+        let gain = self.gain.max(1) as usize;
+        events
+            .iter()
+            .flat_map(|e| std::iter::repeat_n(*e, gain))
+            .collect()
+    }
+}
+
 /// Films `gesture` in `preset` once per seed (`duration_us` each) and classifies the clips
-/// window by window, framed as the blob says.
+/// window by window, framed as the blob says, after `preprocess`.
 pub fn score(
     model: &Model<'_>,
     preset: &Randomization,
+    preprocess: &Preprocess,
     gesture: Gesture,
     seeds: Range<u64>,
     duration_us: u64,
@@ -51,10 +95,39 @@ pub fn score(
     for seed in seeds {
         let clip = preset.clip(gesture, duration_us, seed)?;
         let truth = clip.gesture.index();
-        classify_events(&clip.events, Geometry::new(w, h), model, &opts, |r| {
+        let geometry = Geometry::new(w, h);
+        let events = preprocess.apply(&clip.events, geometry);
+        classify_events(&events, geometry, model, &opts, |r| {
             score.hits += usize::from(r.label == truth);
             score.labels.push(r.label);
         })?;
     }
     Ok(score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preprocess_filters_first_then_repeats_each_event_in_place() {
+        let g = Geometry::new(16, 16);
+        let ev = |t, x, y| Event { t, x, y, p: 1 };
+        // An edge of two neighbours and a lone noise event far from it.
+        let events = [ev(0, 4, 4), ev(100, 5, 4), ev(200, 12, 12)];
+        assert_eq!(Preprocess::default().apply(&events, g), events);
+        let doubled = Preprocess {
+            gain: 2,
+            denoise_us: None,
+        };
+        assert_eq!(
+            doubled.apply(&events[..2], g),
+            [events[0], events[0], events[1], events[1]]
+        );
+        let denoised = Preprocess {
+            gain: 3,
+            denoise_us: Some(1_000),
+        };
+        assert_eq!(denoised.apply(&events, g), [events[1]; 3]);
+    }
 }

@@ -3,7 +3,8 @@
 //! people, rooms and sensors the training never drew, must be recognized.
 
 use sdt_dvs::sim::{Gesture, Randomization};
-use sdt_examples::{gesture, presets};
+use sdt_examples::gesture;
+use sdt_examples::presets::{self, Preprocess};
 use sdt_host::AlignedBlob;
 
 /// Share of windows the bundled model must get right (it got 52 of 54 when bundled; the model before 48).
@@ -16,7 +17,15 @@ fn close_up_hand_waves_are_recognized() {
     let close_up = Randomization::close_up();
     let (mut hits, mut windows) = (0, 0);
     for g in [Gesture::RightHandWave, Gesture::LeftHandWave] {
-        let s = presets::score(&model, &close_up, g, 100..103, 2_000_000).expect("filmed");
+        let s = presets::score(
+            &model,
+            &close_up,
+            &Preprocess::default(),
+            g,
+            100..103,
+            2_000_000,
+        )
+        .expect("filmed");
         eprintln!(
             "close-up {}: {}/{} {:?}",
             g.name(),

@@ -3,12 +3,17 @@
 //! Prints the share of 400 ms windows right per scene and gesture (`sdt_examples::presets`).
 //! Seeds 100.. are people, rooms and sensors the training never drew.
 //!
-//! `cargo run --release -p sdt-examples --bin gesture_presets [-- [--seeds N] [BLOB]]`
+//! `--gain K` feeds every event K times (a normalization by event count on a sparse window),
+//! `--denoise-ms MS` drops events no neighbour supports within MS (a background-activity
+//! filter): the input-side levers tried on the sparse scene (`train/README.md`).
+//!
+//! `cargo run --release -p sdt-examples --bin gesture_presets [-- [--seeds N] [--gain K] [--denoise-ms MS] [BLOB]]`
 
 use std::path::PathBuf;
 
 use sdt_dvs::sim::{Gesture, Randomization};
-use sdt_examples::{gesture, presets};
+use sdt_examples::gesture;
+use sdt_examples::presets::{self, Preprocess};
 use sdt_host::AlignedBlob;
 
 /// Length of every clip.
@@ -19,15 +24,25 @@ const FIRST_SEED: u64 = 100;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sdt_host::level::apply_env()?;
     let (mut seeds, mut blob) = (3u64, gesture::bundled_blob());
+    let mut preprocess = Preprocess::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let mut positive = |flag: &str| -> Result<u64, String> {
+            args.next()
+                .and_then(|n| n.parse().ok())
+                .filter(|&n| n > 0)
+                .ok_or(format!("{flag} needs a positive whole number"))
+        };
         match arg.as_str() {
-            "--seeds" => {
-                seeds = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or("--seeds needs a positive count")?;
+            "--seeds" => seeds = positive("--seeds")?,
+            "--gain" => {
+                preprocess.gain =
+                    u32::try_from(positive("--gain")?).map_err(|_| "--gain too large")?
+            }
+            "--denoise-ms" => {
+                let ms = positive("--denoise-ms")?;
+                preprocess.denoise_us =
+                    Some(ms.checked_mul(1_000).ok_or("--denoise-ms too large")?);
             }
             path => blob = PathBuf::from(path),
         }
@@ -39,6 +54,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         blob.display(),
         CLIP_US as f64 * 1e-6
     );
+    if preprocess != Preprocess::default() {
+        println!(
+            "input: every event {}×, background-activity filter {}",
+            preprocess.gain,
+            preprocess
+                .denoise_us
+                .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
+        );
+    }
     let presets = Randomization::presets();
     print!("{:<26}", "gesture");
     for (name, _) in &presets {
@@ -49,7 +73,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for g in Gesture::ALL {
         print!("{:<26}", g.name());
         for ((_, preset), total) in presets.iter().zip(&mut totals) {
-            let s = presets::score(&model, preset, g, FIRST_SEED..FIRST_SEED + seeds, CLIP_US)?;
+            let s = presets::score(
+                &model,
+                preset,
+                &preprocess,
+                g,
+                FIRST_SEED..FIRST_SEED + seeds,
+                CLIP_US,
+            )?;
             total.0 += s.hits;
             total.1 += s.windows();
             print!(" {:>11.1}%", 100.0 * s.accuracy());
