@@ -2,8 +2,8 @@
 //! to the lens, a whole upper body, and a dim, noisy, sparse scene, the situations a user
 //! meets first with a real sensor. Every window of a clip shows its gesture, so a window is
 //! right when it names the clip's class (the mirrored class for a mirrored scene).
-//! [`Preprocess`] holds the input-side levers tried on the sparse scene: a gain and a
-//! background-activity filter.
+//! [`Preprocess`] holds the input-side levers tried on the sparse scene: a gain, a gain that
+//! normalizes each bin's event count, and a background-activity filter.
 
 use std::ops::Range;
 
@@ -45,6 +45,46 @@ pub struct Preprocess {
     /// Keep only events that a neighbour supports within this window (µs)
     /// ([`denoise::background_activity`]); `None` keeps all.
     pub denoise_us: Option<u64>,
+    /// A gain per bin that lifts sparse bins towards an event count; `None`: no such gain.
+    pub normalize: Option<Normalize>,
+}
+
+/// Normalization by event count, bin by bin: a bin of `n` events below `events` has each of
+/// them counted `events / n` times (rounded, at most `max_gain`), so a sparse scene reaches
+/// the counts the model saw in training while a busy one stays as filmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Normalize {
+    /// Bin length (µs), bins counted from the first event as the streaming classifier does.
+    pub bin_us: u64,
+    /// Events a bin is lifted towards.
+    pub events: u32,
+    /// Largest gain.
+    pub max_gain: u32,
+}
+
+impl Normalize {
+    /// The gain of every bin of a time-ordered stream (bins from its first event on).
+    fn bin_gains(&self, events: &[Event]) -> Vec<u32> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Vec::new();
+        };
+        let bin_us = self.bin_us.max(1);
+        let bins = ((last.t.saturating_sub(first.t)) / bin_us + 1) as usize;
+        let mut counts = vec![0u64; bins];
+        for e in events {
+            if let Some(c) = counts.get_mut((e.t.saturating_sub(first.t) / bin_us) as usize) {
+                *c += 1;
+            }
+        }
+        let target = u64::from(self.events);
+        counts
+            .iter()
+            .map(|&n| {
+                let gain = (target + n / 2) / n.max(1);
+                gain.clamp(1, u64::from(self.max_gain.max(1))) as u32
+            })
+            .collect()
+    }
 }
 
 impl Default for Preprocess {
@@ -53,12 +93,14 @@ impl Default for Preprocess {
         Self {
             gain: 1,
             denoise_us: None,
+            normalize: None,
         }
     }
 }
 
 impl Preprocess {
-    /// The events the model sees: filtered first, then repeated `gain` times in place.
+    /// The events the model sees: filtered first, then each repeated in place (the fixed
+    /// gain times the normalizing gain of its bin).
     pub fn apply(&self, events: &[Event], geometry: Geometry) -> Vec<Event> {
         let filtered;
         let events = match self.denoise_us {
@@ -69,9 +111,19 @@ impl Preprocess {
             None => events,
         };
         let gain = self.gain.max(1) as usize;
+        let bin_gains = self
+            .normalize
+            .map(|n| (n.bin_gains(events), n.bin_us.max(1)));
+        let t0 = events.first().map_or(0, |e| e.t);
         events
             .iter()
-            .flat_map(|e| std::iter::repeat_n(*e, gain))
+            .flat_map(|e| {
+                let bin_gain = bin_gains.as_ref().map_or(1, |(gains, bin_us)| {
+                    let bin = (e.t.saturating_sub(t0) / bin_us) as usize;
+                    gains.get(bin).copied().unwrap_or(1) as usize
+                });
+                std::iter::repeat_n(*e, gain * bin_gain)
+            })
             .collect()
     }
 }
@@ -118,7 +170,7 @@ mod tests {
         assert_eq!(Preprocess::default().apply(&events, g), events);
         let doubled = Preprocess {
             gain: 2,
-            denoise_us: None,
+            ..Preprocess::default()
         };
         assert_eq!(
             doubled.apply(&events[..2], g),
@@ -127,7 +179,49 @@ mod tests {
         let denoised = Preprocess {
             gain: 3,
             denoise_us: Some(1_000),
+            normalize: None,
         };
         assert_eq!(denoised.apply(&events, g), [events[1]; 3]);
+    }
+
+    #[test]
+    fn normalization_lifts_sparse_bins_only_and_caps_the_gain() {
+        let g = Geometry::new(16, 16);
+        // Bin 0 (0..1 ms): 4 events; bin 1: 1 event; bin 2: none; bin 3: 1 event.
+        let mut events: Vec<Event> = (0..4)
+            .map(|k| Event {
+                t: k * 100,
+                x: k as u16,
+                y: 0,
+                p: 0,
+            })
+            .collect();
+        events.push(Event {
+            t: 1_500,
+            x: 0,
+            y: 1,
+            p: 1,
+        });
+        events.push(Event {
+            t: 3_200,
+            x: 0,
+            y: 2,
+            p: 1,
+        });
+        let normalize = Normalize {
+            bin_us: 1_000,
+            events: 3,
+            max_gain: 2,
+        };
+        // The empty bin's gain is moot.
+        assert_eq!(normalize.bin_gains(&events), [1, 2, 2, 2]);
+        let seen = Preprocess {
+            normalize: Some(normalize),
+            ..Preprocess::default()
+        }
+        .apply(&events, g);
+        let mut expected = events[..4].to_vec();
+        expected.extend([events[4], events[4], events[5], events[5]]);
+        assert_eq!(seen, expected);
     }
 }

@@ -3,28 +3,37 @@
 //! Prints the share of 400 ms windows right per scene and gesture (`sdt_examples::presets`).
 //! Seeds 100.. are people, rooms and sensors the training never drew.
 //!
-//! `--gain K` feeds every event K times (a normalization by event count on a sparse window),
-//! `--denoise-ms MS` drops events no neighbour supports within MS (a background-activity
-//! filter): the input-side levers tried on the sparse scene (`train/README.md`).
+//! The input-side levers tried on the sparse scene (`train/README.md`):
+//! - `--gain K` feeds every event K times (what a normalization by event count does to a
+//!   sparse window);
+//! - `--normalize-events N` lifts each bin (the blob's bin length) with fewer than N events
+//!   towards N, by a gain of at most 4 (`presets::Normalize`);
+//! - `--denoise-ms MS` drops events no neighbour supports within MS (a background-activity
+//!   filter).
 //!
-//! `cargo run --release -p sdt-examples --bin gesture_presets [-- [--seeds N] [--gain K] [--denoise-ms MS] [BLOB]]`
+//! `cargo run --release -p sdt-examples --bin gesture_presets [-- [--seeds N] [--gain K]
+//! [--normalize-events N] [--denoise-ms MS] [BLOB]]`
 
 use std::path::PathBuf;
 
+use sdt_core::meta::BinLength;
 use sdt_dvs::sim::{Gesture, Randomization};
 use sdt_examples::gesture;
-use sdt_examples::presets::{self, Preprocess};
+use sdt_examples::presets::{self, Normalize, Preprocess};
 use sdt_host::AlignedBlob;
 
 /// Length of every clip.
 const CLIP_US: u64 = 2_000_000;
 /// First seed (the trainer draws its clips from other seeds).
 const FIRST_SEED: u64 = 100;
+/// Largest gain of `--normalize-events`.
+const MAX_NORMALIZING_GAIN: u32 = 4;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sdt_host::level::apply_env()?;
     let (mut seeds, mut blob) = (3u64, gesture::bundled_blob());
     let mut preprocess = Preprocess::default();
+    let mut normalize_events = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut positive = |flag: &str| -> Result<u64, String> {
@@ -39,6 +48,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 preprocess.gain =
                     u32::try_from(positive("--gain")?).map_err(|_| "--gain too large")?
             }
+            "--normalize-events" => {
+                normalize_events = Some(
+                    u32::try_from(positive("--normalize-events")?)
+                        .map_err(|_| "--normalize-events too large")?,
+                )
+            }
             "--denoise-ms" => {
                 let ms = positive("--denoise-ms")?;
                 preprocess.denoise_us =
@@ -49,6 +64,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let bytes = AlignedBlob::read(&blob)?;
     let model = bytes.model()?;
+    if let Some(events) = normalize_events {
+        let Some(BinLength::Micros(bin_us)) = model.framing().map(|f| f.bin) else {
+            return Err("--normalize-events needs a blob framed in bins of time".into());
+        };
+        preprocess.normalize = Some(Normalize {
+            bin_us,
+            events,
+            max_gain: MAX_NORMALIZING_GAIN,
+        });
+    }
     println!(
         "model {}, {seeds} clips of {} s per scene and gesture (seeds {FIRST_SEED}..), % of windows right",
         blob.display(),
@@ -56,8 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if preprocess != Preprocess::default() {
         println!(
-            "input: every event {}×, background-activity filter {}",
+            "input: every event {}×, bins lifted towards {} events (gain ≤ {MAX_NORMALIZING_GAIN}), background-activity filter {}",
             preprocess.gain,
+            preprocess
+                .normalize
+                .map_or("no".to_string(), |n| n.events.to_string()),
             preprocess
                 .denoise_us
                 .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
