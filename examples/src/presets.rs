@@ -46,6 +46,7 @@ pub struct Preprocess {
     /// ([`denoise::background_activity`]); `None` keeps all.
     pub denoise_us: Option<u64>,
     /// A gain per bin that lifts sparse bins towards an event count; `None`: no such gain.
+    /// Bins are runs of a time-ordered stream.
     pub normalize: Option<Normalize>,
 }
 
@@ -63,27 +64,10 @@ pub struct Normalize {
 }
 
 impl Normalize {
-    /// The gain of every bin of a time-ordered stream (bins from its first event on).
-    fn bin_gains(&self, events: &[Event]) -> Vec<u32> {
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return Vec::new();
-        };
-        let bin_us = self.bin_us.max(1);
-        let bins = ((last.t.saturating_sub(first.t)) / bin_us + 1) as usize;
-        let mut counts = vec![0u64; bins];
-        for e in events {
-            if let Some(c) = counts.get_mut((e.t.saturating_sub(first.t) / bin_us) as usize) {
-                *c += 1;
-            }
-        }
-        let target = u64::from(self.events);
-        counts
-            .iter()
-            .map(|&n| {
-                let gain = (target + n / 2) / n.max(1);
-                gain.clamp(1, u64::from(self.max_gain.max(1))) as u32
-            })
-            .collect()
+    /// The gain of a bin of `n` events.
+    fn gain(&self, n: usize) -> usize {
+        let (n, target) = (n.max(1), self.events as usize);
+        ((target + n / 2) / n).clamp(1, self.max_gain.max(1) as usize)
     }
 }
 
@@ -111,18 +95,21 @@ impl Preprocess {
             None => events,
         };
         let gain = self.gain.max(1) as usize;
-        let bin_gains = self
-            .normalize
-            .map(|n| (n.bin_gains(events), n.bin_us.max(1)));
+        let Some(normalize) = self.normalize else {
+            return events
+                .iter()
+                .flat_map(|e| std::iter::repeat_n(*e, gain))
+                .collect();
+        };
+        // Runs of a time-ordered stream that fall in one bin, bins counted from its first event.
         let t0 = events.first().map_or(0, |e| e.t);
+        let bin = |e: &Event| e.t.saturating_sub(t0) / normalize.bin_us.max(1);
         events
-            .iter()
-            .flat_map(|e| {
-                let bin_gain = bin_gains.as_ref().map_or(1, |(gains, bin_us)| {
-                    let bin = (e.t.saturating_sub(t0) / bin_us) as usize;
-                    gains.get(bin).copied().unwrap_or(1) as usize
-                });
-                std::iter::repeat_n(*e, gain * bin_gain)
+            .chunk_by(|a, b| bin(a) == bin(b))
+            .flat_map(|run| {
+                let repeats = gain * normalize.gain(run.len());
+                run.iter()
+                    .flat_map(move |e| std::iter::repeat_n(*e, repeats))
             })
             .collect()
     }
@@ -213,8 +200,10 @@ mod tests {
             events: 3,
             max_gain: 2,
         };
-        // The empty bin's gain is moot.
-        assert_eq!(normalize.bin_gains(&events), [1, 2, 2, 2]);
+        assert_eq!(
+            [0, 1, 2, 3, 4, 6].map(|n| normalize.gain(n)),
+            [2, 2, 2, 1, 1, 1]
+        );
         let seen = Preprocess {
             normalize: Some(normalize),
             ..Preprocess::default()
