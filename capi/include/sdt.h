@@ -263,6 +263,12 @@ typedef struct SdtEventFraming {
    */
   uint16_t sensor_width;
   uint16_t sensor_height;
+  /**
+   * Count normalization: a bin of n < `normalize_events` events has every count multiplied
+   * by round(normalize_events / n), at most `normalize_max_gain`, then clipped; 0: none.
+   */
+  uint32_t normalize_events;
+  uint8_t normalize_max_gain;
 } SdtEventFraming;
 
 #ifdef __cplusplus

@@ -180,6 +180,10 @@ pub struct SdtEventFraming {
     /// The sensor the model was trained for.
     pub sensor_width: u16,
     pub sensor_height: u16,
+    /// Count normalization: a bin of n < `normalize_events` events has every count multiplied
+    /// by round(normalize_events / n), at most `normalize_max_gain`, then clipped; 0: none.
+    pub normalize_events: u32,
+    pub normalize_max_gain: u8,
 }
 
 /// Counters of one node (or of the whole model), summed over the runs since init/reset.
@@ -788,6 +792,8 @@ pub unsafe extern "C" fn sdt_model_get_framing(
             polarity_channels: f.polarity.channels() as u8,
             sensor_width: f.sensor.0,
             sensor_height: f.sensor.1,
+            normalize_events: f.normalize.map_or(0, |n| n.events),
+            normalize_max_gain: f.normalize.map_or(0, |n| n.max_gain),
         })
     };
     SdtStatus::Ok

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use clap::Args;
 use sdt_core::meta::{
-    fit_downsample, BinLength, EventFraming, ImageNorm, InputKind, PolarityLayout,
+    fit_downsample, BinLength, CountNormalization, EventFraming, ImageNorm, InputKind,
+    PolarityLayout,
 };
 use sdt_host::blob::BlobMeta;
 use sdt_host::AlignedBlob;
@@ -43,6 +44,13 @@ pub struct MetaOptions {
     /// Event framing: the sensor the model was trained for, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", value_parser = parse_sensor)]
     pub sensor: Option<(u16, u16)>,
+    /// Event framing: lift each bin of n < N events towards N, every count times
+    /// round(N / n) (at most --normalize-max-gain), for dim or distant scenes; 0 removes it.
+    #[arg(long, value_name = "N")]
+    pub normalize_events: Option<u32>,
+    /// Event framing: largest gain of --normalize-events.
+    #[arg(long, value_name = "GAIN", requires = "normalize_events")]
+    pub normalize_max_gain: Option<u8>,
     /// Image normalization: per-channel mean of pixels in 0..1 (comma-separated).
     #[arg(long, value_delimiter = ',', requires = "image_std")]
     pub image_mean: Option<Vec<f32>>,
@@ -106,6 +114,7 @@ impl MetaOptions {
             || self.downsample.is_some()
             || self.clip.is_some()
             || self.sensor.is_some()
+            || self.normalize_events.is_some()
     }
 
     /// `base` with the parts these options give replaced.
@@ -186,6 +195,16 @@ impl MetaOptions {
                 .map(|f| f.polarity)
                 .unwrap_or_else(|| layout_for(facts.channels)),
             sensor,
+            normalize: match self.normalize_events {
+                Some(0) => None,
+                Some(events) => Some(CountNormalization {
+                    events,
+                    max_gain: self
+                        .normalize_max_gain
+                        .unwrap_or(CountNormalization::DEFAULT_MAX_GAIN),
+                }),
+                None => old.and_then(|f| f.normalize),
+            },
         })
     }
 }

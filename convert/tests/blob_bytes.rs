@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sdt_convert::meta::{class_names, ClassNames};
 use sdt_convert::{annotate, MetaOptions};
 use sdt_core::graph::Op;
-use sdt_core::meta::BinLength;
+use sdt_core::meta::{BinLength, CountNormalization};
 use sdt_host::AlignedBlob;
 
 fn data_dir() -> PathBuf {
@@ -28,7 +28,7 @@ fn bundled_blobs_rewrite_byte_identical() {
         blob.model()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let raw = sdt_core::blob::parse(blob.bytes()).unwrap();
-        assert_eq!(raw.version, sdt_core::blob::VERSION, "{}", path.display());
+        assert!(raw.version >= 2, "{}: has metadata", path.display());
         assert!(
             raw.graph
                 .nodes
@@ -152,6 +152,75 @@ fn annotate_overrides_only_what_is_given() {
         graph_and_data(changed.bytes()),
         graph_and_data(bundled.bytes())
     );
+}
+
+/// A count normalization makes a version 3 blob; removing it gives the version 2 blob back,
+/// byte for byte.
+#[test]
+fn annotate_adds_and_removes_a_count_normalization() {
+    let bundled = AlignedBlob::read(&data_dir().join("dvs_gesture_int8.blob")).unwrap();
+    let without = annotate(
+        &bundled,
+        &MetaOptions {
+            normalize_events: Some(0),
+            ..MetaOptions::default()
+        },
+    )
+    .unwrap();
+    let lifted = annotate(
+        &without,
+        &MetaOptions {
+            normalize_events: Some(1_500),
+            normalize_max_gain: Some(3),
+            ..MetaOptions::default()
+        },
+    )
+    .unwrap();
+    let version = |b: &AlignedBlob| sdt_core::blob::parse(b.bytes()).unwrap().version;
+    assert_eq!((version(&without), version(&lifted)), (2, 3));
+    let model = lifted.model().unwrap();
+    let f = model.framing().unwrap();
+    assert_eq!(
+        f.normalize,
+        Some(CountNormalization {
+            events: 1_500,
+            max_gain: 3
+        })
+    );
+    assert_eq!(f.bin, without.model().unwrap().framing().unwrap().bin);
+    assert_eq!(
+        graph_and_data(lifted.bytes()),
+        graph_and_data(bundled.bytes())
+    );
+    // Other flags keep it; 0 removes it.
+    let renamed = annotate(
+        &lifted,
+        &MetaOptions {
+            name: Some("renamed".into()),
+            ..MetaOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        renamed.model().unwrap().framing().unwrap().normalize,
+        f.normalize
+    );
+    let removed = annotate(
+        &lifted,
+        &MetaOptions {
+            normalize_events: Some(0),
+            ..MetaOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(removed.bytes() == without.bytes());
+    let no_gain = MetaOptions {
+        normalize_events: Some(1_500),
+        normalize_max_gain: Some(0),
+        ..MetaOptions::default()
+    };
+    let e = annotate(&without, &no_gain).unwrap_err().to_string();
+    assert!(e.contains("framing"), "{e}");
 }
 
 #[test]

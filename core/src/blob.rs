@@ -1,5 +1,5 @@
 //! The model blob: a fixed little-endian header, the postcard-encoded [`Graph`], the
-//! postcard-encoded [`Metadata`] (version 2), the data section (weights and per-channel
+//! postcard-encoded [`Metadata`] (versions 2 and 3), the data section (weights and per-channel
 //! parameters, 16-byte aligned for zero-copy access) and a CRC-32 of everything before it.
 //!
 //! ```text
@@ -10,16 +10,19 @@
 //! 32  graph, metadata … padding … data … CRC-32/ISO-HDLC (u32)
 //! ```
 //!
-//! Version 1 blobs (no metadata) still load, with [`Metadata::default`]; writing always gives
-//! version 2. Adding metadata to a blob changes neither its graph bytes nor its data bytes.
+//! Version 1 blobs (no metadata) still load, with [`Metadata::default`]. Version 3 adds the
+//! event framing's count normalization; writing gives the oldest version that holds the
+//! metadata (2 without a normalization, 3 with one), so blobs that need nothing new stay
+//! readable by older runtimes. Adding metadata to a blob changes neither its graph bytes nor
+//! its data bytes.
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::meta::{self, Metadata};
 
 pub const MAGIC: [u8; 8] = *b"SDTBLOB\0";
-/// The format version this runtime writes (and the newest it reads).
-pub const VERSION: u16 = 2;
+/// The newest format version this runtime reads and writes.
+pub const VERSION: u16 = meta::VERSION_COUNT_NORMALIZATION;
 /// The first format version, without metadata; still read.
 pub const VERSION_NO_METADATA: u16 = 1;
 pub const HEADER_LEN: usize = 32;
@@ -49,7 +52,7 @@ pub struct RawBlob<'b> {
     pub data: &'b [u8],
 }
 
-/// Checks header and checksum and decodes the graph and the metadata (version 2).
+/// Checks header and checksum and decodes the graph and the metadata.
 pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     if blob.len() < HEADER_LEN {
         return Err(Error::Truncated {
@@ -61,7 +64,7 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
         return Err(Error::BadMagic);
     }
     let version = read_u16(blob, 8);
-    if version != VERSION && version != VERSION_NO_METADATA {
+    if !(VERSION_NO_METADATA..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -105,7 +108,7 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     }
     let meta = match version {
         VERSION_NO_METADATA => Metadata::default(),
-        _ => meta::decode(&blob[graph_end..meta_end]).map_err(Error::BadMetadata)?,
+        _ => meta::decode(&blob[graph_end..meta_end], version).map_err(Error::BadMetadata)?,
     };
     Ok(RawBlob {
         version,
@@ -115,7 +118,8 @@ pub fn parse(blob: &[u8]) -> Result<RawBlob<'_>> {
     })
 }
 
-/// Writes a (version 2) blob for `graph`, `meta` and `data` into `out`; returns its length.
+/// Writes a blob (version 2, or 3 for metadata with a count normalization) for `graph`, `meta`
+/// and `data` into `out`; returns its length.
 ///
 /// `out` must hold the header, the encoded graph and metadata, padding, `data` and the CRC.
 pub fn write(graph: &Graph, meta: &Metadata<'_>, data: &[u8], out: &mut [u8]) -> Result<usize> {
@@ -129,9 +133,8 @@ pub fn write(graph: &Graph, meta: &Metadata<'_>, data: &[u8], out: &mut [u8]) ->
     let graph_len = postcard::to_slice(graph, &mut out[HEADER_LEN..])
         .map_err(|_| too_small)?
         .len();
-    let meta_len = postcard::to_slice(meta, &mut out[HEADER_LEN + graph_len..])
-        .map_err(|_| too_small)?
-        .len();
+    let (meta_len, version) =
+        meta::encode(meta, &mut out[HEADER_LEN + graph_len..]).ok_or(too_small)?;
     let meta_end = HEADER_LEN + graph_len + meta_len;
     let data_offset = meta_end.next_multiple_of(DATA_ALIGN);
     let data_end = data_offset + data_len_checked(data)?;
@@ -145,7 +148,7 @@ pub fn write(graph: &Graph, meta: &Metadata<'_>, data: &[u8], out: &mut [u8]) ->
     let head = &mut out[..HEADER_LEN];
     head.fill(0);
     head[..8].copy_from_slice(&MAGIC);
-    head[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    head[8..10].copy_from_slice(&version.to_le_bytes());
     head[12..16].copy_from_slice(&(graph_len as u32).to_le_bytes());
     head[16..20].copy_from_slice(&(data_offset as u32).to_le_bytes());
     head[20..24].copy_from_slice(&(data.len() as u32).to_le_bytes());

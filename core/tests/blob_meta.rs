@@ -1,6 +1,6 @@
-//! Blob metadata (format version 2): class names and input framing round-trip, version 1
-//! blobs (the bundled blobs as first released) load without any, and corrupted metadata is
-//! a typed error.
+//! Blob metadata (format versions 2 and 3): class names and input framing round-trip, version
+//! 1 blobs (the bundled blobs as first released) load without any, version 2 is still written
+//! for metadata without a count normalization, and corrupted metadata is a typed error.
 
 mod common;
 
@@ -9,7 +9,9 @@ use std::path::Path;
 use common::*;
 use sdt_core::blob::{self, HEADER_LEN, VERSION, VERSION_NO_METADATA};
 use sdt_core::graph::AttentionOrder;
-use sdt_core::meta::{BinLength, EventFraming, ImageNorm, InputKind, MetaError, PolarityLayout};
+use sdt_core::meta::{
+    BinLength, CountNormalization, EventFraming, ImageNorm, InputKind, MetaError, PolarityLayout,
+};
 use sdt_core::{Error, Metadata, Model};
 
 /// The tiny test model: 6×6×2 input, 5 classes, D = 4.
@@ -26,7 +28,23 @@ fn framing() -> EventFraming {
         clip: 4,
         polarity: PolarityLayout::OffOn,
         sensor: (12, 11),
+        normalize: None,
     }
+}
+
+/// [`framing`] with a count normalization (format version 3).
+fn normalized_framing() -> EventFraming {
+    EventFraming {
+        normalize: Some(CountNormalization {
+            events: 300,
+            max_gain: 3,
+        }),
+        ..framing()
+    }
+}
+
+fn version(blob: &Blob) -> u16 {
+    u16::from_le_bytes([blob.bytes()[8], blob.bytes()[9]])
 }
 
 fn meta(class_names: &str, input: InputKind) -> Metadata<'_> {
@@ -56,10 +74,7 @@ fn meta_range(b: &[u8]) -> std::ops::Range<usize> {
 #[test]
 fn metadata_round_trips() {
     let blob = tiny().blob_with(&meta("a\nb\nc\nd\ne", InputKind::Events(framing())));
-    assert_eq!(
-        u16::from_le_bytes([blob.bytes()[8], blob.bytes()[9]]),
-        VERSION
-    );
+    assert_eq!(version(&blob), 2, "nothing that needs version 3");
     let model = blob.model().unwrap();
     let m = model.metadata();
     assert_eq!(m.name, "tiny");
@@ -83,6 +98,26 @@ fn metadata_round_trips() {
     assert_eq!(model.metadata().normalization(), Some(&norm));
     assert_eq!(model.framing(), None);
     assert_eq!(model.class_name(0), None);
+    assert_eq!(version(&blob), 2);
+
+    let blob = tiny().blob_with(&meta("", InputKind::Events(normalized_framing())));
+    assert_eq!(version(&blob), VERSION);
+    assert_eq!(VERSION, 3);
+    assert_eq!(blob.model().unwrap().framing(), Some(&normalized_framing()));
+}
+
+/// The version names the layout: version 3 metadata read as version 2 leaves the count
+/// normalization as trailing bytes, version 2 metadata read as version 3 ends too early.
+#[test]
+fn metadata_layout_follows_the_version() {
+    let mut v3 = tiny().blob_with(&meta("", InputKind::Events(normalized_framing())));
+    v3.bytes_mut()[8..10].copy_from_slice(&2u16.to_le_bytes());
+    refresh_crc(&mut v3);
+    assert_eq!(rejection(&v3), Error::BadMetadata(MetaError::Malformed));
+    let mut v2 = tiny().blob_with(&meta("", InputKind::Events(framing())));
+    v2.bytes_mut()[8..10].copy_from_slice(&3u16.to_le_bytes());
+    refresh_crc(&mut v2);
+    assert_eq!(rejection(&v2), Error::BadMetadata(MetaError::Truncated));
 }
 
 #[test]
@@ -172,12 +207,12 @@ fn unknown_input_kind_is_a_typed_error() {
 #[test]
 fn wrong_version_is_a_typed_error() {
     let mut blob = tiny().blob_with(&meta("", InputKind::Events(framing())));
-    blob.bytes_mut()[8..10].copy_from_slice(&3u16.to_le_bytes());
+    blob.bytes_mut()[8..10].copy_from_slice(&(VERSION + 1).to_le_bytes());
     refresh_crc(&mut blob);
     assert_eq!(
         rejection(&blob),
         Error::UnsupportedVersion {
-            found: 3,
+            found: VERSION + 1,
             supported: VERSION
         }
     );
@@ -230,6 +265,20 @@ fn metadata_that_does_not_fit_the_model_is_rejected() {
         },
         EventFraming {
             polarity: PolarityLayout::OffOnPerSlice(2),
+            ..framing()
+        },
+        EventFraming {
+            normalize: Some(CountNormalization {
+                events: 0,
+                max_gain: 4,
+            }),
+            ..framing()
+        },
+        EventFraming {
+            normalize: Some(CountNormalization {
+                events: 300,
+                max_gain: 0,
+            }),
             ..framing()
         },
     ];

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use sdt_core::meta::CountNormalization;
 use sdt_core::stats::{E_AC_FJ, E_MAC_FJ};
 use sdt_core::{Kernel, Model, Sequential, Session, Stats};
 use sdt_events::stream::{
@@ -31,6 +32,9 @@ pub struct ClassifyOptions {
     pub clip: Option<u8>,
     /// Slices per bin (each its own OFF/ON channel pair); default 1.
     pub slices: Option<u8>,
+    /// Count normalization of sparse bins: `None` takes the blob's (with the blob's bin
+    /// length only: it is tuned to it), `Some(None)` turns it off, `Some(Some(n))` uses `n`.
+    pub normalize: Option<Option<CountNormalization>>,
     /// Kernel.
     pub kernel: Kernel,
 }
@@ -46,6 +50,7 @@ impl ClassifyOptions {
             downsample: None,
             clip: None,
             slices: None,
+            normalize: None,
             kernel,
         }
     }
@@ -141,6 +146,8 @@ pub struct Summary {
     pub clip: u8,
     /// Slices per bin used (each its own OFF/ON channel pair).
     pub slices: u8,
+    /// Count normalization used, if any.
+    pub normalize: Option<CountNormalization>,
 }
 
 /// The parts of the blob's framing that `opts` replace with other values and that change what
@@ -208,14 +215,15 @@ pub fn stream_config(
         .bins
         .or(blob.map(|b| b.framer.bins))
         .unwrap_or(DEFAULT_BINS);
+    let window = opts
+        .bin
+        .or(blob.map(|b| b.framer.window))
+        .unwrap_or(DEFAULT_BIN);
     Ok(StreamConfig {
         framer: FramerConfig {
             geometry: g,
             bins,
-            window: opts
-                .bin
-                .or(blob.map(|b| b.framer.window))
-                .unwrap_or(DEFAULT_BIN),
+            window,
             downsample,
             clip: opts
                 .clip
@@ -229,6 +237,12 @@ pub fn stream_config(
             .or(blob.map(|b| b.hop).filter(|&h| h <= bins))
             .unwrap_or(1),
         average: opts.average,
+        normalize: match opts.normalize {
+            Some(given) => given,
+            None => blob
+                .filter(|b| b.framer.window == window)
+                .and_then(|b| b.normalize),
+        },
     })
 }
 
@@ -307,6 +321,7 @@ fn classify_chunks(
         hop: cfg.hop,
         clip: cfg.framer.clip,
         slices: cfg.framer.slices,
+        normalize: cfg.normalize,
         ..Summary::default()
     };
     // Compute time and statistics since the last window are charged to the next one.

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use sdt_core::meta::CountNormalization;
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify, framing_overrides, ClassifyOptions};
 use sdt_dvs::info::summarize;
@@ -95,6 +96,15 @@ enum Command {
         /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
         #[arg(long)]
         slices: Option<u8>,
+        /// Lift each bin of n < N events towards N, every count times round(N / n), at most
+        /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
+        /// turns it off).
+        #[arg(long, value_name = "N")]
+        normalize_events: Option<u32>,
+        /// Largest gain of --normalize-events.
+        #[arg(long, value_name = "GAIN", requires = "normalize_events",
+              default_value_t = CountNormalization::DEFAULT_MAX_GAIN)]
+        normalize_max_gain: u8,
         /// Run the dense reference kernel instead of the spike-driven one.
         #[arg(long)]
         dense: bool,
@@ -210,6 +220,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             downsample,
             clip,
             slices,
+            normalize_events,
+            normalize_max_gain,
             dense,
             json,
         } => {
@@ -228,6 +240,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 downsample,
                 clip,
                 slices,
+                normalize: normalize_events.map(|events| {
+                    (events > 0).then_some(CountNormalization {
+                        events,
+                        max_gain: normalize_max_gain.max(1),
+                    })
+                }),
                 kernel: if dense {
                     Kernel::Dense
                 } else {
@@ -294,10 +312,17 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     (_, Some(n)) => format!("{n} events"),
                     _ => "-".into(),
                 };
+                let normalize = match summary.normalize {
+                    Some(n) => format!(
+                        ", bins lifted towards {} events (gain ≤ {})",
+                        n.events, n.max_gain
+                    ),
+                    None => String::new(),
+                };
                 println!(
                     "{} windows, {} model runs, {} events, {:.1} ms compute, {} SOPs, {:.3} µJ \
                      (windows of {} bins of {bin} every {} bins, {} slices per bin, downsample \
-                     {}, clip {})",
+                     {}, clip {}{normalize})",
                     summary.windows,
                     summary.runs,
                     summary.events,

@@ -325,6 +325,7 @@ fn classify_label_stream() {
         downsample: None,
         clip: None,
         slices: None,
+        normalize: None,
         kernel: Kernel::Dense,
     };
     let mut lib = Vec::new();
@@ -363,6 +364,93 @@ fn classify_rejects_a_model_of_another_shape() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--downsample"), "{err}");
+}
+
+/// A count normalization comes from the blob with the blob's own bins, a flag sets another
+/// or turns it off, and it changes what the model sees.
+#[test]
+fn classify_takes_the_count_normalization_from_the_blob_or_a_flag() {
+    use sdt_core::meta::{CountNormalization, InputKind};
+    use sdt_dvs::classify::stream_config;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
+    let bundled = sdt_host::AlignedBlob::read(&data.join("dvs_gesture_int8.blob")).unwrap();
+    let raw = sdt_core::blob::parse(bundled.bytes()).unwrap();
+    let lift = CountNormalization {
+        events: 1_000_000,
+        max_gain: 3,
+    };
+    let mut meta = raw.meta.clone();
+    let InputKind::Events(framing) = &mut meta.input else {
+        panic!("the bundled gesture blob has an event framing");
+    };
+    framing.normalize = Some(lift);
+    let trained_bin = Window::from(framing.bin);
+    let mut bytes = vec![0u8; bundled.len() + 64];
+    let n = sdt_core::blob::write(&raw.graph, &meta, raw.data, &mut bytes).unwrap();
+    let lifted = sdt_host::AlignedBlob::from_bytes(&bytes[..n]);
+    let model = lifted.model().unwrap();
+    let g = Geometry::new(128, 128);
+    let with = |bin, normalize| {
+        let opts = ClassifyOptions {
+            bin,
+            normalize,
+            ..ClassifyOptions::from_blob(Kernel::SpikeDriven)
+        };
+        stream_config(g, &model, &opts).unwrap().normalize
+    };
+    assert_eq!(with(None, None), Some(lift));
+    assert_eq!(with(Some(trained_bin), None), Some(lift));
+    assert_eq!(
+        with(Some(Window::Time { us: 1_000 }), None),
+        None,
+        "other bins"
+    );
+    assert_eq!(with(None, Some(None)), None);
+    let other = CountNormalization {
+        events: 10,
+        max_gain: 2,
+    };
+    assert_eq!(
+        with(Some(Window::Time { us: 1_000 }), Some(Some(other))),
+        Some(other)
+    );
+
+    // The command line: the blob's, off, or given; lifting every bin 3× changes the windows.
+    let dir = std::env::temp_dir().join(format!("sdt-dvs-normalize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lifted.blob");
+    std::fs::write(&path, lifted.bytes()).unwrap();
+    let stream = data.join("dvs_gesture_stream.aedat");
+    let run = |extra: &[&str]| -> Vec<Value> {
+        json_lines(
+            sdt_dvs()
+                .args(["classify", "--json", "--quiet", "--model"])
+                .arg(&path)
+                .arg(&stream)
+                .args(extra),
+        )
+    };
+    let from_blob = run(&[]);
+    let off = run(&["--normalize-events", "0"]);
+    let given = run(&["--normalize-events", "10", "--normalize-max-gain", "2"]);
+    let summary = |r: &[Value]| r.last().unwrap()["normalize"].clone();
+    assert_eq!(
+        summary(&from_blob),
+        serde_json::json!({"events": 1_000_000, "max_gain": 3})
+    );
+    assert_eq!(summary(&off), Value::Null);
+    assert_eq!(
+        summary(&given),
+        serde_json::json!({"events": 10, "max_gain": 2})
+    );
+    let scores = |r: &[Value]| -> Vec<Value> {
+        r[..r.len() - 1]
+            .iter()
+            .map(|w| w["confidence"].clone())
+            .collect()
+    };
+    assert_ne!(scores(&from_blob), scores(&off));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The bundled gesture blob carries its class names and framing: `classify` with no framing

@@ -4,7 +4,8 @@
 //! [`Window`]); a window is the last `T` bins and a new window starts every `hop` bins. Each
 //! bin is framed into `2S × H' × W'` counts and run through the model once (the model sees one
 //! time step at a time), so its logits are computed once and reused by every window that
-//! contains it. A window's score is the sum of its `T` bins' logits (the average over `T`,
+//! contains it. A bin with few events can be lifted towards an event count first (the
+//! blob's [`CountNormalization`]). A window's score is the sum of its `T` bins' logits (the average over `T`,
 //! times `T`), and the prediction sums the scores of the last `K` windows.
 //!
 //! Memory is bounded and owned by the caller ([`StreamBuffers`], sized by
@@ -13,7 +14,7 @@
 
 use crate::{Event, Framer, FramerConfig, FramerError, Push, Window};
 use sdt_core::graph::TensorKind;
-use sdt_core::meta::BinLength;
+use sdt_core::meta::{BinLength, CountNormalization};
 use sdt_core::{EventFraming, Executor, Kernel, Model, Session, Stats};
 
 /// Most bins per window.
@@ -28,6 +29,8 @@ pub struct StreamConfig {
     pub hop: u16,
     /// Windows whose scores are summed for a prediction (`K ≥ 1`).
     pub average: u16,
+    /// Sparse bins lifted towards an event count before the model sees them.
+    pub normalize: Option<CountNormalization>,
 }
 
 impl StreamConfig {
@@ -45,6 +48,7 @@ impl StreamConfig {
             },
             hop: f.hop,
             average: 1,
+            normalize: f.normalize,
         }
     }
 
@@ -350,6 +354,10 @@ impl<'buf> StreamClassifier<'buf> {
         };
         self.bin_start[slot] = start;
         self.bin_end[slot] = end;
+        if let Some(normalize) = self.cfg.normalize {
+            let (n, clip) = (self.cur_events, self.cfg.framer.clip);
+            normalize.apply(self.current_frame(), n, clip);
+        }
         let empty = t * classes;
         if self.cur_events == 0 && self.empty_cached {
             self.bufs

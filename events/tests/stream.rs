@@ -11,6 +11,7 @@ use alloc_count::allocations;
 
 use common::*;
 use sdt_core::graph::{AttentionOrder, TensorKind, WeightBits};
+use sdt_core::meta::CountNormalization;
 use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
 use sdt_events::stream::{
     Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
@@ -77,6 +78,7 @@ fn config(window: Window, bins: u16, hop: u16, average: u16) -> StreamConfig {
         },
         hop,
         average,
+        normalize: None,
     }
 }
 
@@ -418,6 +420,7 @@ fn framing_from_the_blob() {
         clip: 4,
         polarity: PolarityLayout::OffOn,
         sensor: (12, 12),
+        normalize: None,
     };
     let mut rng = Rng::new(3);
     let mut b = Builder::new(4);
@@ -453,4 +456,65 @@ fn framing_from_the_blob() {
     );
     let plain = b.blob();
     assert_eq!(StreamConfig::from_model(&plain.model().unwrap()), None);
+}
+
+/// A count normalization equals each event of a sparse bin coming `gain` times (bins counted
+/// from the first event, only events on the sensor counted), in time and in count bins'
+/// neighbour: it changes sparse bins and leaves busy ones as they are.
+#[test]
+fn normalized_bins_equal_repeated_events() {
+    let model_blob = event_model(0, 50.0);
+    let model = model_blob.model().unwrap();
+    // Busy and sparse stretches of 2 ms, in turn.
+    let events: Vec<Event> = stream(4_000, 8)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, e)| (e.t / 2_000).is_multiple_of(2) || i % 5 == 0)
+        .map(|(_, e)| e)
+        .collect();
+    let bin_us = 400;
+    let normalize = CountNormalization {
+        events: 30,
+        max_gain: 4,
+    };
+    let plain = config(Window::Time { us: bin_us }, 4, 2, 1);
+    let lifted = StreamConfig {
+        normalize: Some(normalize),
+        ..plain
+    };
+    let t0 = events[0].t;
+    let mut per_bin = std::collections::BTreeMap::<u64, u64>::new();
+    for e in events.iter().filter(|e| SENSOR.contains(e.x, e.y)) {
+        *per_bin.entry((e.t - t0) / bin_us).or_default() += 1;
+    }
+    let gains: Vec<u8> = per_bin.values().map(|&n| normalize.gain(n)).collect();
+    assert!(gains.contains(&1) && gains.contains(&4), "{gains:?}");
+    let repeated: Vec<Event> = events
+        .iter()
+        .flat_map(|e| {
+            let n = per_bin.get(&((e.t - t0) / bin_us)).copied().unwrap_or(0);
+            std::iter::repeat_n(*e, usize::from(normalize.gain(n)))
+        })
+        .collect();
+    for kernel in [Kernel::SpikeDriven, Kernel::Dense] {
+        let seen = classify(&model, lifted, &events, kernel);
+        assert_eq!(seen, classify(&model, plain, &repeated, kernel));
+        assert_ne!(seen, classify(&model, plain, &events, kernel));
+    }
+}
+
+#[test]
+fn count_normalization_gain_rounds_and_is_bounded() {
+    let n = CountNormalization {
+        events: 2_000,
+        max_gain: 4,
+    };
+    let gains = [0, 1, 400, 570, 800, 1_000, 1_334, 2_000, 9_000].map(|k| n.gain(k));
+    assert_eq!(gains, [4, 4, 4, 4, 3, 2, 1, 1, 1]);
+    let mut counts = [0u8, 1, 2, 3, 4];
+    n.apply(&mut counts, 1_000, 4);
+    assert_eq!(counts, [0, 2, 4, 4, 4]);
+    let mut busy = [0u8, 1, 2, 3, 4];
+    n.apply(&mut busy, 5_000, 4);
+    assert_eq!(busy, [0, 1, 2, 3, 4]);
 }

@@ -1,8 +1,8 @@
 //! The bundled DVS gesture model on the bundled event stream: the bins of the stream framed
 //! exactly as the core's streaming classifier frames them with the blob's own framing
 //! (AEDAT 3.1 decoder, the blob's time bins and slices, 128×128 → 32×32, counts clipped to D,
-//! CHW counts fed as HWC `i8`), one job input per bin, as the demo (`examples/src/gesture.rs`)
-//! runs it.
+//! sparse bins lifted by the blob's count normalization, CHW counts fed as HWC `i8`), one job
+//! input per bin, as the demo (`examples/src/gesture.rs`) runs it.
 
 use std::path::PathBuf;
 
@@ -51,8 +51,11 @@ pub fn stream_config(blob: &[u8]) -> Result<StreamConfig> {
 
 /// The first `n` bins of `events` as model inputs (HWC `i8` bytes), empty bins included,
 /// framed one bin at a time as `cfg` frames them.
-pub fn bins(events: &[Event], cfg: &FramerConfig, n: usize) -> Result<Vec<Vec<u8>>> {
-    let one_bin = FramerConfig { bins: 1, ..*cfg };
+pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8>>> {
+    let one_bin = FramerConfig {
+        bins: 1,
+        ..cfg.framer
+    };
     let mut framer =
         Framer::new(one_bin).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     let (_, c, h, w) = framer.shape();
@@ -71,16 +74,28 @@ pub fn bins(events: &[Event], cfg: &FramerConfig, n: usize) -> Result<Vec<Vec<u8
             })
             .collect()
     };
+    let mut binned = 0;
     for &e in events {
         if out.len() >= n {
             break;
         }
-        while framer.push(e, &mut frame) == Push::Full {
-            out.push(hwc(&frame));
-            framer.next_window(&mut frame);
-            if out.len() >= n {
-                break;
+        loop {
+            match framer.push(e, &mut frame) {
+                Push::Binned => binned += 1,
+                Push::Dropped => {}
+                Push::Full => {
+                    if let Some(normalize) = cfg.normalize {
+                        normalize.apply(&mut frame, binned, one_bin.clip);
+                    }
+                    binned = 0;
+                    out.push(hwc(&frame));
+                    framer.next_window(&mut frame);
+                    if out.len() < n {
+                        continue;
+                    }
+                }
             }
+            break;
         }
     }
     if out.len() < n {
@@ -110,7 +125,7 @@ pub fn workload(n: usize) -> Result<Workload> {
     }
     Ok(Workload {
         name: "DVS gesture int8 32x32".into(),
-        inputs: bins(&stream_events()?, &cfg.framer, n)?,
+        inputs: bins(&stream_events()?, &cfg, n)?,
         blob: bytes,
     })
 }

@@ -4,10 +4,10 @@
 //! Seeds 100.. are people, rooms and sensors the training never drew.
 //!
 //! The input-side levers tried on the sparse scene (`train/README.md`):
-//! - `--gain K` feeds every event K times (what a normalization by event count does to a
-//!   sparse window);
-//! - `--normalize-events N` lifts each bin (the blob's bin length) with fewer than N events
-//!   towards N, by a gain of at most 4 (`presets::Normalize`);
+//! - `--gain K` feeds every event K times;
+//! - `--normalize-events N` lifts each bin with fewer than N events towards N, by a gain of
+//!   at most 4: the streaming classifier's count normalization, instead of the blob's
+//!   (`0` turns it off);
 //! - `--denoise-ms MS` drops events no neighbour supports within MS (a background-activity
 //!   filter).
 //!
@@ -16,29 +16,30 @@
 
 use std::path::PathBuf;
 
-use sdt_core::meta::BinLength;
+use sdt_core::meta::CountNormalization;
 use sdt_dvs::sim::{Gesture, Randomization};
 use sdt_examples::gesture;
-use sdt_examples::presets::{self, Normalize, Preprocess};
+use sdt_examples::presets::{self, Preprocess};
 use sdt_host::AlignedBlob;
 
 /// Length of every clip.
 const CLIP_US: u64 = 2_000_000;
 /// First seed (the trainer draws its clips from other seeds).
 const FIRST_SEED: u64 = 100;
-/// Largest gain of `--normalize-events`.
-const MAX_NORMALIZING_GAIN: u32 = 4;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     sdt_host::level::apply_env()?;
     let (mut seeds, mut blob) = (3u64, gesture::bundled_blob());
     let mut preprocess = Preprocess::default();
-    let mut normalize_events = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut positive = |flag: &str| -> Result<u64, String> {
+        let mut whole = |flag: &str| -> Result<u64, String> {
             args.next()
                 .and_then(|n| n.parse().ok())
+                .ok_or(format!("{flag} needs a whole number"))
+        };
+        let mut positive = |flag: &str| -> Result<u64, String> {
+            Some(whole(flag)?)
                 .filter(|&n| n > 0)
                 .ok_or(format!("{flag} needs a positive whole number"))
         };
@@ -49,10 +50,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     u32::try_from(positive("--gain")?).map_err(|_| "--gain too large")?
             }
             "--normalize-events" => {
-                normalize_events = Some(
-                    u32::try_from(positive("--normalize-events")?)
-                        .map_err(|_| "--normalize-events too large")?,
-                )
+                let events = u32::try_from(whole("--normalize-events")?)
+                    .map_err(|_| "--normalize-events too large")?;
+                preprocess.normalize = Some((events > 0).then_some(CountNormalization {
+                    events,
+                    max_gain: CountNormalization::DEFAULT_MAX_GAIN,
+                }));
             }
             "--denoise-ms" => {
                 let ms = positive("--denoise-ms")?;
@@ -64,33 +67,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let bytes = AlignedBlob::read(&blob)?;
     let model = bytes.model()?;
-    if let Some(events) = normalize_events {
-        let Some(BinLength::Micros(bin_us)) = model.framing().map(|f| f.bin) else {
-            return Err("--normalize-events needs a blob framed in bins of time".into());
-        };
-        preprocess.normalize = Some(Normalize {
-            bin_us,
-            events,
-            max_gain: MAX_NORMALIZING_GAIN,
-        });
-    }
     println!(
         "model {}, {seeds} clips of {} s per scene and gesture (seeds {FIRST_SEED}..), % of windows right",
         blob.display(),
         CLIP_US as f64 * 1e-6
     );
-    if preprocess != Preprocess::default() {
-        println!(
-            "input: every event {}×, bins lifted towards {} events (gain ≤ {MAX_NORMALIZING_GAIN}), background-activity filter {}",
-            preprocess.gain,
-            preprocess
-                .normalize
-                .map_or("no".to_string(), |n| n.events.to_string()),
-            preprocess
-                .denoise_us
-                .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
-        );
-    }
+    let normalize = preprocess
+        .normalize
+        .unwrap_or_else(|| model.framing().and_then(|f| f.normalize));
+    println!(
+        "input: every event {}×, {}, background-activity filter {}",
+        preprocess.gain,
+        normalize.map_or("no count normalization".to_string(), |n| format!(
+            "bins lifted towards {} events (gain ≤ {})",
+            n.events, n.max_gain
+        )),
+        preprocess
+            .denoise_us
+            .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
+    );
     let presets = Randomization::presets();
     print!("{:<26}", "gesture");
     for (name, _) in &presets {

@@ -135,6 +135,7 @@ mod tests {
             clip: 4,
             slices: 2,
             min_events: 20,
+            normalize: None,
         }
     }
 

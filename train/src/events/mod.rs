@@ -3,12 +3,14 @@
 //! streaming classifier frames a live stream (bins of `bin_us` starting at the clip's first
 //! event, spatial downsampling, counts clipped to `D`). Every bin is one sample with the
 //! clip's label: the device runs the model once per bin and sums the logits over the `T` bins
-//! of a window, so a model trained per bin is the model it runs.
+//! of a window, so a model trained per bin is the model it runs. A count normalization lifts
+//! sparse bins as the stream does (`sdt_core::meta::CountNormalization`).
 //!
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
 
 use rayon::prelude::*;
+use sdt_core::meta::CountNormalization;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::Gesture;
@@ -49,6 +51,8 @@ pub struct Framing {
     pub slices: u8,
     /// Bins with fewer events are not used as samples.
     pub min_events: u64,
+    /// Sparse bins lifted towards an event count, as the blob's framing tells the stream.
+    pub normalize: Option<CountNormalization>,
 }
 
 impl Framing {
@@ -122,7 +126,7 @@ pub fn augmented_copies(
 }
 
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
-/// stream would complete it with later events), each with its event count.
+/// stream would complete it with later events), each normalized and with its event count.
 pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u64)>> {
     let mut framer = Framer::new(framing.framer())
         .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
@@ -135,6 +139,9 @@ pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u
                 Push::Binned => binned += 1,
                 Push::Dropped => {}
                 Push::Full => {
+                    if let Some(normalize) = framing.normalize {
+                        normalize.apply(&mut frame, binned, framing.clip);
+                    }
                     out.push((frame.clone(), binned));
                     binned = 0;
                     framer.next_window(&mut frame);
@@ -280,6 +287,7 @@ mod tests {
             clip: 4,
             slices: 1,
             min_events: 2,
+            normalize: None,
         };
         // Clip 0: bin [10, 110) has 7 events at cell (1, 0) ON (clipped to 4) and one OFF;
         // bin [110, 210) has one event (dropped: below min_events); the trailing partial bin
@@ -317,6 +325,22 @@ mod tests {
         let (x, y) = f.batches(vec![1, 0], 2, 0).next().unwrap().unwrap();
         assert_eq!(x.size(), [2, 2, 4, 4]);
         assert_eq!(Vec::<i64>::try_from(&y).unwrap(), [5, 3]);
+
+        // Lifted towards 6 events: the busy bin of 8 stays, the bin of 2 counts 3× (2 → 4,
+        // clipped), as the stream normalizes them.
+        let lifted = Framing {
+            normalize: Some(CountNormalization {
+                events: 6,
+                max_gain: 3,
+            }),
+            ..framing
+        };
+        let f = EventFrames::new(&clips, &lifted).unwrap();
+        let d = f.to_dataset().unwrap();
+        let first: Vec<f32> = Vec::try_from(&d.images.get(0).flatten(0, -1)).unwrap();
+        assert_eq!(first.iter().sum::<f32>(), 5.0);
+        let second: Vec<f32> = Vec::try_from(&d.images.get(1).flatten(0, -1)).unwrap();
+        assert_eq!(second[0], 4.0);
     }
 
     #[test]
@@ -328,6 +352,7 @@ mod tests {
             clip: 4,
             slices: 1,
             min_events: 1,
+            normalize: None,
         };
         let clips = [Clip {
             events: vec![ev(0, 0, 0, 0)],

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use rayon::prelude::*;
-use sdt_core::meta::{BinLength, EventFraming, InputKind, PolarityLayout};
+use sdt_core::meta::{BinLength, CountNormalization, EventFraming, InputKind, PolarityLayout};
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::{class_names, clip, Gesture, Randomization, SimOptions};
 use sdt_events::Geometry;
@@ -112,6 +112,11 @@ struct Args {
     /// A new window every `hop` bins.
     #[arg(long, default_value_t = 4)]
     hop: u16,
+    /// Lift each bin of n < N events towards N (every count times round(N / n), at most 4×),
+    /// in training and in the blob's framing, so that dim scenes reach the counts of busy
+    /// ones (0: counts as seen).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    normalize_events: u32,
     /// embed_dim (four widths; the last two multiples of 8).
     #[arg(long, value_delimiter = ',', default_value = "16,32,48,64")]
     dims: Vec<i64>,
@@ -262,6 +267,10 @@ fn run(args: Args) -> Result<()> {
         clip: model_cfg.spike_max,
         slices: args.slices,
         min_events: 20,
+        normalize: (args.normalize_events > 0).then_some(CountNormalization {
+            events: args.normalize_events,
+            max_gain: CountNormalization::DEFAULT_MAX_GAIN,
+        }),
     };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
 
@@ -385,6 +394,7 @@ fn run(args: Args) -> Result<()> {
                 n => PolarityLayout::OffOnPerSlice(n),
             },
             sensor: (framing.geometry.width, framing.geometry.height),
+            normalize: framing.normalize,
         }),
     };
     let blob = deploy::pack(

@@ -1,13 +1,19 @@
 //! What a blob says about itself so it runs without flags: its name, class names and how its
 //! input is made (image normalization, or the framing of an event stream).
 //!
-//! Stored postcard-encoded right after the graph (format version 2). Strings are borrowed from
-//! the blob in place and validated as UTF-8 when it loads; nothing is copied or allocated.
-//! Version 1 blobs have none: [`Metadata::default`].
+//! Stored postcard-encoded right after the graph. Strings are borrowed from the blob in place
+//! and validated as UTF-8 when it loads; nothing is copied or allocated. Version 1 blobs have
+//! none ([`Metadata::default`]); version 2 blobs have no count normalization ([`v2`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::graph::MAX_INPUT_CHANNELS;
+
+mod v2;
+
+/// The format version of metadata with a count normalization; metadata without one is still
+/// written as version 2, so that older runtimes keep reading those blobs.
+pub const VERSION_COUNT_NORMALIZATION: u16 = 3;
 
 /// Most class names a blob may carry (one per logit).
 pub const MAX_CLASSES: usize = u16::MAX as usize;
@@ -95,6 +101,48 @@ pub struct EventFraming {
     pub polarity: PolarityLayout,
     /// The sensor the model was trained for, `(width, height)`.
     pub sensor: (u16, u16),
+    /// Sparse bins lifted towards an event count (format version 3); `None`: counts as seen.
+    pub normalize: Option<CountNormalization>,
+}
+
+/// Normalization by event count, bin by bin: every count of a bin of `n` events below
+/// `events` is multiplied by the gain `round(events / n)`, at most `max_gain`, and clipped
+/// as usual, exactly as if each event had come `gain` times. A dim or distant scene then
+/// reaches the counts the model was trained on; a busy bin stays as seen.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CountNormalization {
+    /// Events a bin is lifted towards.
+    pub events: u32,
+    /// Largest gain (at least 1).
+    pub max_gain: u8,
+}
+
+impl CountNormalization {
+    /// The gain limit tools use when none is given: enough to bring a scene four times
+    /// sparser than training's to its counts, not so much that lone noise events become
+    /// strokes.
+    pub const DEFAULT_MAX_GAIN: u8 = 4;
+
+    /// The gain of a bin of `n` events: `round(events / n)` in `1..=max_gain` (an empty bin
+    /// stays empty whatever its gain).
+    pub fn gain(&self, n: u64) -> u8 {
+        let n = n.max(1);
+        let target = u64::from(self.events);
+        let rounded = (target + n / 2) / n;
+        rounded.clamp(1, u64::from(self.max_gain.max(1))) as u8
+    }
+
+    /// Multiplies the counts of one bin of `n` events by its gain, saturating at `clip`.
+    /// Counts already clipped stay at `clip`, so the result equals framing each event
+    /// `gain` times.
+    pub fn apply(&self, counts: &mut [u8], n: u64, clip: u8) {
+        let gain = self.gain(n);
+        if gain > 1 {
+            for c in counts.iter_mut() {
+                *c = c.saturating_mul(gain).min(clip);
+            }
+        }
+    }
 }
 
 /// Length of one bin.
@@ -142,7 +190,8 @@ pub enum MetaError {
     Malformed,
     /// The class names are not one non-empty name per class.
     ClassCount { found: usize, classes: usize },
-    /// The event framing is empty or does not produce the model's input shape.
+    /// The event framing is empty or does not produce the model's input shape, or its count
+    /// normalization lifts towards no events or has no gain.
     Framing,
     /// The normalization does not have one finite mean and positive std per input channel.
     Normalization,
@@ -158,7 +207,11 @@ impl core::fmt::Display for MetaError {
                 write!(f, "{found} class names for {classes} classes")
             }
             MetaError::Framing => {
-                write!(f, "the event framing is empty or does not fit the input")
+                write!(
+                    f,
+                    "the event framing is empty or does not fit the input, or its count \
+                     normalization has no target or no gain"
+                )
             }
             MetaError::Normalization => {
                 write!(f, "the image normalization does not fit the input")
@@ -167,9 +220,16 @@ impl core::fmt::Display for MetaError {
     }
 }
 
-/// Decodes metadata bytes (all of them).
-pub fn decode(bytes: &[u8]) -> Result<Metadata<'_>, MetaError> {
-    let (meta, rest) = postcard::take_from_bytes::<Metadata<'_>>(bytes).map_err(|e| match e {
+/// Decodes metadata bytes (all of them) of a blob of format `version` (2 or 3).
+pub fn decode(bytes: &[u8], version: u16) -> Result<Metadata<'_>, MetaError> {
+    if version < VERSION_COUNT_NORMALIZATION {
+        return take_all::<v2::Metadata<'_>>(bytes).map(Metadata::from);
+    }
+    take_all::<Metadata<'_>>(bytes)
+}
+
+fn take_all<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, MetaError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| match e {
         postcard::Error::DeserializeUnexpectedEnd => MetaError::Truncated,
         postcard::Error::DeserializeBadUtf8 => MetaError::BadUtf8,
         _ => MetaError::Malformed,
@@ -177,7 +237,22 @@ pub fn decode(bytes: &[u8]) -> Result<Metadata<'_>, MetaError> {
     if !rest.is_empty() {
         return Err(MetaError::Malformed);
     }
-    Ok(meta)
+    Ok(value)
+}
+
+/// Encodes `meta` into `out`: as version 2 when it has no count normalization, else as
+/// version 3. Returns the bytes written and the format version, `None` if `out` is too short.
+pub fn encode(meta: &Metadata<'_>, out: &mut [u8]) -> Option<(usize, u16)> {
+    let normalized = meta.framing().is_some_and(|f| f.normalize.is_some());
+    if normalized {
+        let n = postcard::to_slice(meta, out).ok()?.len();
+        Some((n, VERSION_COUNT_NORMALIZATION))
+    } else {
+        let n = postcard::to_slice(&v2::Metadata::from(meta), out)
+            .ok()?
+            .len();
+        Some((n, v2::VERSION))
+    }
 }
 
 /// Input tensor facts the metadata is checked against.
@@ -241,7 +316,10 @@ impl EventFraming {
             && self.polarity.channels() == shape.c
             && self.sensor.0 > 0
             && self.sensor.1 > 0;
-        if bin_ok && window_ok && self.clip > 0 && fits {
+        let normalize_ok = self
+            .normalize
+            .is_none_or(|n| n.events > 0 && n.max_gain > 0);
+        if bin_ok && window_ok && self.clip > 0 && fits && normalize_ok {
             Ok(())
         } else {
             Err(MetaError::Framing)
