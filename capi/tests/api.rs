@@ -296,8 +296,8 @@ fn class_names_and_framing() {
             polarity_channels: 8,
             sensor_width: 128,
             sensor_height: 128,
-            normalize_events: 0,
-            normalize_max_gain: 0,
+            normalize_events: 1_500,
+            normalize_max_gain: 4,
         }
     );
     // SAFETY: NULL output pointer: reported, not written.

@@ -150,6 +150,18 @@ fn version_1_blobs_load_without_metadata() {
     }
 }
 
+/// The first gesture model annotated as a version 2 blob: a framing without a normalization.
+#[test]
+fn version_2_blobs_load_without_a_count_normalization() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/data/v1/dvs_gesture_int8_annotated.blob");
+    let blob = Blob::read(&path).unwrap();
+    assert_eq!(version(&blob), 2);
+    let model = blob.model().unwrap();
+    let f = model.framing().expect("its framing");
+    assert_eq!((f.bin, f.normalize), (BinLength::Micros(50_000), None));
+}
+
 #[test]
 fn bundled_blobs_describe_themselves() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
@@ -163,12 +175,21 @@ fn bundled_blobs_describe_themselves() {
         (BinLength::Micros(200_000), 2, 1, 4, 4, (128, 128))
     );
     assert_eq!(f.polarity, PolarityLayout::OffOnPerSlice(4));
+    assert_eq!(
+        f.normalize,
+        Some(CountNormalization {
+            events: 1_500,
+            max_gain: 4
+        })
+    );
+    assert_eq!(version(&gesture), 3);
     assert_eq!(model.tensor(model.graph().input).c, 8);
     let digits = Blob::read(&dir.join("digits32_int8.blob")).unwrap();
     let model = digits.model().unwrap();
     let names: Vec<_> = (0..10).filter_map(|i| model.class_name(i)).collect();
     assert_eq!(names, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     assert!(model.metadata().normalization().is_some());
+    assert_eq!(version(&digits), 2, "nothing that needs version 3");
 }
 
 #[test]

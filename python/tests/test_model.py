@@ -175,6 +175,7 @@ def test_metadata_of_the_bundled_blobs(data_dir):
     assert (framing["bins"], framing["hop"], framing["downsample"]) == (2, 1, 4)
     assert framing["polarity"] == {"OffOnPerSlice": 4}
     assert framing["sensor"] == [128, 128]
+    assert framing["normalize"] == {"events": 1500, "max_gain": 4}
     # A blob as first released (format version 1) has none.
     old = sdt.Model(sdt.Blob.load(data_dir / "v1" / "dvs_gesture_int8.blob"))
     assert old.class_names == []
