@@ -14,6 +14,10 @@
 //! [`Framer::push`] returns [`Push::Full`] *without* consuming it: read the frames, call
 //! [`Framer::next_window`] (which clears the buffer) and push the event again.
 
+use core::ops::ControlFlow;
+
+use sdt_core::meta::CountNormalization;
+
 use crate::{Event, Geometry};
 
 /// How events are assigned to the `T` bins.
@@ -286,4 +290,42 @@ impl Framer {
         self.start = None;
         self.filled = 0;
     }
+}
+
+/// Frames the complete bins of time-ordered `events` one at a time, as the streaming
+/// classifier frames a live stream: each bin of `cfg` (its `bins` is taken as 1) is counted
+/// into `frame` (at least [`Framer::frame_len`] bytes), lifted by `normalize` when given, and
+/// handed to `on_bin` with its event count. A trailing partial bin is left out (later events
+/// would complete it); `on_bin` may stop early with [`ControlFlow::Break`].
+pub fn for_each_bin(
+    events: &[Event],
+    cfg: FramerConfig,
+    normalize: Option<CountNormalization>,
+    frame: &mut [u8],
+    mut on_bin: impl FnMut(&[u8], u64) -> ControlFlow<()>,
+) -> Result<(), FramerError> {
+    let mut framer = Framer::new(FramerConfig { bins: 1, ..cfg })?;
+    frame.fill(0);
+    let mut binned = 0u64;
+    for &e in events {
+        loop {
+            match framer.push(e, frame) {
+                Push::Binned => binned += 1,
+                Push::Dropped => {}
+                Push::Full => {
+                    if let Some(n) = normalize {
+                        n.apply(frame, binned, cfg.clip);
+                    }
+                    if on_bin(frame, binned).is_break() {
+                        return Ok(());
+                    }
+                    binned = 0;
+                    framer.next_window(frame);
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
 use sdt_events::stream::{
     Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
 };
-use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::{for_each_bin, Event, Framer, FramerConfig, Geometry, Push, Window};
 
 /// A model that reacts to its input: encode 3×3 (2 → 8 channels) into the residual stream,
 /// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
@@ -517,4 +517,46 @@ fn count_normalization_gain_rounds_and_is_bounded() {
     let mut busy = [0u8, 1, 2, 3, 4];
     n.apply(&mut busy, 5_000, 4);
     assert_eq!(busy, [0, 1, 2, 3, 4]);
+}
+
+/// `for_each_bin` (the trainer's and the firmware harness's framing) gives the stream's bins:
+/// the complete ones, each lifted as the count normalization says, and stops when told.
+#[test]
+fn for_each_bin_frames_complete_bins_like_the_stream() {
+    let events = stream(3_000, 6);
+    let cfg = config(Window::Time { us: 400 }, 4, 2, 1);
+    let normalize = CountNormalization {
+        events: 60,
+        max_gain: 3,
+    };
+    let by_hand = bins_by_hand(&cfg, &events);
+    let mut frame = vec![0u8; by_hand[0].0.len()];
+    for lift in [None, Some(normalize)] {
+        let mut seen = Vec::new();
+        for_each_bin(&events, cfg.framer, lift, &mut frame, |bin, n| {
+            seen.push((bin.to_vec(), n));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        // The trailing partial bin is left out.
+        assert_eq!(seen.len(), by_hand.len() - 1);
+        for ((got, n), (want, _, _, m)) in seen.iter().zip(&by_hand) {
+            let mut want = want.clone();
+            if let Some(l) = lift {
+                l.apply(&mut want, *m, cfg.framer.clip);
+            }
+            assert_eq!((got, n), (&want, m));
+        }
+    }
+    let mut first_two = 0;
+    for_each_bin(&events, cfg.framer, None, &mut frame, |_, _| {
+        first_two += 1;
+        if first_two < 2 {
+            std::ops::ControlFlow::Continue(())
+        } else {
+            std::ops::ControlFlow::Break(())
+        }
+    })
+    .unwrap();
+    assert_eq!(first_two, 2);
 }

@@ -4,11 +4,12 @@
 //! sparse bins lifted by the blob's count normalization, CHW counts fed as HWC `i8`), one job
 //! input per bin, as the demo (`examples/src/gesture.rs`) runs it.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use sdt_events::aedat31::Aedat31Decoder;
 use sdt_events::stream::StreamConfig;
-use sdt_events::{Decoder, Event, Framer, FramerConfig, Geometry, Push};
+use sdt_events::{for_each_bin, Decoder, Event, Framer, FramerConfig, Geometry};
 use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
@@ -56,7 +57,7 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
         bins: 1,
         ..cfg.framer
     };
-    let mut framer =
+    let framer =
         Framer::new(one_bin).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     let (_, c, h, w) = framer.shape();
     let plane = h * w;
@@ -74,30 +75,15 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
             })
             .collect()
     };
-    let mut binned = 0;
-    for &e in events {
-        if out.len() >= n {
-            break;
+    for_each_bin(events, one_bin, cfg.normalize, &mut frame, |bin, _| {
+        out.push(hwc(bin));
+        if out.len() < n {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
         }
-        loop {
-            match framer.push(e, &mut frame) {
-                Push::Binned => binned += 1,
-                Push::Dropped => {}
-                Push::Full => {
-                    if let Some(normalize) = cfg.normalize {
-                        normalize.apply(&mut frame, binned, one_bin.clip);
-                    }
-                    binned = 0;
-                    out.push(hwc(&frame));
-                    framer.next_window(&mut frame);
-                    if out.len() < n {
-                        continue;
-                    }
-                }
-            }
-            break;
-        }
-    }
+    })
+    .map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     if out.len() < n {
         return Err(HarnessError::Model(format!(
             "the stream has only {} complete bins, {n} wanted",

@@ -9,12 +9,14 @@
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
 
+use std::ops::ControlFlow;
+
 use rayon::prelude::*;
 use sdt_core::meta::CountNormalization;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::Gesture;
-use sdt_events::{Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::{for_each_bin, Event, Framer, FramerConfig, Geometry, Window};
 use tch::{Kind, Tensor};
 
 use crate::data::{gather_batches, Dataset, Source};
@@ -128,29 +130,21 @@ pub fn augmented_copies(
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
 /// stream would complete it with later events), each normalized and with its event count.
 pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u64)>> {
-    let mut framer = Framer::new(framing.framer())
+    let framer = Framer::new(framing.framer())
         .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
     let mut frame = vec![0u8; framer.frame_len()];
     let mut out = Vec::new();
-    let mut binned = 0u64;
-    for &e in events {
-        loop {
-            match framer.push(e, &mut frame) {
-                Push::Binned => binned += 1,
-                Push::Dropped => {}
-                Push::Full => {
-                    if let Some(normalize) = framing.normalize {
-                        normalize.apply(&mut frame, binned, framing.clip);
-                    }
-                    out.push((frame.clone(), binned));
-                    binned = 0;
-                    framer.next_window(&mut frame);
-                    continue;
-                }
-            }
-            break;
-        }
-    }
+    for_each_bin(
+        events,
+        framing.framer(),
+        framing.normalize,
+        &mut frame,
+        |bin, n| {
+            out.push((bin.to_vec(), n));
+            ControlFlow::Continue(())
+        },
+    )
+    .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
     Ok(out)
 }
 
