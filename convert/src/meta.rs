@@ -49,7 +49,8 @@ pub struct MetaOptions {
     #[arg(long, value_name = "N")]
     pub normalize_events: Option<u32>,
     /// Event framing: largest gain of --normalize-events.
-    #[arg(long, value_name = "GAIN", requires = "normalize_events")]
+    #[arg(long, value_name = "GAIN", requires = "normalize_events",
+          value_parser = clap::value_parser!(u8).range(1..))]
     pub normalize_max_gain: Option<u8>,
     /// Image normalization: per-channel mean of pixels in 0..1 (comma-separated).
     #[arg(long, value_delimiter = ',', requires = "image_std")]
@@ -196,13 +197,11 @@ impl MetaOptions {
                 .unwrap_or_else(|| layout_for(facts.channels)),
             sensor,
             normalize: match self.normalize_events {
-                Some(0) => None,
-                Some(events) => Some(CountNormalization {
+                Some(events) => CountNormalization::towards(
                     events,
-                    max_gain: self
-                        .normalize_max_gain
+                    self.normalize_max_gain
                         .unwrap_or(CountNormalization::DEFAULT_MAX_GAIN),
-                }),
+                ),
                 None => old.and_then(|f| f.normalize),
             },
         })

@@ -103,7 +103,8 @@ enum Command {
         normalize_events: Option<u32>,
         /// Largest gain of --normalize-events.
         #[arg(long, value_name = "GAIN", requires = "normalize_events",
-              default_value_t = CountNormalization::DEFAULT_MAX_GAIN)]
+              default_value_t = CountNormalization::DEFAULT_MAX_GAIN,
+              value_parser = clap::value_parser!(u8).range(1..))]
         normalize_max_gain: u8,
         /// Run the dense reference kernel instead of the spike-driven one.
         #[arg(long)]
@@ -240,12 +241,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 downsample,
                 clip,
                 slices,
-                normalize: normalize_events.map(|events| {
-                    (events > 0).then_some(CountNormalization {
-                        events,
-                        max_gain: normalize_max_gain.max(1),
-                    })
-                }),
+                normalize: normalize_events
+                    .map(|events| CountNormalization::towards(events, normalize_max_gain)),
                 kernel: if dense {
                     Kernel::Dense
                 } else {

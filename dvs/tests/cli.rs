@@ -450,6 +450,20 @@ fn classify_takes_the_count_normalization_from_the_blob_or_a_flag() {
             .collect()
     };
     assert_ne!(scores(&from_blob), scores(&off));
+    // A gain limit of 0 would be a normalization that never lifts: refused, not ignored.
+    let zero_gain = sdt_dvs()
+        .args(["classify", "--quiet", "--model"])
+        .arg(&path)
+        .arg(&stream)
+        .args(["--normalize-events", "10", "--normalize-max-gain", "0"])
+        .output()
+        .unwrap();
+    assert!(!zero_gain.status.success());
+    assert!(
+        String::from_utf8_lossy(&zero_gain.stderr).contains("--normalize-max-gain"),
+        "{}",
+        String::from_utf8_lossy(&zero_gain.stderr)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -57,6 +57,48 @@ impl FramerConfig {
     pub fn channels(&self) -> usize {
         2 * usize::from(self.slices)
     }
+
+    /// `(T, 2S, H', W')` of one window, once the parameters are checked.
+    pub fn shape(&self) -> Result<(usize, usize, usize, usize), FramerError> {
+        if self.bins == 0 {
+            return Err(FramerError::NoBins);
+        }
+        if matches!(
+            self.window,
+            Window::Time { us: 0 } | Window::Count { events: 0 }
+        ) {
+            return Err(FramerError::EmptyWindow);
+        }
+        if self.downsample == 0 {
+            return Err(FramerError::NoDownsample);
+        }
+        if self.clip == 0 {
+            return Err(FramerError::NoClip);
+        }
+        if self.slices == 0 {
+            return Err(FramerError::NoSlices);
+        }
+        if self.geometry.width == 0 || self.geometry.height == 0 {
+            return Err(FramerError::EmptyGeometry);
+        }
+        let f = usize::from(self.downsample);
+        let width = usize::from(self.geometry.width).div_ceil(f);
+        let height = usize::from(self.geometry.height).div_ceil(f);
+        let shape = (usize::from(self.bins), self.channels(), height, width);
+        shape
+            .0
+            .checked_mul(shape.1)
+            .and_then(|n| n.checked_mul(width))
+            .and_then(|n| n.checked_mul(height))
+            .ok_or(FramerError::TooLarge)?;
+        Ok(shape)
+    }
+
+    /// Bytes of one window, `T × 2S × H' × W'`, once the parameters are checked.
+    pub fn frame_len(&self) -> Result<usize, FramerError> {
+        let (t, c, h, w) = self.shape()?;
+        Ok(t * c * h * w)
+    }
 }
 
 /// Invalid framer parameters.
@@ -76,6 +118,8 @@ pub enum FramerError {
     EmptyGeometry,
     /// `T × 2S × H' × W'` does not fit in `usize`.
     TooLarge,
+    /// The buffer handed to [`for_each_bin`] is shorter than one bin.
+    FrameTooShort,
 }
 
 /// What [`Framer::push`] did with an event.
@@ -121,35 +165,8 @@ pub struct Framer {
 impl Framer {
     /// Checks `cfg` and makes a framer.
     pub fn new(cfg: FramerConfig) -> Result<Self, FramerError> {
-        if cfg.bins == 0 {
-            return Err(FramerError::NoBins);
-        }
-        if matches!(
-            cfg.window,
-            Window::Time { us: 0 } | Window::Count { events: 0 }
-        ) {
-            return Err(FramerError::EmptyWindow);
-        }
-        if cfg.downsample == 0 {
-            return Err(FramerError::NoDownsample);
-        }
-        if cfg.clip == 0 {
-            return Err(FramerError::NoClip);
-        }
-        if cfg.slices == 0 {
-            return Err(FramerError::NoSlices);
-        }
-        if cfg.geometry.width == 0 || cfg.geometry.height == 0 {
-            return Err(FramerError::EmptyGeometry);
-        }
-        let f = usize::from(cfg.downsample);
-        let width = usize::from(cfg.geometry.width).div_ceil(f);
-        let height = usize::from(cfg.geometry.height).div_ceil(f);
-        let len = usize::from(cfg.bins)
-            .checked_mul(cfg.channels())
-            .and_then(|n| n.checked_mul(width))
-            .and_then(|n| n.checked_mul(height))
-            .ok_or(FramerError::TooLarge)?;
+        let (_, _, height, width) = cfg.shape()?;
+        let len = cfg.frame_len()?;
         Ok(Self {
             cfg,
             width,
@@ -294,9 +311,10 @@ impl Framer {
 
 /// Frames the complete bins of time-ordered `events` one at a time, as the streaming
 /// classifier frames a live stream: each bin of `cfg` (its `bins` is taken as 1) is counted
-/// into `frame` (at least [`Framer::frame_len`] bytes), lifted by `normalize` when given, and
-/// handed to `on_bin` with its event count. A trailing partial bin is left out (later events
-/// would complete it); `on_bin` may stop early with [`ControlFlow::Break`].
+/// into `frame` (at least one bin's [`FramerConfig::frame_len`], else
+/// [`FramerError::FrameTooShort`]), lifted by `normalize` when given, and handed to `on_bin`
+/// with its event count. A trailing partial bin is left out (later events would complete
+/// it); `on_bin` may stop early with [`ControlFlow::Break`].
 pub fn for_each_bin(
     events: &[Event],
     cfg: FramerConfig,
@@ -304,7 +322,11 @@ pub fn for_each_bin(
     frame: &mut [u8],
     mut on_bin: impl FnMut(&[u8], u64) -> ControlFlow<()>,
 ) -> Result<(), FramerError> {
-    let mut framer = Framer::new(FramerConfig { bins: 1, ..cfg })?;
+    let one_bin = FramerConfig { bins: 1, ..cfg };
+    let frame = frame
+        .get_mut(..one_bin.frame_len()?)
+        .ok_or(FramerError::FrameTooShort)?;
+    let mut framer = Framer::new(one_bin)?;
     frame.fill(0);
     let mut binned = 0u64;
     for &e in events {

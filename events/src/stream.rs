@@ -5,8 +5,8 @@
 //! bin is framed into `2S × H' × W'` counts and run through the model once (the model sees one
 //! time step at a time), so its logits are computed once and reused by every window that
 //! contains it. A bin with few events can be lifted towards an event count first (the
-//! blob's [`CountNormalization`]). A window's score is the sum of its `T` bins' logits (the average over `T`,
-//! times `T`), and the prediction sums the scores of the last `K` windows.
+//! blob's [`CountNormalization`]). A window's score is the sum of its `T` bins' logits (the
+//! average over `T`, times `T`), and the prediction sums the scores of the last `K` windows.
 //!
 //! Memory is bounded and owned by the caller ([`StreamBuffers`], sized by
 //! [`StreamClassifier::sizes`]): the `T` bin frames, the logits of the `T` bins (plus one

@@ -16,7 +16,7 @@ use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
 use sdt_events::stream::{
     Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
 };
-use sdt_events::{for_each_bin, Event, Framer, FramerConfig, Geometry, Push, Window};
+use sdt_events::{for_each_bin, Event, Framer, FramerConfig, FramerError, Geometry, Push, Window};
 
 /// A model that reacts to its input: encode 3×3 (2 → 8 channels) into the residual stream,
 /// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
@@ -517,6 +517,9 @@ fn count_normalization_gain_rounds_and_is_bounded() {
     let mut busy = [0u8, 1, 2, 3, 4];
     n.apply(&mut busy, 5_000, 4);
     assert_eq!(busy, [0, 1, 2, 3, 4]);
+    // The tools' "0 events turns it off".
+    assert_eq!(CountNormalization::towards(2_000, 4), Some(n));
+    assert_eq!(CountNormalization::towards(0, 4), None);
 }
 
 /// `for_each_bin` (the trainer's and the firmware harness's framing) gives the stream's bins:
@@ -559,4 +562,18 @@ fn for_each_bin_frames_complete_bins_like_the_stream() {
     })
     .unwrap();
     assert_eq!(first_two, 2);
+    // One bin's buffer, from the configuration alone; a shorter one is refused, not
+    // silently left empty.
+    let one_bin = FramerConfig {
+        bins: 1,
+        ..cfg.framer
+    };
+    assert_eq!(one_bin.frame_len(), Ok(frame.len()));
+    let short = frame.len() - 1;
+    assert_eq!(
+        for_each_bin(&events, cfg.framer, None, &mut frame[..short], |_, _| {
+            std::ops::ControlFlow::Continue(())
+        }),
+        Err(FramerError::FrameTooShort)
+    );
 }

@@ -398,6 +398,15 @@ fn framer_rejects_bad_config() {
     // A too-short buffer drops instead of panicking.
     let mut f = Framer::new(cfg(Window::Time { us: 1 }, 1, 1, 1)).unwrap();
     assert_eq!(f.push(ev(0, 0, 0, 0), &mut [0u8; 3]), Push::Dropped);
+    // The configuration alone tells the same shape and errors as the framer.
+    let good = cfg(Window::Time { us: 1 }, 3, 2, 1);
+    let f = Framer::new(good).unwrap();
+    assert_eq!(good.shape(), Ok(f.shape()));
+    assert_eq!(good.frame_len(), Ok(f.frame_len()));
+    assert_eq!(
+        cfg(Window::Count { events: 0 }, 1, 1, 1).frame_len(),
+        Err(FramerError::EmptyWindow)
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use sdt_core::meta::CountNormalization;
 use sdt_core::{Kernel, Model};
-use sdt_dvs::classify::{classify_events, ClassifyOptions};
+use sdt_dvs::classify::{classify_events, stream_config, ClassifyError, ClassifyOptions};
 use sdt_dvs::denoise;
 use sdt_dvs::sim::{Gesture, Randomization};
 use sdt_events::{Event, Geometry};
@@ -48,6 +48,28 @@ pub struct Preprocess {
     /// The streaming classifier's count normalization (sparse bins lifted towards an event
     /// count): `None` keeps the blob's, `Some(None)` turns it off, `Some(Some(n))` uses `n`.
     pub normalize: Option<Option<CountNormalization>>,
+}
+
+impl Preprocess {
+    /// The classifier's options for these levers: the gesture demo's, with the
+    /// normalization override.
+    fn options(&self) -> ClassifyOptions {
+        ClassifyOptions {
+            normalize: self.normalize,
+            ..gesture::options(Kernel::SpikeDriven)
+        }
+    }
+
+    /// The count normalization the classifier runs for `model` on a sensor of `sensor`
+    /// pixels: the override, else the blob's where its bin length applies.
+    pub fn normalization(
+        &self,
+        model: &Model<'_>,
+        sensor: (u16, u16),
+    ) -> Result<Option<CountNormalization>, ClassifyError> {
+        let (w, h) = sensor;
+        Ok(stream_config(Geometry::new(w, h), model, &self.options())?.normalize)
+    }
 }
 
 impl Default for Preprocess {
@@ -90,10 +112,7 @@ pub fn score(
     seeds: Range<u64>,
     duration_us: u64,
 ) -> Result<Score, Box<dyn std::error::Error>> {
-    let opts = ClassifyOptions {
-        normalize: preprocess.normalize,
-        ..gesture::options(Kernel::SpikeDriven)
-    };
+    let opts = preprocess.options();
     let (w, h) = preset.sensor_size;
     let mut score = Score {
         hits: 0,

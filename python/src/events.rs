@@ -16,6 +16,7 @@ use crate::host::{
     Counters, Event, EventSource, Format, Framer, FramerConfig, FramerError, Geometry,
     GeometrySource, Push, SourceError, SourceOptions, TimePolicy, Window,
 };
+use sdt_core::meta::CountNormalization;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_words, m)?)?;
@@ -225,16 +226,20 @@ fn framer_error(e: FramerError) -> PyErr {
         FramerError::NoSlices => "slices must be at least 1",
         FramerError::EmptyGeometry => "the sensor has no pixels",
         FramerError::TooLarge => "the frames do not fit in memory",
+        FramerError::FrameTooShort => "the frame buffer is shorter than one bin",
     };
     InputError::new_err(why)
 }
 
 /// Frames events (their `u64` words) with the core's framer: `(windows, T*2S*H'*W')` counts
-/// as a flat `uint8` array plus the frame shape `(T, 2S, H', W')` (`S` slices per bin). A trailing window that
-/// received events is included when `partial`.
+/// as a flat `uint8` array plus the frame shape `(T, 2S, H', W')` (`S` slices per bin). A
+/// trailing window that received events is included when `partial`. With
+/// `normalize_events`, bins are framed one at a time as the streaming classifier does and
+/// each is lifted by its [`CountNormalization`].
 #[pyfunction]
 #[pyo3(signature = (words, width, height, bins, *, window_us = None, window_events = None,
-    downsample = 1, clip = 4, slices = 1, partial = true))]
+    downsample = 1, clip = 4, slices = 1, partial = true, normalize_events = None,
+    normalize_max_gain = CountNormalization::DEFAULT_MAX_GAIN))]
 #[allow(clippy::too_many_arguments)]
 fn frame_words<'py>(
     py: Python<'py>,
@@ -248,7 +253,14 @@ fn frame_words<'py>(
     clip: u8,
     slices: u8,
     partial: bool,
+    normalize_events: Option<u32>,
+    normalize_max_gain: u8,
 ) -> PyResult<(Bound<'py, PyArray1<u8>>, FrameShape)> {
+    if normalize_max_gain == 0 {
+        return Err(InputError::new_err("normalize_max_gain must be at least 1"));
+    }
+    let normalize =
+        normalize_events.and_then(|n| CountNormalization::towards(n, normalize_max_gain));
     let window = match (window_us, window_events) {
         (Some(us), None) => Window::Time { us },
         (None, Some(events)) => Window::Count { events },
@@ -258,19 +270,23 @@ fn frame_words<'py>(
             ))
         }
     };
-    let mut framer = Framer::new(FramerConfig {
+    let cfg = FramerConfig {
         geometry: Geometry::new(width, height),
         bins,
         window,
         downsample,
         clip,
         slices,
-    })
-    .map_err(framer_error)?;
+    };
+    let mut framer = Framer::new(cfg).map_err(framer_error)?;
     let shape = framer.shape();
     let words = words.as_slice()?;
     if words.len() % 2 != 0 {
         return Err(InputError::new_err("event words come in pairs"));
+    }
+    if let Some(normalize) = normalize {
+        let frames = py.detach(|| frame_bin_by_bin(words, cfg, normalize, partial))?;
+        return Ok((PyArray1::from_vec(py, frames), shape));
     }
     let frames = py.detach(|| {
         let len = framer.frame_len();
@@ -305,4 +321,96 @@ fn frame_words<'py>(
         frames
     });
     Ok((PyArray1::from_vec(py, frames), shape))
+}
+
+/// Windows of `cfg.bins` bins framed one bin at a time, each lifted by `normalize` with its
+/// own event count when it closes: the streaming classifier's framing (an event older than
+/// its bin's start is dropped as late, as there). A trailing window that received events is
+/// kept when `partial`, its open bin lifted as the stream's `finish` lifts it.
+fn frame_bin_by_bin(
+    words: &[u64],
+    cfg: FramerConfig,
+    normalize: CountNormalization,
+    partial: bool,
+) -> PyResult<Vec<u8>> {
+    let mut framer = Framer::new(FramerConfig { bins: 1, ..cfg }).map_err(framer_error)?;
+    let mut windows = BinWindows {
+        bin_len: framer.frame_len(),
+        window: vec![0u8; framer.frame_len() * usize::from(cfg.bins)],
+        closed: 0,
+        in_bin: 0,
+        any: false,
+        normalize,
+        clip: cfg.clip,
+        frames: Vec::new(),
+    };
+    for pair in words.chunks_exact(2) {
+        let e = event_of(pair[0], pair[1]);
+        loop {
+            match framer.push(e, windows.open_bin()) {
+                Push::Full => {
+                    windows.close_bin();
+                    framer.next_window(&mut []);
+                }
+                Push::Binned => {
+                    windows.in_bin += 1;
+                    windows.any = true;
+                    break;
+                }
+                Push::Dropped => break,
+            }
+        }
+        if framer.is_full() {
+            windows.close_bin();
+            framer.next_window(&mut []);
+        }
+    }
+    if partial && windows.any {
+        windows.lift_open_bin();
+        let BinWindows {
+            mut frames, window, ..
+        } = windows;
+        frames.extend_from_slice(&window);
+        return Ok(frames);
+    }
+    Ok(windows.frames)
+}
+
+/// The window being filled bin by bin, and the windows done.
+struct BinWindows {
+    bin_len: usize,
+    window: Vec<u8>,
+    /// Bins of `window` already closed.
+    closed: usize,
+    /// Events counted into the open bin.
+    in_bin: u64,
+    /// Whether any event went into the window.
+    any: bool,
+    normalize: CountNormalization,
+    clip: u8,
+    frames: Vec<u8>,
+}
+
+impl BinWindows {
+    fn open_bin(&mut self) -> &mut [u8] {
+        &mut self.window[self.closed * self.bin_len..][..self.bin_len]
+    }
+
+    fn lift_open_bin(&mut self) {
+        let (normalize, n, clip) = (self.normalize, self.in_bin, self.clip);
+        normalize.apply(self.open_bin(), n, clip);
+    }
+
+    /// Lifts the open bin and moves to the next; a full window joins the frames.
+    fn close_bin(&mut self) {
+        self.lift_open_bin();
+        self.in_bin = 0;
+        self.closed += 1;
+        if self.closed * self.bin_len == self.window.len() {
+            self.frames.extend_from_slice(&self.window);
+            self.window.fill(0);
+            self.closed = 0;
+            self.any = false;
+        }
+    }
 }

@@ -79,6 +79,29 @@ def test_frames_match_a_numpy_framer(events_dir):
         sdt.events.frames(ev, 34, 34, bins=1, window_us=1_000, slices=0)
 
 
+def test_frames_with_a_count_normalization_lift_sparse_bins(events_dir):
+    ev = sdt.events.read(events_dir / "tonic_sample_nmnist.bin").events
+    plain = sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, clip=4)
+    target, max_gain = 600, 3
+    lifted = sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, clip=4,
+                               normalize_events=target, normalize_max_gain=max_gain)
+    assert lifted.shape == plain.shape
+    # Each bin's own event count gives its gain, round(N / n) in 1..=max_gain.
+    rel = ev["t"] - ev["t"][0]
+    n = np.zeros(plain.shape[:2], np.int64)
+    np.add.at(n, (rel // 40_000, (rel % 40_000) // 20_000), 1)
+    gain = np.clip((target + n // 2) // np.maximum(n, 1), 1, max_gain)
+    assert gain.min() == 1 and gain.max() > 1, "the sample has busy and sparse bins"
+    expected = np.minimum(plain.astype(np.int64) * gain[:, :, None, None, None], 4)
+    np.testing.assert_array_equal(lifted, expected)
+    # 0 is off; a gain limit of 0 is refused.
+    off = sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, clip=4, normalize_events=0)
+    np.testing.assert_array_equal(off, plain)
+    with pytest.raises(sdt.InputError):
+        sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, normalize_events=600,
+                          normalize_max_gain=0)
+
+
 def test_event_errors_are_typed(tmp_path, events_dir):
     unknown = tmp_path / "noise.xyz"
     unknown.write_bytes(b"\x01\x02\x03")

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sdt_events::aedat31::Aedat31Decoder;
 use sdt_events::stream::StreamConfig;
-use sdt_events::{for_each_bin, Decoder, Event, Framer, FramerConfig, Geometry};
+use sdt_events::{for_each_bin, Decoder, Event, FramerConfig, Geometry};
 use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
@@ -57,11 +57,11 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
         bins: 1,
         ..cfg.framer
     };
-    let framer =
-        Framer::new(one_bin).map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
-    let (_, c, h, w) = framer.shape();
+    let (_, c, h, w) = one_bin
+        .shape()
+        .map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     let plane = h * w;
-    let mut frame = vec![0u8; framer.frame_len()];
+    let mut frame = vec![0u8; c * plane];
     let mut out = Vec::new();
     // CHW (OFF plane, ON plane) → HWC, as the streaming classifier feeds the model.
     let hwc = |frame: &[u8]| -> Vec<u8> {

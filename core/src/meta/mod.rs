@@ -123,6 +123,16 @@ impl CountNormalization {
     /// strokes.
     pub const DEFAULT_MAX_GAIN: u8 = 4;
 
+    /// The normalization towards `events` with gains up to `max_gain`, or `None` for
+    /// `events == 0`: the "0 turns it off" of every tool's `--normalize-events`.
+    pub const fn towards(events: u32, max_gain: u8) -> Option<Self> {
+        if events == 0 {
+            None
+        } else {
+            Some(Self { events, max_gain })
+        }
+    }
+
     /// The gain of a bin of `n` events: `round(events / n)` in `1..=max_gain` (an empty bin
     /// stays empty whatever its gain).
     pub fn gain(&self, n: u64) -> u8 {

@@ -52,10 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--normalize-events" => {
                 let events = u32::try_from(whole("--normalize-events")?)
                     .map_err(|_| "--normalize-events too large")?;
-                preprocess.normalize = Some((events > 0).then_some(CountNormalization {
+                preprocess.normalize = Some(CountNormalization::towards(
                     events,
-                    max_gain: CountNormalization::DEFAULT_MAX_GAIN,
-                }));
+                    CountNormalization::DEFAULT_MAX_GAIN,
+                ));
             }
             "--denoise-ms" => {
                 let ms = positive("--denoise-ms")?;
@@ -72,9 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         blob.display(),
         CLIP_US as f64 * 1e-6
     );
-    let normalize = preprocess
-        .normalize
-        .unwrap_or_else(|| model.framing().and_then(|f| f.normalize));
+    let presets = Randomization::presets();
+    // The normalization does not depend on the sensor size; any preset's builds the stream.
+    let normalize = preprocess.normalization(&model, presets[0].1.sensor_size)?;
     println!(
         "input: every event {}×, {}, background-activity filter {}",
         preprocess.gain,
@@ -86,7 +86,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .denoise_us
             .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
     );
-    let presets = Randomization::presets();
     print!("{:<26}", "gesture");
     for (name, _) in &presets {
         print!(" {name:>12}");

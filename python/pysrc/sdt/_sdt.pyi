@@ -119,4 +119,6 @@ def frame_words(
     clip: int = 4,
     slices: int = 1,
     partial: bool = True,
+    normalize_events: Optional[int] = None,
+    normalize_max_gain: int = 4,
 ) -> Tuple[npt.NDArray[np.uint8], Tuple[int, int, int, int]]: ...

@@ -114,7 +114,8 @@ def as_events(events: Any) -> np.ndarray:
 def frames(events: Any, width: int, height: int, bins: int, *,
            window_us: Optional[int] = None, window_events: Optional[int] = None,
            downsample: int = 1, clip: int = 4, slices: int = 1,
-           partial: bool = True) -> np.ndarray:
+           partial: bool = True, normalize_events: Optional[int] = None,
+           normalize_max_gain: int = 4) -> np.ndarray:
     """Count frames of the core's framer: ``uint8`` array ``(windows, T, 2S, H', W')``.
 
     Give ``window_us`` (each of the ``bins`` bins spans that many µs) or ``window_events``
@@ -122,11 +123,18 @@ def frames(events: Any, width: int, height: int, bins: int, *,
     ``clip``. Each bin is cut into ``slices`` equal parts, channel ``2s + p`` counting
     polarity ``p`` in part ``s``. A last, incomplete window is kept when ``partial`` and it
     received events.
+
+    ``normalize_events=N`` frames as a blob with a count normalization expects (its
+    ``Model.metadata["input"]["framing"]["normalize"]``): every count of a bin of ``n < N``
+    events is multiplied by ``round(N / n)``, at most ``normalize_max_gain``, then clipped,
+    bin by bin as the streaming classifier does. ``None`` or 0: counts as seen.
     """
     ev = as_events(events)
     flat, shape = _sdt.frame_words(ev.view("<u8"), width, height, bins, window_us=window_us,
                                    window_events=window_events, downsample=downsample,
-                                   clip=clip, slices=slices, partial=partial)
+                                   clip=clip, slices=slices, partial=partial,
+                                   normalize_events=normalize_events,
+                                   normalize_max_gain=normalize_max_gain)
     return flat.reshape((-1,) + tuple(shape))
 
 

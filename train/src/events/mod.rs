@@ -130,9 +130,11 @@ pub fn augmented_copies(
 /// Frames of the complete bins of `events` (a trailing partial bin is left out, as the
 /// stream would complete it with later events), each normalized and with its event count.
 pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u64)>> {
-    let framer = Framer::new(framing.framer())
+    let len = framing
+        .framer()
+        .frame_len()
         .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
-    let mut frame = vec![0u8; framer.frame_len()];
+    let mut frame = vec![0u8; len];
     let mut out = Vec::new();
     for_each_bin(
         events,
@@ -151,9 +153,10 @@ pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u
 impl EventFrames {
     /// Frames every clip.
     pub fn new(clips: &[Clip], framing: &Framing) -> Result<Self> {
-        let framer = Framer::new(framing.framer())
+        let (_, c, h, w) = framing
+            .framer()
+            .shape()
             .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
-        let (_, c, h, w) = framer.shape();
         let mut data = Vec::new();
         let (mut labels, mut clip_of) = (Vec::new(), Vec::new());
         for (i, clip) in clips.iter().enumerate() {

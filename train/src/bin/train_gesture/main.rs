@@ -267,10 +267,10 @@ fn run(args: Args) -> Result<()> {
         clip: model_cfg.spike_max,
         slices: args.slices,
         min_events: 20,
-        normalize: (args.normalize_events > 0).then_some(CountNormalization {
-            events: args.normalize_events,
-            max_gain: CountNormalization::DEFAULT_MAX_GAIN,
-        }),
+        normalize: CountNormalization::towards(
+            args.normalize_events,
+            CountNormalization::DEFAULT_MAX_GAIN,
+        ),
     };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
 
