@@ -151,9 +151,9 @@ pub struct Summary {
 }
 
 /// The parts of the blob's framing that `opts` replace with other values and that change what
-/// the model sees in one run (bin length, slices, clip): each as "flag value (trained: blob
-/// value)". Empty for a blob without a framing. Bins per window, hop and averaging only change
-/// how runs are summed.
+/// the model sees in one run (bin length, slices, clip, count normalization): each as "flag
+/// value (trained: blob value)". Empty for a blob without a framing. Bins per window, hop and
+/// averaging only change how runs are summed.
 pub fn framing_overrides(model: &Model<'_>, opts: &ClassifyOptions) -> Vec<String> {
     let Some(f) = model.framing() else {
         return Vec::new();
@@ -180,7 +180,24 @@ pub fn framing_overrides(model: &Model<'_>, opts: &ClassifyOptions) -> Vec<Strin
     if let Some(c) = opts.clip.filter(|&c| c != f.clip) {
         out.push(format!("clip {c} (trained: {})", f.clip));
     }
+    if let Some(n) = opts.normalize.filter(|&n| n != f.normalize) {
+        out.push(format!(
+            "{} (blob: {})",
+            describe_normalization(n),
+            describe_normalization(f.normalize)
+        ));
+    }
     out
+}
+
+/// "bins lifted towards N events (gain ≤ G)" or "no count normalization".
+pub fn describe_normalization(n: Option<CountNormalization>) -> String {
+    n.map_or("no count normalization".to_string(), |n| {
+        format!(
+            "bins lifted towards {} events (gain ≤ {})",
+            n.events, n.max_gain
+        )
+    })
 }
 
 /// The smallest factor `f` with `ceil(w/f) × ceil(h/f)` equal to the model input.

@@ -250,7 +250,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 },
             };
             for o in framing_overrides(&model, &opts) {
-                eprintln!("warning: {o}: the model sees other inputs than it was trained on");
+                eprintln!("warning: {o}: the model sees other inputs than its blob describes");
             }
             if !json {
                 println!(

@@ -414,6 +414,20 @@ fn classify_takes_the_count_normalization_from_the_blob_or_a_flag() {
         with(Some(Window::Time { us: 1_000 }), Some(Some(other))),
         Some(other)
     );
+    // A flag that changes the blob's normalization is named in the overrides warning.
+    let overrides = |normalize| {
+        let opts = ClassifyOptions {
+            normalize,
+            ..ClassifyOptions::from_blob(Kernel::SpikeDriven)
+        };
+        sdt_dvs::classify::framing_overrides(&model, &opts)
+    };
+    assert!(overrides(None).is_empty());
+    assert!(overrides(Some(Some(lift))).is_empty());
+    assert_eq!(
+        overrides(Some(None)),
+        ["no count normalization (blob: bins lifted towards 1000000 events (gain ≤ 3))"]
+    );
 
     // The command line: the blob's, off, or given; lifting every bin 3× changes the windows.
     let dir = std::env::temp_dir().join(format!("sdt-dvs-normalize-{}", std::process::id()));

@@ -17,6 +17,7 @@
 use std::path::PathBuf;
 
 use sdt_core::meta::CountNormalization;
+use sdt_dvs::classify::describe_normalization;
 use sdt_dvs::sim::{Gesture, Randomization};
 use sdt_examples::gesture;
 use sdt_examples::presets::{self, Preprocess};
@@ -78,10 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "input: every event {}×, {}, background-activity filter {}",
         preprocess.gain,
-        normalize.map_or("no count normalization".to_string(), |n| format!(
-            "bins lifted towards {} events (gain ≤ {})",
-            n.events, n.max_gain
-        )),
+        describe_normalization(normalize),
         preprocess
             .denoise_us
             .map_or("off".to_string(), |us| format!("{} ms", us / 1_000))
