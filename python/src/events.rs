@@ -88,7 +88,7 @@ fn push_words(out: &mut Vec<u64>, e: Event) {
 }
 
 #[inline(always)]
-fn event_of(t: u64, w: u64) -> Event {
+pub(crate) fn event_of(t: u64, w: u64) -> Event {
     Event {
         t,
         x: w as u16,

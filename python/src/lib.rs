@@ -3,8 +3,9 @@
 //!
 //! Modules: [`errors`] (typed exceptions), [`host`] (the host-side helpers this crate takes from
 //! other crates, in one place), [`model`] (convert, blobs, running), [`events`] (event files
-//! into numpy).
+//! into numpy), [`classify`] (event streams through the streaming classifier).
 
+mod classify;
 mod errors;
 mod events;
 mod host;
@@ -17,6 +18,7 @@ fn _sdt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     model::register(m)?;
     events::register(m)?;
+    classify::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -235,7 +235,7 @@ impl From<RunError> for PyErr {
     }
 }
 
-fn kernel(name: &str) -> PyResult<Kernel> {
+pub(crate) fn kernel(name: &str) -> PyResult<Kernel> {
     match name {
         "spike" => Ok(Kernel::SpikeDriven),
         "dense" => Ok(Kernel::Dense),
@@ -267,6 +267,11 @@ pub struct Model {
 impl Model {
     fn core(&self) -> PyResult<CoreModel<'_>> {
         self.blob.model().map_err(errors::core)
+    }
+
+    /// The blob, shared (for work with the GIL released).
+    pub(crate) fn blob(&self) -> Arc<AlignedBlob> {
+        self.blob.clone()
     }
 }
 
@@ -577,7 +582,10 @@ fn class_labels(x: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
 }
 
 /// A JSON value as plain Python objects (dict, list, int, float, str, bool, None).
-fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn json_to_py<'py>(
+    py: Python<'py>,
+    v: &serde_json::Value,
+) -> PyResult<Bound<'py, PyAny>> {
     use serde_json::Value;
     Ok(match v {
         Value::Null => py.None().into_bound(py),

@@ -1,5 +1,7 @@
 """Converting, inspecting and running models from Python gives what the Rust CLI gives."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -180,3 +182,30 @@ def test_metadata_of_the_bundled_blobs(data_dir):
     old = sdt.Model(sdt.Blob.load(data_dir / "v1" / "dvs_gesture_int8.blob"))
     assert old.class_names == []
     assert old.metadata["input"] == "Unspecified"
+
+
+def test_classify_events_gives_the_cli_windows(data_dir, cli_raw):
+    """The bundled gesture blob on the bundled stream: the windows of `sdt-dvs classify`, with
+    the framing (and count normalization) taken from the blob, no flags."""
+    model = sdt.Model(sdt.Blob.load(data_dir / "dvs_gesture_int8.blob"))
+    stream = data_dir / "dvs_gesture_stream.aedat"
+    rec = sdt.events.read(stream)
+    windows, summary = sdt.events.classify(model, rec, rec.width, rec.height)
+    out = cli_raw("sdt-dvs", "classify", "--json", "--quiet", "--model",
+                  data_dir / "dvs_gesture_int8.blob", stream).stdout.splitlines()
+    lines = [json.loads(line) for line in out]
+    cli_windows, cli_summary = lines[:-1], lines[-1]
+    keys = ("window", "label", "name", "confidence", "start_us", "end_us", "sops")
+    assert len(windows) == len(cli_windows) > 0
+    assert [{k: w[k] for k in keys} for w in windows] == \
+        [{k: w[k] for k in keys} for w in cli_windows]
+    assert summary["normalize"] == {"events": 1500, "max_gain": 4}
+    for k in ("windows", "events", "sops", "bin_us", "bins", "hop", "clip", "slices"):
+        assert summary[k] == cli_summary[k], k
+    # Flags override: the normalization off changes confidences, not the window count.
+    off, off_summary = sdt.events.classify(model, rec, rec.width, rec.height,
+                                           normalize_events=0)
+    assert off_summary["normalize"] is None and len(off) == len(windows)
+    assert [w["confidence"] for w in off] != [w["confidence"] for w in windows]
+    with pytest.raises(sdt.InputError):
+        sdt.events.classify(model, rec, rec.width, rec.height, window_us=1, window_events=1)

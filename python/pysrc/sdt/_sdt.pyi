@@ -122,3 +122,22 @@ def frame_words(
     normalize_events: Optional[int] = None,
     normalize_max_gain: int = 4,
 ) -> Tuple[npt.NDArray[np.uint8], Tuple[int, int, int, int]]: ...
+
+def classify_words(
+    model: Model,
+    words: npt.NDArray[np.uint64],
+    width: int,
+    height: int,
+    *,
+    kernel: str = "spike",
+    window_us: Optional[int] = None,
+    window_events: Optional[int] = None,
+    bins: Optional[int] = None,
+    hop: Optional[int] = None,
+    average: int = 1,
+    downsample: Optional[int] = None,
+    clip: Optional[int] = None,
+    slices: Optional[int] = None,
+    normalize_events: Optional[int] = None,
+    normalize_max_gain: int = 4,
+) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]: ...

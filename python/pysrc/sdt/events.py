@@ -10,7 +10,7 @@ Events come as a structured array of :data:`EVENT_DTYPE`: ``t`` (µs, int64), ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import os
 
 import numpy as np
@@ -138,4 +138,28 @@ def frames(events: Any, width: int, height: int, bins: int, *,
     return flat.reshape((-1,) + tuple(shape))
 
 
-__all__ = ["EVENT_DTYPE", "Recording", "as_events", "frames", "open", "read"]
+def classify(model: "_sdt.Model", events: Any, width: int, height: int, *,
+             kernel: str = "spike", window_us: Optional[int] = None,
+             window_events: Optional[int] = None, bins: Optional[int] = None,
+             hop: Optional[int] = None, average: int = 1, downsample: Optional[int] = None,
+             clip: Optional[int] = None, slices: Optional[int] = None,
+             normalize_events: Optional[int] = None,
+             normalize_max_gain: int = 4) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """Classifies time-ordered events from a ``width × height`` sensor window by window with
+    the core's streaming classifier, as ``sdt-dvs classify`` and the firmware do.
+
+    Returns ``(windows, summary)``: one dict per window (``label``, ``name``, ``confidence``,
+    ``start_us``, ``end_us``, ``sops``, ``energy_uj``, ...) and the totals with the framing
+    used. Each framing argument left ``None`` comes from the blob's metadata (bin length,
+    bins per window, hop, downsampling, clip, slices, count normalization), so a
+    self-describing blob needs none; ``normalize_events=0`` turns its normalization off.
+    """
+    ev = as_events(events)
+    return _sdt.classify_words(model, ev.view("<u8"), width, height, kernel=kernel,
+                               window_us=window_us, window_events=window_events, bins=bins,
+                               hop=hop, average=average, downsample=downsample, clip=clip,
+                               slices=slices, normalize_events=normalize_events,
+                               normalize_max_gain=normalize_max_gain)
+
+
+__all__ = ["EVENT_DTYPE", "Recording", "as_events", "classify", "frames", "open", "read"]

@@ -1,0 +1,108 @@
+//! Event streams classified window by window from Python, through the same streaming
+//! classifier as `sdt-dvs classify` and the firmware: framing from the blob, flags override.
+
+use numpy::PyReadonlyArray1;
+use pyo3::prelude::*;
+use sdt_core::meta::CountNormalization;
+
+use crate::errors::{self, InputError};
+use crate::events::event_of;
+use crate::host::{classify_events, ClassifyError, ClassifyOptions, Event, Geometry, Window};
+use crate::model::{json_to_py, kernel, Model};
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(classify_words, m)?)?;
+    Ok(())
+}
+
+fn classify_error(e: ClassifyError) -> PyErr {
+    match e {
+        ClassifyError::Source(s) => errors::source(s),
+        ClassifyError::Model(m) => errors::core(m),
+        other => InputError::new_err(other.to_string()),
+    }
+}
+
+/// Classifies time-ordered events (their `u64` words) from a `width × height` sensor with
+/// `model`: `(windows, summary)`, one dict per window (label, name, confidence, times, SOPs,
+/// energy) and the totals with the framing used. Every framing argument left `None` comes
+/// from the blob (`Model.metadata`); `normalize_events=0` turns its count normalization off.
+#[pyfunction]
+#[pyo3(signature = (model, words, width, height, *, kernel = "spike", window_us = None,
+    window_events = None, bins = None, hop = None, average = 1, downsample = None,
+    clip = None, slices = None, normalize_events = None,
+    normalize_max_gain = CountNormalization::DEFAULT_MAX_GAIN))]
+#[allow(clippy::too_many_arguments)]
+fn classify_words<'py>(
+    py: Python<'py>,
+    model: &Model,
+    words: PyReadonlyArray1<'py, u64>,
+    width: u16,
+    height: u16,
+    kernel: &str,
+    window_us: Option<u64>,
+    window_events: Option<u32>,
+    bins: Option<u16>,
+    hop: Option<u16>,
+    average: u16,
+    downsample: Option<u16>,
+    clip: Option<u8>,
+    slices: Option<u8>,
+    normalize_events: Option<u32>,
+    normalize_max_gain: u8,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let bin = match (window_us, window_events) {
+        (None, None) => None,
+        (Some(us), None) => Some(Window::Time { us }),
+        (None, Some(events)) => Some(Window::Count { events }),
+        _ => {
+            return Err(InputError::new_err(
+                "give at most one of window_us and window_events",
+            ))
+        }
+    };
+    if normalize_max_gain == 0 {
+        return Err(InputError::new_err("normalize_max_gain must be at least 1"));
+    }
+    if average == 0 {
+        return Err(InputError::new_err("average must be at least 1"));
+    }
+    let opts = ClassifyOptions {
+        bin,
+        bins,
+        hop,
+        average,
+        downsample,
+        clip,
+        slices,
+        normalize: normalize_events.map(|n| CountNormalization::towards(n, normalize_max_gain)),
+        kernel: self::kernel(kernel)?,
+    };
+    let words = words.as_slice()?;
+    if words.len() % 2 != 0 {
+        return Err(InputError::new_err("event words come in pairs"));
+    }
+    let events: Vec<Event> = words
+        .chunks_exact(2)
+        .map(|pair| event_of(pair[0], pair[1]))
+        .collect();
+    let blob = model.blob();
+    let (windows, summary) = py
+        .detach(|| {
+            let core = blob.model().map_err(ClassifyError::Model)?;
+            let mut windows = Vec::new();
+            let summary =
+                classify_events(&events, Geometry::new(width, height), &core, &opts, |w| {
+                    windows.push(w.clone())
+                })?;
+            Ok::<_, ClassifyError>((windows, summary))
+        })
+        .map_err(classify_error)?;
+    let json = |v: serde_json::Result<serde_json::Value>| {
+        v.map_err(|e| InputError::new_err(format!("classification result: {e}")))
+    };
+    Ok((
+        json_to_py(py, &json(serde_json::to_value(windows))?)?,
+        json_to_py(py, &json(serde_json::to_value(summary))?)?,
+    ))
+}
