@@ -1,10 +1,10 @@
 //! Event clips as training data: each labelled clip of events is cut into time bins and
-//! framed into `2 × H' × W'` counts by the core's [`Framer`], exactly as the device's
-//! streaming classifier frames a live stream (bins of `bin_us` starting at the clip's first
-//! event, spatial downsampling, counts clipped to `D`). Every bin is one sample with the
-//! clip's label: the device runs the model once per bin and sums the logits over the `T` bins
-//! of a window, so a model trained per bin is the model it runs. A count normalization lifts
-//! sparse bins as the stream does (`sdt_core::meta::CountNormalization`).
+//! framed into `2 × H' × W'` counts by the core's [`Framer`](sdt_events::Framer), exactly as
+//! the device's streaming classifier frames a live stream (bins of `bin_us` starting at the
+//! clip's first event, spatial downsampling, counts clipped to `D`). Every bin is one sample
+//! with the clip's label: the device runs the model once per bin and sums the logits over the
+//! `T` bins of a window, so a model trained per bin is the model it runs. A count
+//! normalization lifts sparse bins as the stream does (`sdt_core::meta::CountNormalization`).
 //!
 //! Counts enter the network as they are (`0..=D`), so the runtime's `i8` input grid must have
 //! step 1: train and pack with [`INPUT_ABSMAX`].
@@ -16,7 +16,7 @@ use sdt_core::meta::CountNormalization;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::Gesture;
-use sdt_events::{for_each_bin, Event, Framer, FramerConfig, Geometry, Window};
+use sdt_events::{for_each_bin, Event, FramerConfig, Geometry, Window};
 use tch::{Kind, Tensor};
 
 use crate::data::{gather_batches, Dataset, Source};
