@@ -309,16 +309,28 @@ impl Framer {
     }
 }
 
-/// Frames the complete bins of time-ordered `events` one at a time, as the streaming
-/// classifier frames a live stream: each bin of `cfg` (its `bins` is taken as 1) is counted
-/// into `frame` (at least one bin's [`FramerConfig::frame_len`], else
-/// [`FramerError::FrameTooShort`]), lifted by `normalize` when given, and handed to `on_bin`
-/// with its event count. A trailing partial bin is left out (later events would complete
-/// it); `on_bin` may stop early with [`ControlFlow::Break`].
+/// Whether [`for_each_bin`] hands over the bin still open when the events run out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrailingBin {
+    /// Leave it out: later events of a live stream would complete it (the trainer's choice,
+    /// so that it learns from whole bins only).
+    Drop,
+    /// Hand it over too when it received events, lifted as a stream's `finish` lifts it (a
+    /// recording that ends there).
+    Keep,
+}
+
+/// Frames time-ordered `events` one bin at a time, as the streaming classifier frames a live
+/// stream: each bin of `cfg` (its `bins` is taken as 1) is counted into `frame` (at least one
+/// bin's [`FramerConfig::frame_len`], else [`FramerError::FrameTooShort`]), lifted by
+/// `normalize` when given, and handed to `on_bin` with its event count. An event older than
+/// its bin's start is dropped as late. `trailing` says what becomes of the bin still open at
+/// the end; `on_bin` may stop early with [`ControlFlow::Break`].
 pub fn for_each_bin(
-    events: &[Event],
+    events: impl IntoIterator<Item = Event>,
     cfg: FramerConfig,
     normalize: Option<CountNormalization>,
+    trailing: TrailingBin,
     frame: &mut [u8],
     mut on_bin: impl FnMut(&[u8], u64) -> ControlFlow<()>,
 ) -> Result<(), FramerError> {
@@ -329,25 +341,41 @@ pub fn for_each_bin(
     let mut framer = Framer::new(one_bin)?;
     frame.fill(0);
     let mut binned = 0u64;
-    for &e in events {
+    let mut close_bin = |frame: &mut [u8], binned: &mut u64| {
+        if let Some(n) = normalize {
+            n.apply(frame, *binned, cfg.clip);
+        }
+        let flow = on_bin(frame, *binned);
+        *binned = 0;
+        flow
+    };
+    for e in events {
         loop {
             match framer.push(e, frame) {
                 Push::Binned => binned += 1,
                 Push::Dropped => {}
                 Push::Full => {
-                    if let Some(n) = normalize {
-                        n.apply(frame, binned, cfg.clip);
-                    }
-                    if on_bin(frame, binned).is_break() {
+                    if close_bin(frame, &mut binned).is_break() {
                         return Ok(());
                     }
-                    binned = 0;
                     framer.next_window(frame);
                     continue;
                 }
             }
             break;
         }
+        // A bin of counted events is complete with its last event; one of time only when a
+        // later event falls past it.
+        if framer.is_full() {
+            if close_bin(frame, &mut binned).is_break() {
+                return Ok(());
+            }
+            framer.next_window(frame);
+        }
+    }
+    if trailing == TrailingBin::Keep && binned > 0 {
+        // The caller learns nothing from a `Break` here: this was the last bin.
+        let _ = close_bin(frame, &mut binned);
     }
     Ok(())
 }

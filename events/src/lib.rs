@@ -37,7 +37,7 @@ pub mod stream;
 mod time;
 mod units;
 
-pub use framer::{for_each_bin, Framer, FramerConfig, FramerError, Push, Window};
+pub use framer::{for_each_bin, Framer, FramerConfig, FramerError, Push, TrailingBin, Window};
 pub use header::{EventFormat, HeaderError, HeaderGeometry, HeaderInfo};
 
 /// One change-detection event.

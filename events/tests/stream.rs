@@ -16,7 +16,9 @@ use sdt_core::{Input, Kernel, Model, Sequential, Session, Stats};
 use sdt_events::stream::{
     Prediction, Run, StreamBuffers, StreamClassifier, StreamConfig, StreamError,
 };
-use sdt_events::{for_each_bin, Event, Framer, FramerConfig, FramerError, Geometry, Push, Window};
+use sdt_events::{
+    for_each_bin, Event, Framer, FramerConfig, FramerError, Geometry, Push, TrailingBin, Window,
+};
 
 /// A model that reacts to its input: encode 3×3 (2 → 8 channels) into the residual stream,
 /// mean spike, linear head with 5 classes (the attention model of `tiny_model` is nearly
@@ -522,37 +524,78 @@ fn count_normalization_gain_rounds_and_is_bounded() {
     assert_eq!(CountNormalization::towards(0, 4), None);
 }
 
-/// `for_each_bin` (the trainer's and the firmware harness's framing) gives the stream's bins:
-/// the complete ones, each lifted as the count normalization says, and stops when told.
+/// `for_each_bin` (the trainer's, the firmware harness's and Python's framing) gives the
+/// stream's bins: the complete ones, each lifted as the count normalization says, the open
+/// one at the end only when asked for, and stops when told.
 #[test]
-fn for_each_bin_frames_complete_bins_like_the_stream() {
+fn for_each_bin_frames_bins_like_the_stream() {
     let events = stream(3_000, 6);
-    let cfg = config(Window::Time { us: 400 }, 4, 2, 1);
     let normalize = CountNormalization {
         events: 60,
         max_gain: 3,
     };
-    let by_hand = bins_by_hand(&cfg, &events);
-    let mut frame = vec![0u8; by_hand[0].0.len()];
-    for lift in [None, Some(normalize)] {
-        let mut seen = Vec::new();
-        for_each_bin(&events, cfg.framer, lift, &mut frame, |bin, n| {
-            seen.push((bin.to_vec(), n));
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
-        // The trailing partial bin is left out.
-        assert_eq!(seen.len(), by_hand.len() - 1);
-        for ((got, n), (want, _, _, m)) in seen.iter().zip(&by_hand) {
-            let mut want = want.clone();
-            if let Some(l) = lift {
-                l.apply(&mut want, *m, cfg.framer.clip);
+    let time = config(Window::Time { us: 400 }, 4, 2, 1);
+    let counted = |events| config(Window::Count { events }, 4, 2, 1);
+    // Cut after the 2,800th event on the sensor: in bins of 100 events every bin is then
+    // complete with its last event, and nothing is left open.
+    let on_sensor = |e: &&Event| SENSOR.contains(e.x, e.y);
+    let cut = events.iter().filter(on_sensor).nth(2_799).unwrap();
+    let whole_bins = &events[..=events.iter().position(|e| e == cut).unwrap()];
+    let cases = [
+        (time, &events[..]),
+        (counted(70), &events[..]),
+        (counted(100), whole_bins),
+    ];
+    let mut left_open = Vec::new();
+    for (cfg, events) in cases {
+        let by_hand = bins_by_hand(&cfg, events);
+        let last_is_open = match cfg.framer.window {
+            Window::Time { .. } => true,
+            Window::Count { events } => by_hand.last().unwrap().3 < u64::from(events),
+        };
+        left_open.push(last_is_open);
+        let mut frame = vec![0u8; by_hand[0].0.len()];
+        for lift in [None, Some(normalize)] {
+            for trailing in [TrailingBin::Drop, TrailingBin::Keep] {
+                let mut seen = Vec::new();
+                for_each_bin(
+                    events.iter().copied(),
+                    cfg.framer,
+                    lift,
+                    trailing,
+                    &mut frame,
+                    |bin, n| {
+                        seen.push((bin.to_vec(), n));
+                        std::ops::ControlFlow::Continue(())
+                    },
+                )
+                .unwrap();
+                let left_out = usize::from(last_is_open && trailing == TrailingBin::Drop);
+                assert_eq!(seen.len(), by_hand.len() - left_out, "{cfg:?} {trailing:?}");
+                for ((got, n), (want, _, _, m)) in seen.iter().zip(&by_hand) {
+                    let mut want = want.clone();
+                    if let Some(l) = lift {
+                        l.apply(&mut want, *m, cfg.framer.clip);
+                    }
+                    assert_eq!((got, n), (&want, m));
+                }
             }
-            assert_eq!((got, n), (&want, m));
         }
     }
+    assert_eq!(left_open, [true, true, false]);
+    let mut frame = vec![0u8; bins_by_hand(&time, &events)[0].0.len()];
+    let frame_bins = |frame: &mut [u8], on_bin: &mut dyn FnMut() -> std::ops::ControlFlow<()>| {
+        for_each_bin(
+            events.iter().copied(),
+            time.framer,
+            None,
+            TrailingBin::Keep,
+            frame,
+            |_, _| on_bin(),
+        )
+    };
     let mut first_two = 0;
-    for_each_bin(&events, cfg.framer, None, &mut frame, |_, _| {
+    frame_bins(&mut frame, &mut || {
         first_two += 1;
         if first_two < 2 {
             std::ops::ControlFlow::Continue(())
@@ -566,14 +609,15 @@ fn for_each_bin_frames_complete_bins_like_the_stream() {
     // silently left empty.
     let one_bin = FramerConfig {
         bins: 1,
-        ..cfg.framer
+        ..time.framer
     };
     assert_eq!(one_bin.frame_len(), Ok(frame.len()));
     let short = frame.len() - 1;
     assert_eq!(
-        for_each_bin(&events, cfg.framer, None, &mut frame[..short], |_, _| {
-            std::ops::ControlFlow::Continue(())
-        }),
+        frame_bins(
+            &mut frame[..short],
+            &mut || std::ops::ControlFlow::Continue(())
+        ),
         Err(FramerError::FrameTooShort)
     );
 }

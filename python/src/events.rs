@@ -5,6 +5,7 @@
 //! `t <i8 @0, x <i2 @8, y <i2 @10, p u1 @12` (16-byte records, the layout of expelliarmus and
 //! tonic arrays); the Python side views the `u64` array with that dtype, without a copy.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -13,8 +14,8 @@ use pyo3::types::PyDict;
 
 use crate::errors::{self, InputError};
 use crate::host::{
-    Counters, Event, EventSource, Format, Framer, FramerConfig, FramerError, Geometry,
-    GeometrySource, Push, SourceError, SourceOptions, TimePolicy, Window,
+    for_each_bin, Counters, Event, EventSource, Format, Framer, FramerConfig, FramerError,
+    Geometry, GeometrySource, Push, SourceError, SourceOptions, TimePolicy, TrailingBin, Window,
 };
 use sdt_core::meta::CountNormalization;
 
@@ -333,84 +334,41 @@ fn frame_bin_by_bin(
     normalize: CountNormalization,
     partial: bool,
 ) -> PyResult<Vec<u8>> {
-    let mut framer = Framer::new(FramerConfig { bins: 1, ..cfg }).map_err(framer_error)?;
-    let mut windows = BinWindows {
-        bin_len: framer.frame_len(),
-        window: vec![0u8; framer.frame_len() * usize::from(cfg.bins)],
-        closed: 0,
-        in_bin: 0,
-        any: false,
-        normalize,
-        clip: cfg.clip,
-        frames: Vec::new(),
+    let bin_len = FramerConfig { bins: 1, ..cfg }
+        .frame_len()
+        .map_err(framer_error)?;
+    let mut bin = vec![0u8; bin_len];
+    let mut window = vec![0u8; bin_len * usize::from(cfg.bins)];
+    let (mut closed, mut any) = (0usize, false);
+    let mut frames = Vec::new();
+    let events = words.chunks_exact(2).map(|pair| event_of(pair[0], pair[1]));
+    let trailing = if partial {
+        TrailingBin::Keep
+    } else {
+        TrailingBin::Drop
     };
-    for pair in words.chunks_exact(2) {
-        let e = event_of(pair[0], pair[1]);
-        loop {
-            match framer.push(e, windows.open_bin()) {
-                Push::Full => {
-                    windows.close_bin();
-                    framer.next_window(&mut []);
-                }
-                Push::Binned => {
-                    windows.in_bin += 1;
-                    windows.any = true;
-                    break;
-                }
-                Push::Dropped => break,
+    for_each_bin(
+        events,
+        cfg,
+        Some(normalize),
+        trailing,
+        &mut bin,
+        |bin, events| {
+            window[closed * bin_len..][..bin_len].copy_from_slice(bin);
+            any |= events > 0;
+            closed += 1;
+            if closed == usize::from(cfg.bins) {
+                frames.extend_from_slice(&window);
+                (closed, any) = (0, false);
             }
-        }
-        if framer.is_full() {
-            windows.close_bin();
-            framer.next_window(&mut []);
-        }
-    }
-    if partial && windows.any {
-        windows.lift_open_bin();
-        let BinWindows {
-            mut frames, window, ..
-        } = windows;
+            ControlFlow::Continue(())
+        },
+    )
+    .map_err(framer_error)?;
+    if partial && any {
+        // The bins not reached stay empty.
+        window[closed * bin_len..].fill(0);
         frames.extend_from_slice(&window);
-        return Ok(frames);
     }
-    Ok(windows.frames)
-}
-
-/// The window being filled bin by bin, and the windows done.
-struct BinWindows {
-    bin_len: usize,
-    window: Vec<u8>,
-    /// Bins of `window` already closed.
-    closed: usize,
-    /// Events counted into the open bin.
-    in_bin: u64,
-    /// Whether any event went into the window.
-    any: bool,
-    normalize: CountNormalization,
-    clip: u8,
-    frames: Vec<u8>,
-}
-
-impl BinWindows {
-    fn open_bin(&mut self) -> &mut [u8] {
-        &mut self.window[self.closed * self.bin_len..][..self.bin_len]
-    }
-
-    fn lift_open_bin(&mut self) {
-        let (normalize, n, clip) = (self.normalize, self.in_bin, self.clip);
-        normalize.apply(self.open_bin(), n, clip);
-    }
-
-    /// Lifts the open bin and moves to the next; a full window joins the frames.
-    fn close_bin(&mut self) {
-        self.lift_open_bin();
-        self.in_bin = 0;
-        self.closed += 1;
-        if self.closed * self.bin_len == self.window.len() {
-            self.frames.extend_from_slice(&self.window);
-            self.window.fill(0);
-            self.closed = 0;
-            self.any = false;
-        }
-    }
+    Ok(frames)
 }

@@ -4,6 +4,8 @@
 pub use sdt_dvs::classify::{classify_events, ClassifyError, ClassifyOptions};
 pub use sdt_dvs::source::{EventSource, Format, GeometrySource, SourceError, SourceOptions};
 pub use sdt_events::evt3::TimePolicy;
-pub use sdt_events::framer::{Framer, FramerConfig, FramerError, Push, Window};
+pub use sdt_events::framer::{
+    for_each_bin, Framer, FramerConfig, FramerError, Push, TrailingBin, Window,
+};
 pub use sdt_events::{Counters, Event, Geometry};
 pub use sdt_host::{AlignedBlob, ThreadPool};

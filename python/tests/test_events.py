@@ -94,6 +94,25 @@ def test_frames_with_a_count_normalization_lift_sparse_bins(events_dir):
     assert gain.min() == 1 and gain.max() > 1, "the sample has busy and sparse bins"
     expected = np.minimum(plain.astype(np.int64) * gain[:, :, None, None, None], 4)
     np.testing.assert_array_equal(lifted, expected)
+    # Without `partial` the last, unfinished window is left out, the others unchanged.
+    whole = sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, clip=4, partial=False,
+                              normalize_events=target, normalize_max_gain=max_gain)
+    np.testing.assert_array_equal(whole, lifted[:-1])
+    # Bins of counted events: full bins (1,000 ≥ N events) keep their counts; the last,
+    # short bin is lifted by its own count.
+    per_bin = 1000
+    counted = sdt.events.frames(ev, 34, 34, bins=2, window_events=per_bin, clip=4,
+                                normalize_events=target, normalize_max_gain=max_gain)
+    plain_counted = sdt.events.frames(ev, 34, 34, bins=2, window_events=per_bin, clip=4)
+    assert counted.shape == plain_counted.shape
+    flat = counted.reshape((-1,) + counted.shape[2:])
+    plain_flat = plain_counted.reshape(flat.shape)
+    last = (len(ev) - 1) // per_bin
+    assert len(ev) % per_bin < target, "the sample's last bin is short"
+    last_gain = min(max((target + len(ev) % per_bin // 2) // (len(ev) % per_bin), 1), max_gain)
+    np.testing.assert_array_equal(flat[:last], plain_flat[:last])
+    np.testing.assert_array_equal(
+        flat[last], np.minimum(plain_flat[last].astype(np.int64) * last_gain, 4))
     # 0 is off; a gain limit of 0 is refused.
     off = sdt.events.frames(ev, 34, 34, bins=2, window_us=20_000, clip=4, normalize_events=0)
     np.testing.assert_array_equal(off, plain)

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sdt_events::aedat31::Aedat31Decoder;
 use sdt_events::stream::StreamConfig;
-use sdt_events::{for_each_bin, Decoder, Event, FramerConfig, Geometry};
+use sdt_events::{for_each_bin, Decoder, Event, FramerConfig, Geometry, TrailingBin};
 use sdt_host::AlignedBlob;
 
 use crate::error::{io, HarnessError, Result};
@@ -75,14 +75,21 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
             })
             .collect()
     };
-    for_each_bin(events, one_bin, cfg.normalize, &mut frame, |bin, _| {
-        out.push(hwc(bin));
-        if out.len() < n {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        }
-    })
+    for_each_bin(
+        events.iter().copied(),
+        one_bin,
+        cfg.normalize,
+        TrailingBin::Drop,
+        &mut frame,
+        |bin, _| {
+            out.push(hwc(bin));
+            if out.len() < n {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        },
+    )
     .map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
     if out.len() < n {
         return Err(HarnessError::Model(format!(

@@ -16,7 +16,7 @@ use sdt_core::meta::CountNormalization;
 use sdt_dvs::augment::EventAugment;
 use sdt_dvs::sim::rng::Rng;
 use sdt_dvs::sim::Gesture;
-use sdt_events::{for_each_bin, Event, FramerConfig, Geometry, Window};
+use sdt_events::{for_each_bin, Event, FramerConfig, Geometry, TrailingBin, Window};
 use tch::{Kind, Tensor};
 
 use crate::data::{gather_batches, Dataset, Source};
@@ -137,9 +137,10 @@ pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u
     let mut frame = vec![0u8; len];
     let mut out = Vec::new();
     for_each_bin(
-        events,
+        events.iter().copied(),
         framing.framer(),
         framing.normalize,
+        TrailingBin::Drop,
         &mut frame,
         |bin, n| {
             out.push((bin.to_vec(), n));
