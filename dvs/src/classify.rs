@@ -11,6 +11,7 @@ use sdt_events::stream::{
 };
 use sdt_events::{Event, FramerConfig, Geometry, Window};
 
+use crate::info::ErrorCounts;
 use crate::source::{EventSource, SourceError};
 
 /// Windowing choices. Each `None` is taken from the blob's framing (see
@@ -148,6 +149,10 @@ pub struct Summary {
     pub slices: u8,
     /// Count normalization used, if any.
     pub normalize: Option<CountNormalization>,
+    /// What the decoder skipped in a file (a cut-off end, malformed units, events outside the
+    /// sensor); `None` for events handed over in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_errors: Option<ErrorCounts>,
 }
 
 /// The parts of the blob's framing that `opts` replace with other values and that change what
@@ -277,7 +282,9 @@ pub fn classify(
         progress(source.bytes_read());
         Ok(more)
     };
-    classify_chunks(g, next, model, opts, on_window)
+    let mut summary = classify_chunks(g, next, model, opts, on_window)?;
+    summary.input_errors = Some(source.counters().into());
+    Ok(summary)
 }
 
 /// Classifies events already in memory (time-ordered) from a `geometry` sensor.

@@ -1,6 +1,8 @@
 //! A JSON summary of an event file: format, resolution, event count, first and last event,
 //! time range and the decoder's error counters.
 
+use std::fmt;
+
 use sdt_events::{Counters, Event};
 
 use crate::source::{EventSource, Format, GeometrySource, SourceError};
@@ -40,6 +42,33 @@ pub struct ErrorCounts {
     pub out_of_range: u64,
     /// Bytes of an incomplete unit at the end.
     pub truncated_bytes: u64,
+}
+
+impl ErrorCounts {
+    /// Whether anything was skipped.
+    pub fn any(&self) -> bool {
+        self.malformed + self.out_of_range + self.truncated_bytes > 0
+    }
+}
+
+impl fmt::Display for ErrorCounts {
+    /// The non-zero counts, e.g. "6 bytes of a cut-off end dropped".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = [
+            (self.malformed, "malformed units skipped"),
+            (self.out_of_range, "events outside the sensor dropped"),
+            (self.truncated_bytes, "bytes of a cut-off end dropped"),
+        ];
+        let mut first = true;
+        for (n, what) in parts.into_iter().filter(|(n, _)| *n > 0) {
+            write!(f, "{}{n} {what}", if first { "" } else { ", " })?;
+            first = false;
+        }
+        if first {
+            write!(f, "nothing skipped")?;
+        }
+        Ok(())
+    }
 }
 
 impl From<Counters> for ErrorCounts {

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sdt_core::meta::CountNormalization;
 use sdt_core::Kernel;
 use sdt_dvs::classify::{classify, framing_overrides, ClassifyOptions};
-use sdt_dvs::info::summarize;
+use sdt_dvs::info::{summarize, ErrorCounts};
 use sdt_dvs::render::{render, write, RenderOptions};
 use sdt_dvs::source::{EventSource, Format, SourceOptions};
 use sdt_events::{Geometry, Window};
@@ -300,6 +300,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             bar.finish_and_clear();
             if let Some(e) = failed {
                 return Err(e.into());
+            }
+            // The windows up to a damaged part are kept; say what was skipped.
+            if let Some(errors) = summary.input_errors.filter(ErrorCounts::any) {
+                eprintln!("warning: {}: {errors}", input.file.display());
             }
             if json {
                 println!("{}", serde_json::to_string(&summary)?);

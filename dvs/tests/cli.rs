@@ -579,3 +579,49 @@ fn classify_takes_framing_and_names_from_the_blob() {
     );
     assert!(text.contains(&framed), "{text}");
 }
+
+/// A recording cut off mid-unit is classified up to the cut, and the command says what it
+/// dropped (on stderr, and in the JSON summary); a whole one reports nothing skipped.
+#[test]
+fn classify_reports_what_a_damaged_recording_lost() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
+    let stream = data.join("dvs_gesture_stream.aedat");
+    let bytes = std::fs::read(&stream).unwrap();
+    let cut = scratch("classify-cut").join("cut.aedat");
+    // Half the file plus 3 bytes: the last event unit is incomplete.
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 3]).unwrap();
+    let classify = |file: &Path| {
+        let out = sdt_dvs()
+            .args(["classify", "--json", "--quiet", "--model"])
+            .arg(data.join("dvs_gesture_int8.blob"))
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (summary, String::from_utf8(out.stderr).unwrap())
+    };
+    let (whole, whole_err) = classify(&stream);
+    let (part, part_err) = classify(&cut);
+    let truncated = part["input_errors"]["truncated_bytes"].as_u64().unwrap();
+    assert!(truncated > 0, "{part}");
+    assert!(
+        part_err.contains(&format!(
+            "warning: {}: {truncated} bytes of a cut-off end",
+            cut.display()
+        )),
+        "{part_err}"
+    );
+    let windows = |s: &Value| s["windows"].as_u64().unwrap();
+    assert!(0 < windows(&part) && windows(&part) < windows(&whole));
+    assert_eq!(
+        whole["input_errors"],
+        serde_json::json!({"malformed": 0, "out_of_range": 0, "truncated_bytes": 0})
+    );
+    assert!(!whole_err.contains("warning"), "{whole_err}");
+}

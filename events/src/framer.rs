@@ -165,8 +165,9 @@ pub struct Framer {
 impl Framer {
     /// Checks `cfg` and makes a framer.
     pub fn new(cfg: FramerConfig) -> Result<Self, FramerError> {
-        let (_, _, height, width) = cfg.shape()?;
-        let len = cfg.frame_len()?;
+        let (t, c, height, width) = cfg.shape()?;
+        // `shape` checked that this product fits.
+        let len = t * c * height * width;
         Ok(Self {
             cfg,
             width,

@@ -36,7 +36,9 @@ const FORMATS: [Format; 7] = [
     Format::Nmnist,
 ];
 
-fn options(
+/// How to open a file, from the Python arguments of `read_words`, `EventReader` and
+/// `classify_file`.
+pub(crate) fn source_options(
     format: Option<&str>,
     width: Option<u16>,
     height: Option<u16>,
@@ -154,7 +156,7 @@ fn read_words<'py>(
     height: Option<u16>,
     evt3_time: &str,
 ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyDict>)> {
-    let opts = options(format, width, height, evt3_time)?;
+    let opts = source_options(format, width, height, evt3_time)?;
     let (words, info) = py
         .detach(move || -> Result<(Vec<u64>, Info), SourceError> {
             let mut source = EventSource::open(&path, opts)?;
@@ -190,7 +192,7 @@ impl EventReader {
         height: Option<u16>,
         evt3_time: &str,
     ) -> PyResult<Self> {
-        let opts = options(format, width, height, evt3_time)?;
+        let opts = source_options(format, width, height, evt3_time)?;
         Ok(EventReader {
             source: EventSource::open(&path, opts).map_err(errors::source)?,
             done: false,

@@ -209,3 +209,47 @@ def test_classify_events_gives_the_cli_windows(data_dir, cli_raw):
     assert [w["confidence"] for w in off] != [w["confidence"] for w in windows]
     with pytest.raises(sdt.InputError):
         sdt.events.classify(model, rec, rec.width, rec.height, window_us=1, window_events=1)
+
+
+def test_classify_file_streams_the_windows_of_classify(data_dir, tmp_path):
+    """A recording classified from its file, chunk by chunk, gives the windows of the same
+    events classified in memory; overrides and typed errors work as there."""
+    model = sdt.Model(sdt.Blob.load(data_dir / "dvs_gesture_int8.blob"))
+    stream = data_dir / "dvs_gesture_stream.aedat"
+    rec = sdt.events.read(stream)
+    in_memory, summary = sdt.events.classify(model, rec, rec.width, rec.height)
+    from_file, file_summary = sdt.events.classify_file(model, stream)
+    def same(w):  # everything but the measured latency
+        return {k: v for k, v in w.items() if k != "latency_ms"}
+
+    assert len(from_file) == len(in_memory) > 0
+    assert [same(w) for w in from_file] == [same(w) for w in in_memory]
+    for k in ("windows", "events", "sops", "bin_us", "bins", "hop", "normalize"):
+        assert file_summary[k] == summary[k], k
+    # What the decoder skipped is part of a file's summary: nothing here, but a file cut off
+    # mid-event gives the windows before the cut and says how many bytes it dropped.
+    assert "input_errors" not in summary
+    assert file_summary["input_errors"] == {"malformed": 0, "out_of_range": 0,
+                                            "truncated_bytes": 0}
+    cut = tmp_path / "cut.aedat"
+    whole = stream.read_bytes()
+    cut.write_bytes(whole[:len(whole) // 2 + 3])
+    part, part_summary = sdt.events.classify_file(model, cut)
+    assert part_summary["input_errors"]["truncated_bytes"] > 0
+    assert 0 < len(part) < len(from_file)
+    # The same override as in memory: a hop of 2 bins gives about half the windows.
+    hop2, _ = sdt.events.classify_file(model, stream, hop=2)
+    mem2, _ = sdt.events.classify(model, rec, rec.width, rec.height, hop=2)
+    assert [same(w) for w in hop2] == [same(w) for w in mem2]
+    assert 0 < len(hop2) < len(from_file)
+    with pytest.raises(sdt.InputError):
+        sdt.events.classify_file(model, stream, window_us=1, window_events=1)
+    with pytest.raises(TypeError):
+        sdt.events.classify_file(model, stream, no_such_flag=1)
+    # A file of no known format is a typed error, not a crash or an empty result.
+    unknown = tmp_path / "noise.xyz"
+    unknown.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(sdt.EventFormatError):
+        sdt.events.classify_file(model, unknown)
+    with pytest.raises(FileNotFoundError):
+        sdt.events.classify_file(model, tmp_path / "missing.aedat")

@@ -141,3 +141,24 @@ def classify_words(
     normalize_events: Optional[int] = None,
     normalize_max_gain: int = 4,
 ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]: ...
+
+def classify_file(
+    model: Model,
+    path: str,
+    format: Optional[str] = None,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+    evt3_time: str = "spec",
+    *,
+    kernel: str = "spike",
+    window_us: Optional[int] = None,
+    window_events: Optional[int] = None,
+    bins: Optional[int] = None,
+    hop: Optional[int] = None,
+    average: int = 1,
+    downsample: Optional[int] = None,
+    clip: Optional[int] = None,
+    slices: Optional[int] = None,
+    normalize_events: Optional[int] = None,
+    normalize_max_gain: int = 4,
+) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]: ...

@@ -162,4 +162,25 @@ def classify(model: "_sdt.Model", events: Any, width: int, height: int, *,
                                normalize_max_gain=normalize_max_gain)
 
 
-__all__ = ["EVENT_DTYPE", "Recording", "as_events", "classify", "frames", "open", "read"]
+def classify_file(model: "_sdt.Model", path: PathLike, format: Optional[str] = None,
+                  width: Optional[int] = None, height: Optional[int] = None,
+                  evt3_time: str = "spec",
+                  **overrides: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """Classifies an event file as :func:`classify` classifies events in memory, but reads it
+    chunk by chunk (the GIL released), as ``sdt-dvs classify`` does: memory stays that of one
+    chunk and the results, however long the recording.
+
+    ``format``, ``width``, ``height`` and ``evt3_time`` as in :func:`read` (the sensor size
+    comes from the file unless given). ``overrides``: the keyword arguments of
+    :func:`classify` (``kernel``, ``window_us``, ``bins``, ``normalize_events``, ...); each
+    left out comes from the blob. The summary's ``input_errors`` says what the decoder
+    skipped (``malformed`` units, events ``out_of_range``, ``truncated_bytes`` of a cut-off
+    end); the windows before a damaged part are kept. Raises :class:`sdt.EventFormatError`
+    for unknown files or damaged headers, :class:`sdt.InputError` for bad arguments.
+    """
+    return _sdt.classify_file(model, os.fspath(path), format, width, height, evt3_time,
+                              **overrides)
+
+
+__all__ = ["EVENT_DTYPE", "Recording", "as_events", "classify", "classify_file", "frames",
+           "open", "read"]
