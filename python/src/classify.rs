@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use numpy::PyReadonlyArray1;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use sdt_core::meta::CountNormalization;
 
 use crate::errors::{self, InputError};
@@ -31,45 +33,18 @@ fn classify_error(e: ClassifyError) -> PyErr {
 
 /// Classifies time-ordered events (their `u64` words) from a `width × height` sensor with
 /// `model`: `(windows, summary)`, one dict per window (label, name, confidence, times, SOPs,
-/// energy) and the totals with the framing used. Every framing argument left `None` comes
-/// from the blob (`Model.metadata`); `normalize_events=0` turns its count normalization off.
+/// energy) and the totals with the framing used. `overrides`: see [`options`].
 #[pyfunction]
-#[pyo3(signature = (model, words, width, height, *, kernel = "spike", window_us = None,
-    window_events = None, bins = None, hop = None, average = 1, downsample = None,
-    clip = None, slices = None, normalize_events = None,
-    normalize_max_gain = CountNormalization::DEFAULT_MAX_GAIN))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, words, width, height, **overrides))]
 fn classify_words<'py>(
     py: Python<'py>,
     model: &Model,
     words: PyReadonlyArray1<'py, u64>,
     width: u16,
     height: u16,
-    kernel: &str,
-    window_us: Option<u64>,
-    window_events: Option<u32>,
-    bins: Option<u16>,
-    hop: Option<u16>,
-    average: u16,
-    downsample: Option<u16>,
-    clip: Option<u8>,
-    slices: Option<u8>,
-    normalize_events: Option<u32>,
-    normalize_max_gain: u8,
+    overrides: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let opts = options(
-        kernel,
-        window_us,
-        window_events,
-        bins,
-        hop,
-        average,
-        downsample,
-        clip,
-        slices,
-        normalize_events,
-        normalize_max_gain,
-    )?;
+    let opts = options(overrides)?;
     let words = words.as_slice()?;
     if words.len() % 2 != 0 {
         return Err(InputError::new_err("event words come in pairs"));
@@ -95,13 +70,11 @@ fn classify_words<'py>(
 
 /// Classifies an event file chunk by chunk, as `sdt-dvs classify` does: memory stays that of
 /// one chunk and the windows, however long the recording. `format`, `width`, `height` and
-/// `evt3_time` as in `read_words`; the framing arguments as in [`classify_words`].
+/// `evt3_time` as in `read_words`; `overrides` as in [`classify_words`].
 #[pyfunction]
 #[pyo3(signature = (model, path, format = None, width = None, height = None,
-    evt3_time = "spec", *, kernel = "spike", window_us = None, window_events = None,
-    bins = None, hop = None, average = 1, downsample = None, clip = None, slices = None,
-    normalize_events = None, normalize_max_gain = CountNormalization::DEFAULT_MAX_GAIN))]
-#[allow(clippy::too_many_arguments)]
+    evt3_time = "spec", **overrides))]
+#[allow(clippy::too_many_arguments)] // the Python signature, that of `read_words` and more
 fn classify_file<'py>(
     py: Python<'py>,
     model: &Model,
@@ -110,31 +83,9 @@ fn classify_file<'py>(
     width: Option<u16>,
     height: Option<u16>,
     evt3_time: &str,
-    kernel: &str,
-    window_us: Option<u64>,
-    window_events: Option<u32>,
-    bins: Option<u16>,
-    hop: Option<u16>,
-    average: u16,
-    downsample: Option<u16>,
-    clip: Option<u8>,
-    slices: Option<u8>,
-    normalize_events: Option<u32>,
-    normalize_max_gain: u8,
+    overrides: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let opts = options(
-        kernel,
-        window_us,
-        window_events,
-        bins,
-        hop,
-        average,
-        downsample,
-        clip,
-        slices,
-        normalize_events,
-        normalize_max_gain,
-    )?;
+    let opts = options(overrides)?;
     let source_opts = source_options(format, width, height, evt3_time)?;
     let blob = model.blob();
     let (windows, summary) = py
@@ -155,22 +106,49 @@ fn classify_file<'py>(
     results(py, &windows, &summary)
 }
 
-/// The classifier's options from the Python arguments (checked as the CLI checks its flags).
-#[allow(clippy::too_many_arguments)]
-fn options(
-    kernel: &str,
-    window_us: Option<u64>,
-    window_events: Option<u32>,
-    bins: Option<u16>,
-    hop: Option<u16>,
-    average: u16,
-    downsample: Option<u16>,
-    clip: Option<u8>,
-    slices: Option<u8>,
-    normalize_events: Option<u32>,
-    normalize_max_gain: u8,
-) -> PyResult<ClassifyOptions> {
-    let bin = match (window_us, window_events) {
+/// The keyword arguments of the classifying functions, with `sdt-dvs classify`'s flags beside.
+const KEYWORDS: [&str; 11] = [
+    "kernel",             // "spike" or "dense" (--dense)
+    "window_us",          // bin length in µs (--bin-us)
+    "window_events",      // bin length in events (--bin-events)
+    "bins",               // bins per window (--bins)
+    "hop",                // a new window every `hop` bins (--hop)
+    "average",            // windows averaged per prediction, default 1 (--average)
+    "downsample",         // spatial downsampling (--downsample)
+    "clip",               // largest count per cell (--clip)
+    "slices",             // slices per bin (--slices)
+    "normalize_events",   // count normalization target, 0: off (--normalize-events)
+    "normalize_max_gain", // its largest gain, default 4 (--normalize-max-gain)
+];
+
+/// The classifier's options from keyword arguments ([`KEYWORDS`]), checked as the CLI checks
+/// its flags. Each framing argument left out (or `None`) comes from the blob
+/// (`Model.metadata`); an unknown keyword is a `TypeError`, as for a Python function.
+fn options(overrides: Option<&Bound<'_, PyDict>>) -> PyResult<ClassifyOptions> {
+    if let Some(d) = overrides {
+        for key in d.keys() {
+            let key: String = key.extract()?;
+            if !KEYWORDS.contains(&key.as_str()) {
+                return Err(PyTypeError::new_err(format!(
+                    "unexpected keyword argument {key:?}; one of {KEYWORDS:?}"
+                )));
+            }
+        }
+    }
+    let get = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        let value = overrides.map(|d| d.get_item(key)).transpose()?.flatten();
+        Ok(value.filter(|v| !v.is_none()))
+    };
+    let named = |key: &'static str| move |e: PyErr| PyTypeError::new_err(format!("{key}: {e}"));
+    macro_rules! arg {
+        ($key:literal as $t:ty) => {
+            get($key)?
+                .map(|v| v.extract::<$t>())
+                .transpose()
+                .map_err(named($key))?
+        };
+    }
+    let bin = match (arg!("window_us" as u64), arg!("window_events" as u32)) {
         (None, None) => None,
         (Some(us), None) => Some(Window::Time { us }),
         (None, Some(events)) => Some(Window::Count { events }),
@@ -180,22 +158,26 @@ fn options(
             ))
         }
     };
-    if normalize_max_gain == 0 {
+    let max_gain = arg!("normalize_max_gain" as u8).unwrap_or(CountNormalization::DEFAULT_MAX_GAIN);
+    if max_gain == 0 {
         return Err(InputError::new_err("normalize_max_gain must be at least 1"));
     }
+    let average = arg!("average" as u16).unwrap_or(1);
     if average == 0 {
         return Err(InputError::new_err("average must be at least 1"));
     }
+    let kernel = arg!("kernel" as String);
     Ok(ClassifyOptions {
         bin,
-        bins,
-        hop,
+        bins: arg!("bins" as u16),
+        hop: arg!("hop" as u16),
         average,
-        downsample,
-        clip,
-        slices,
-        normalize: normalize_events.map(|n| CountNormalization::towards(n, normalize_max_gain)),
-        kernel: self::kernel(kernel)?,
+        downsample: arg!("downsample" as u16),
+        clip: arg!("clip" as u8),
+        slices: arg!("slices" as u8),
+        normalize: arg!("normalize_events" as u32)
+            .map(|n| CountNormalization::towards(n, max_gain)),
+        kernel: self::kernel(kernel.as_deref().unwrap_or("spike"))?,
     })
 }
 

@@ -244,8 +244,12 @@ def test_classify_file_streams_the_windows_of_classify(data_dir, tmp_path):
     assert 0 < len(hop2) < len(from_file)
     with pytest.raises(sdt.InputError):
         sdt.events.classify_file(model, stream, window_us=1, window_events=1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="no_such_flag"):
         sdt.events.classify_file(model, stream, no_such_flag=1)
+    with pytest.raises(TypeError, match="bins"):
+        sdt.events.classify_file(model, stream, bins="two")
+    with pytest.raises(sdt.InputError):
+        sdt.events.classify_file(model, stream, normalize_events=1500, normalize_max_gain=0)
     # A file of no known format is a typed error, not a crash or an empty result.
     unknown = tmp_path / "noise.xyz"
     unknown.write_bytes(b"\x01\x02\x03")
