@@ -37,6 +37,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3 python3-v
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# API docs without broken or ambiguous links (what docs.rs would render).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 
 step "core and events are no_std without alloc (Cortex-M4F and Cortex-M55 targets)"
 cargo build --release -p sdt-core -p sdt-events --target thumbv7em-none-eabihf
@@ -63,6 +65,7 @@ cargo test --release
 step "Python package: abi3 wheel (maturin), installed in a fresh venv, pytest, event decoding vs expelliarmus"
 [ -x .venv-py/bin/maturin ] || { python3 -m venv .venv-py && .venv-py/bin/pip install -q 'maturin>=1.5,<2'; }
 PYO3_PYTHON="$root/.venv-py/bin/python" cargo clippy --release -p sdt-python --all-targets -- -D warnings
+PYO3_PYTHON="$root/.venv-py/bin/python" RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps -q -p sdt-python
 rm -rf target/wheels
 (cd python && ../.venv-py/bin/maturin build --release -o ../target/wheels)
 cargo build --release -p sdt-convert -p sdt-dvs
@@ -120,6 +123,7 @@ if [ -n "$cuda" ]; then
   export SDT_CUDA_INCLUDE="$cuda_include"
 fi
 cargo clippy -p sdt-train --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p sdt-train
 # libtorch's OpenMP threads spin while waiting; when test threads share the two cores that
 # spinning slows training by an order of magnitude, so they wait passively.
 OMP_WAIT_POLICY=PASSIVE cargo test --release -p sdt-train
@@ -131,6 +135,7 @@ export SDT_CMSIS_NN_DIR="${SDT_CMSIS_NN_DIR:-$root/../shared/vendor/CMSIS-NN}"
   cd boards
   cargo fmt -p sdt-qemu-m55 -p sdt-qemu-m55-host -- --check
   cargo clippy -p sdt-qemu-m55-host --all-targets -- -D warnings
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p sdt-qemu-m55-host
   cargo clippy -p sdt-qemu-m55 --target thumbv8m.main-none-eabihf -- -D warnings
   cargo clippy -p sdt-qemu-m55 --features helium --target thumbv8m.main-none-eabihf -- -D warnings
   cargo clippy -p sdt-qemu-m55 --features cmsis-nn --target thumbv8m.main-none-eabihf -- -D warnings

@@ -199,7 +199,7 @@ pub fn grid(images: &[RgbImage], columns: u32) -> RgbImage {
     out
 }
 
-/// Files written by [`write`].
+/// Files written by [`write()`].
 #[derive(Clone, Debug)]
 pub struct Written {
     /// `frame_NNNN.png`, one per window.

@@ -6,7 +6,7 @@
 //! system call and a scheduler round trip on every node, which on the 2-core test machine
 //! made the transformer stages (14×14 and 7×7 tokens) slower on two threads than on one.
 //! Like OpenMP's active wait (which libtorch uses), the workers here spin for a while
-//! ([`SPIN`]) after each batch before they block, so back-to-back nodes find them awake.
+//! (`SPIN`) after each batch before they block, so back-to-back nodes find them awake.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

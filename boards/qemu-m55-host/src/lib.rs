@@ -1,7 +1,7 @@
 //! Host side of the QEMU mps3-an547 (Cortex-M55) firmware: builds it ([`firmware`]), writes a
 //! job of model blob + inputs into emulated DDR ([`job`]), runs QEMU with a timeout ([`qemu`]),
 //! reads the firmware's report ([`report`]) and compares it with the host core bit for bit
-//! ([`reference`]). [`models`] makes the blobs and inputs; [`footprint`] reads ELF sizes.
+//! ([`mod@reference`]). [`models`] makes the blobs and inputs; [`footprint`] reads ELF sizes.
 
 pub mod error;
 pub mod firmware;

@@ -1,9 +1,9 @@
 //! Reading checkpoints (.pth, .safetensors) into named f32 tensors.
 //!
-//! `.pth` files are read by a small pickle interpreter ([`pickle`]) that never executes
-//! anything, over the zip archive `torch.save` writes ([`pth`]) or the single stream of its
-//! legacy format ([`legacy`]); `.safetensors` files by the `safetensors` crate. Container keys
-//! and wrapper name prefixes are undone ([`state_dict`]) and recorded in [`Origin`]. Every size and offset is checked against the input, so a corrupt or
+//! `.pth` files are read by a small pickle interpreter (`pickle`) that never executes
+//! anything, over the zip archive `torch.save` writes (`pth`) or the single stream of its
+//! legacy format (`legacy`); `.safetensors` files by the `safetensors` crate. Container keys
+//! and wrapper name prefixes are undone (`state_dict`) and recorded in [`Origin`]. Every size and offset is checked against the input, so a corrupt or
 //! hostile file gives a [`CheckpointError`], never a panic or an unbounded allocation.
 
 mod dtype;

@@ -3,7 +3,7 @@
 //!
 //! Stored postcard-encoded right after the graph. Strings are borrowed from the blob in place
 //! and validated as UTF-8 when it loads; nothing is copied or allocated. Version 1 blobs have
-//! none ([`Metadata::default`]); version 2 blobs have no count normalization ([`v2`]).
+//! none ([`Metadata::default`]); version 2 blobs have no count normalization (module `v2`).
 
 use serde::{Deserialize, Serialize};
 

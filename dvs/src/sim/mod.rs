@@ -12,7 +12,7 @@
 //!   (framing: upper body or close-up, zoom, roll, mirror), [`backdrop`] (cluttered, panning
 //!   walls and a passing object), [`lighting`] (flicker, light changes), [`sensor`] (a
 //!   v2e-style pixel array: low-pass photoreceptor, mismatch, leak, shot noise, hot pixels),
-//!   [`film`] (one clip from fixed [`SceneParams`]) and [`randomize`] (domain randomization
+//!   [`film()`] (one clip from fixed [`SceneParams`]) and [`randomize`] (domain randomization
 //!   ranges and presets).
 
 pub mod backdrop;
