@@ -16,7 +16,7 @@ use crate::source::{EventSource, SourceError};
 
 /// Windowing choices. Each `None` is taken from the blob's framing (see
 /// [`sdt_core::Model::framing`]), or, for a blob without one, from the default it names.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassifyOptions {
     /// One bin: µs or events; default 10 ms.
     pub bin: Option<Window>,

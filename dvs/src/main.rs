@@ -71,48 +71,82 @@ enum Command {
         /// Model blob (from sdt-convert or the trainer).
         #[arg(long)]
         model: PathBuf,
-        /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
-        #[arg(long, conflicts_with = "bin_events")]
-        bin_us: Option<u64>,
-        /// Bin length in events instead of µs.
-        #[arg(long)]
-        bin_events: Option<u32>,
-        /// Bins per window, T (default: the blob's framing, else 4).
-        #[arg(long)]
-        bins: Option<u16>,
-        /// A new window every HOP bins (default: the blob's framing, else 1).
-        #[arg(long)]
-        hop: Option<u16>,
-        /// Windows averaged per prediction (K).
-        #[arg(long, default_value_t = 1)]
-        average: u16,
-        /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
-        /// model input, else whatever does).
-        #[arg(long)]
-        downsample: Option<u16>,
-        /// Largest count per cell (default: the blob's framing, else the model's D).
-        #[arg(long)]
-        clip: Option<u8>,
-        /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
-        #[arg(long)]
-        slices: Option<u8>,
-        /// Lift each bin of n < N events towards N, every count times round(N / n), at most
-        /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
-        /// turns it off).
-        #[arg(long, value_name = "N")]
-        normalize_events: Option<u32>,
-        /// Largest gain of --normalize-events.
-        #[arg(long, value_name = "GAIN", requires = "normalize_events",
-              default_value_t = CountNormalization::DEFAULT_MAX_GAIN,
-              value_parser = clap::value_parser!(u8).range(1..))]
-        normalize_max_gain: u8,
-        /// Run the dense reference kernel instead of the spike-driven one.
-        #[arg(long)]
-        dense: bool,
+        #[command(flatten)]
+        window: WindowArgs,
         /// One JSON object per window instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How `classify` frames the recording: every flag overrides the blob's framing.
+#[derive(Args)]
+struct WindowArgs {
+    /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
+    #[arg(long, conflicts_with = "bin_events")]
+    bin_us: Option<u64>,
+    /// Bin length in events instead of µs.
+    #[arg(long)]
+    bin_events: Option<u32>,
+    /// Bins per window, T (default: the blob's framing, else 4).
+    #[arg(long)]
+    bins: Option<u16>,
+    /// A new window every HOP bins (default: the blob's framing, else 1).
+    #[arg(long)]
+    hop: Option<u16>,
+    /// Windows averaged per prediction (K).
+    #[arg(long, default_value_t = 1)]
+    average: u16,
+    /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
+    /// model input, else whatever does).
+    #[arg(long)]
+    downsample: Option<u16>,
+    /// Largest count per cell (default: the blob's framing, else the model's D).
+    #[arg(long)]
+    clip: Option<u8>,
+    /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
+    #[arg(long)]
+    slices: Option<u8>,
+    /// Lift each bin of n < N events towards N, every count times round(N / n), at most
+    /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
+    /// turns it off).
+    #[arg(long, value_name = "N")]
+    normalize_events: Option<u32>,
+    /// Largest gain of --normalize-events.
+    #[arg(long, value_name = "GAIN", requires = "normalize_events",
+          default_value_t = CountNormalization::DEFAULT_MAX_GAIN,
+          value_parser = clap::value_parser!(u8).range(1..))]
+    normalize_max_gain: u8,
+    /// Run the dense reference kernel instead of the spike-driven one.
+    #[arg(long)]
+    dense: bool,
+}
+
+impl WindowArgs {
+    /// The classifier's options: what is not given comes from the blob.
+    fn options(&self) -> ClassifyOptions {
+        ClassifyOptions {
+            bin: match (self.bin_events, self.bin_us) {
+                (Some(events), _) => Some(Window::Count { events }),
+                (None, Some(us)) => Some(Window::Time { us }),
+                (None, None) => None,
+            },
+            bins: self.bins,
+            hop: self.hop,
+            average: self.average,
+            downsample: self.downsample,
+            clip: self.clip,
+            slices: self.slices,
+            normalize: self
+                .normalize_events
+                .map(|events| CountNormalization::towards(events, self.normalize_max_gain)),
+            kernel: if self.dense {
+                Kernel::Dense
+            } else {
+                Kernel::SpikeDriven
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -213,42 +247,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Classify {
             input,
             model,
-            bin_us,
-            bin_events,
-            bins,
-            hop,
-            average,
-            downsample,
-            clip,
-            slices,
-            normalize_events,
-            normalize_max_gain,
-            dense,
+            window,
             json,
         } => {
             let blob = AlignedBlob::read(&model)?;
             let model = blob.model()?;
             let (mut source, bar) = input.open()?;
-            let opts = ClassifyOptions {
-                bin: match (bin_events, bin_us) {
-                    (Some(events), _) => Some(Window::Count { events }),
-                    (None, Some(us)) => Some(Window::Time { us }),
-                    (None, None) => None,
-                },
-                bins,
-                hop,
-                average,
-                downsample,
-                clip,
-                slices,
-                normalize: normalize_events
-                    .map(|events| CountNormalization::towards(events, normalize_max_gain)),
-                kernel: if dense {
-                    Kernel::Dense
-                } else {
-                    Kernel::SpikeDriven
-                },
-            };
+            let opts = window.options();
             for o in framing_overrides(&model, &opts) {
                 eprintln!("warning: {o}: the model sees other inputs than its blob describes");
             }
@@ -354,6 +359,68 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("sdt-dvs: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The options `sdt-dvs classify` builds from `flags` (whitespace-separated).
+    fn window_options(flags: &str) -> Result<ClassifyOptions, clap::Error> {
+        let args = ["sdt-dvs", "classify", "rec.raw", "--model", "m.blob"];
+        let cli = Cli::try_parse_from(args.into_iter().chain(flags.split_whitespace()))?;
+        match cli.command {
+            Command::Classify { window, .. } => Ok(window.options()),
+            _ => panic!("parsed another command"),
+        }
+    }
+
+    #[test]
+    fn no_framing_flags_take_everything_from_the_blob() {
+        assert_eq!(
+            window_options("").unwrap(),
+            ClassifyOptions::from_blob(Kernel::SpikeDriven)
+        );
+    }
+
+    #[test]
+    fn every_framing_flag_overrides_its_option() {
+        let flags = "--bin-events 700 --bins 3 --hop 2 --average 5 --downsample 4 --clip 2 \
+                     --slices 4 --normalize-events 1500 --normalize-max-gain 8 --dense";
+        assert_eq!(
+            window_options(flags).unwrap(),
+            ClassifyOptions {
+                bin: Some(Window::Count { events: 700 }),
+                bins: Some(3),
+                hop: Some(2),
+                average: 5,
+                downsample: Some(4),
+                clip: Some(2),
+                slices: Some(4),
+                normalize: Some(CountNormalization::towards(1500, 8)),
+                kernel: Kernel::Dense,
+            }
+        );
+        let us = window_options("--bin-us 50000").unwrap();
+        assert_eq!(us.bin, Some(Window::Time { us: 50_000 }));
+    }
+
+    #[test]
+    fn normalize_events_zero_turns_the_blobs_normalization_off() {
+        let opts = window_options("--normalize-events 0").unwrap();
+        assert_eq!(opts.normalize, Some(None));
+    }
+
+    #[test]
+    fn contradictory_or_dangling_flags_are_refused() {
+        for flags in [
+            "--bin-us 1000 --bin-events 10",
+            "--normalize-max-gain 2",
+            "--normalize-events 100 --normalize-max-gain 0",
+        ] {
+            assert!(window_options(flags).is_err(), "{flags} was accepted");
         }
     }
 }
