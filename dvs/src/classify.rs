@@ -96,10 +96,10 @@ pub enum ClassifyError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The model or windowing is unusable.
-    #[error("stream classifier: {0:?}")]
+    #[error("stream classifier: {0}")]
     Stream(StreamError),
     /// The model cannot be planned.
-    #[error("model: {0:?}")]
+    #[error("model: {0}")]
     Model(sdt_core::Error),
     /// No downsampling factor maps the sensor onto the model's input.
     #[error(

@@ -83,29 +83,30 @@ enum Command {
 #[derive(Args)]
 struct WindowArgs {
     /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
-    #[arg(long, conflicts_with = "bin_events")]
+    #[arg(long, conflicts_with = "bin_events",
+          value_parser = clap::value_parser!(u64).range(1..))]
     bin_us: Option<u64>,
     /// Bin length in events instead of µs.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     bin_events: Option<u32>,
     /// Bins per window, T (default: the blob's framing, else 4).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     bins: Option<u16>,
     /// A new window every HOP bins (default: the blob's framing, else 1).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     hop: Option<u16>,
     /// Windows averaged per prediction (K).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     average: u16,
     /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
     /// model input, else whatever does).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     downsample: Option<u16>,
     /// Largest count per cell (default: the blob's framing, else the model's D).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
     clip: Option<u8>,
     /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
     slices: Option<u8>,
     /// Lift each bin of n < N events towards N, every count times round(N / n), at most
     /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
@@ -419,6 +420,14 @@ mod tests {
             "--bin-us 1000 --bin-events 10",
             "--normalize-max-gain 2",
             "--normalize-events 100 --normalize-max-gain 0",
+            "--bin-us 0",
+            "--bin-events 0",
+            "--bins 0",
+            "--hop 0",
+            "--average 0",
+            "--downsample 0",
+            "--clip 0",
+            "--slices 0",
         ] {
             assert!(window_options(flags).is_err(), "{flags} was accepted");
         }

@@ -46,7 +46,7 @@ impl Default for RenderOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// Invalid window, downsampling or resolution.
-    #[error("invalid framing: {0:?}")]
+    #[error("invalid framing: {0}")]
     Framer(FramerError),
     /// The image is too large.
     #[error("image of {0}×{1} pixels is too large")]

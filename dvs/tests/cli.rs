@@ -366,6 +366,35 @@ fn classify_rejects_a_model_of_another_shape() {
     assert!(err.contains("--downsample"), "{err}");
 }
 
+/// A framing the classifier cannot run is refused in words that name the flag, before or
+/// after parsing.
+#[test]
+fn classify_says_which_framing_flag_is_wrong() {
+    let dir = scratch("cli_classify_flags");
+    let blob_path = dir.join("model.blob");
+    std::fs::write(&blob_path, event_model(30, 30, &["a", "b"], 1)).unwrap();
+    for (flags, says) in [
+        (
+            &["--downsample", "1", "--bins", "2", "--hop", "3"][..],
+            "hop must be between 1 and",
+        ),
+        (&["--average", "0"], "--average"),
+        (&["--clip", "0"], "--clip"),
+        (&["--bin-us", "0"], "--bin-us"),
+    ] {
+        let out = sdt_dvs()
+            .args(["classify", "--model"])
+            .arg(&blob_path)
+            .arg(bundled_davis())
+            .args(flags)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flags:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{flags:?}: {err}");
+    }
+}
+
 /// A count normalization comes from the blob with the blob's own bins, a flag sets another
 /// or turns it off, and it changes what the model sees.
 #[test]

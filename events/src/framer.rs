@@ -122,6 +122,23 @@ pub enum FramerError {
     FrameTooShort,
 }
 
+/// Says which parameter is wrong in words a user of any front end (CLI flag, Python keyword,
+/// C field) recognizes.
+impl core::fmt::Display for FramerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            FramerError::NoBins => "bins must be at least 1",
+            FramerError::EmptyWindow => "the bin length (µs or events) must be at least 1",
+            FramerError::NoDownsample => "downsample must be at least 1",
+            FramerError::NoClip => "clip must be at least 1",
+            FramerError::NoSlices => "slices must be at least 1",
+            FramerError::EmptyGeometry => "the sensor has no pixels",
+            FramerError::TooLarge => "the frames do not fit in memory",
+            FramerError::FrameTooShort => "the frame buffer is shorter than one bin",
+        })
+    }
+}
+
 /// What [`Framer::push`] did with an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Push {

@@ -74,8 +74,10 @@ pub enum StreamError {
     Framer(FramerError),
     /// `T` exceeds [`MAX_BINS`].
     TooManyBins,
-    /// `hop` is 0 or exceeds `T`, or `average` is 0.
+    /// `hop` is 0 or exceeds `T`.
     BadHop,
+    /// `average` is 0.
+    NoAverage,
     /// The model's input is not `H' × W' × 2S`: `(h, w, c)` expected and found.
     InputShape {
         /// The framer's `(H', W', 2S)`.
@@ -91,6 +93,27 @@ pub enum StreamError {
     Session,
     /// Running the model failed.
     Model(sdt_core::Error),
+}
+
+impl core::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StreamError::Framer(e) => write!(f, "{e}"),
+            StreamError::TooManyBins => write!(f, "at most {MAX_BINS} bins per window"),
+            StreamError::BadHop => write!(f, "hop must be between 1 and the bins per window"),
+            StreamError::NoAverage => write!(f, "average must be at least 1"),
+            StreamError::InputShape { expected, found } => write!(
+                f,
+                "the framing gives {}×{}×{} (rows × columns × channels) but the model takes \
+                 {}×{}×{}",
+                expected.0, expected.1, expected.2, found.0, found.1, found.2
+            ),
+            StreamError::Logits => write!(f, "the model has no fixed-point class logits"),
+            StreamError::Buffer => write!(f, "a buffer is shorter than the classifier needs"),
+            StreamError::Session => write!(f, "the session belongs to another model"),
+            StreamError::Model(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl From<sdt_core::Error> for StreamError {
@@ -188,8 +211,11 @@ impl<'buf> StreamClassifier<'buf> {
         if t > MAX_BINS {
             return Err(StreamError::TooManyBins);
         }
-        if cfg.hop == 0 || cfg.hop > cfg.framer.bins || cfg.average == 0 {
+        if cfg.hop == 0 || cfg.hop > cfg.framer.bins {
             return Err(StreamError::BadHop);
+        }
+        if cfg.average == 0 {
+            return Err(StreamError::NoAverage);
         }
         let framer = Framer::new(FramerConfig {
             bins: 1,

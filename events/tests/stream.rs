@@ -376,12 +376,13 @@ fn rejects_mismatched_configurations() {
             found: (6, 6, 2)
         })
     );
-    for (hop, avg) in [(0, 1), (5, 1), (1, 0)] {
+    for (hop, avg, error) in [
+        (0, 1, StreamError::BadHop),
+        (5, 1, StreamError::BadHop),
+        (1, 0, StreamError::NoAverage),
+    ] {
         let cfg = config(Window::Time { us: 100 }, 4, hop, avg);
-        assert_eq!(
-            StreamClassifier::sizes(&cfg, &model),
-            Err(StreamError::BadHop)
-        );
+        assert_eq!(StreamClassifier::sizes(&cfg, &model), Err(error));
     }
     let cfg = config(Window::Time { us: 100 }, 65, 1, 1);
     assert_eq!(

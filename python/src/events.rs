@@ -221,17 +221,7 @@ impl EventReader {
 type FrameShape = (usize, usize, usize, usize);
 
 fn framer_error(e: FramerError) -> PyErr {
-    let why = match e {
-        FramerError::NoBins => "bins must be at least 1",
-        FramerError::EmptyWindow => "the window (us or events) must be at least 1",
-        FramerError::NoDownsample => "downsample must be at least 1",
-        FramerError::NoClip => "clip must be at least 1",
-        FramerError::NoSlices => "slices must be at least 1",
-        FramerError::EmptyGeometry => "the sensor has no pixels",
-        FramerError::TooLarge => "the frames do not fit in memory",
-        FramerError::FrameTooShort => "the frame buffer is shorter than one bin",
-    };
-    InputError::new_err(why)
+    InputError::new_err(e.to_string())
 }
 
 /// Frames events (their `u64` words) with the core's framer: `(windows, T*2S*H'*W')` counts
