@@ -57,6 +57,115 @@ impl ClassifyOptions {
     }
 }
 
+/// The classifier's choices as raw values: the flags of `sdt-dvs classify` and the keywords
+/// of Python's `classify*` functions, turned into [`ClassifyOptions`] and checked in one place.
+/// Each `None` is taken from the blob's framing.
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassifyFlags {
+    /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
+    #[arg(long, conflicts_with = "bin_events",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub bin_us: Option<u64>,
+    /// Bin length in events instead of µs.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub bin_events: Option<u32>,
+    /// Bins per window, T (default: the blob's framing, else 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub bins: Option<u16>,
+    /// A new window every HOP bins (default: the blob's framing, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hop: Option<u16>,
+    /// Windows averaged per prediction (K).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub average: u16,
+    /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
+    /// model input, else whatever does).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub downsample: Option<u16>,
+    /// Largest count per cell (default: the blob's framing, else the model's D).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    pub clip: Option<u8>,
+    /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    pub slices: Option<u8>,
+    /// Lift each bin of n < N events towards N, every count times round(N / n), at most
+    /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
+    /// turns it off).
+    #[arg(long, value_name = "N")]
+    pub normalize_events: Option<u32>,
+    /// Largest gain of --normalize-events.
+    #[arg(long, value_name = "GAIN", requires = "normalize_events",
+          default_value_t = CountNormalization::DEFAULT_MAX_GAIN,
+          value_parser = clap::value_parser!(u8).range(1..))]
+    pub normalize_max_gain: u8,
+    /// Run the dense reference kernel instead of the spike-driven one.
+    #[arg(long)]
+    pub dense: bool,
+}
+
+impl Default for ClassifyFlags {
+    /// No flags: everything from the blob, one window per prediction.
+    fn default() -> Self {
+        ClassifyFlags {
+            bin_us: None,
+            bin_events: None,
+            bins: None,
+            hop: None,
+            average: 1,
+            downsample: None,
+            clip: None,
+            slices: None,
+            normalize_events: None,
+            normalize_max_gain: CountNormalization::DEFAULT_MAX_GAIN,
+            dense: false,
+        }
+    }
+}
+
+/// Flags that cannot be taken together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// A bin length in µs and one in events.
+    #[error("give one bin length, in µs or in events, not both")]
+    TwoBinLengths,
+    /// A count normalization with a largest gain of 0.
+    #[error("the count normalization's largest gain must be at least 1")]
+    NoGain,
+}
+
+impl ClassifyFlags {
+    /// The classifier's options. Zero bins, hops and the like are left to the framer and the
+    /// stream classifier, which refuse them with their own errors.
+    pub fn options(&self) -> Result<ClassifyOptions, FlagError> {
+        let bin = match (self.bin_us, self.bin_events) {
+            (Some(_), Some(_)) => return Err(FlagError::TwoBinLengths),
+            (Some(us), None) => Some(Window::Time { us }),
+            (None, Some(events)) => Some(Window::Count { events }),
+            (None, None) => None,
+        };
+        if self.normalize_max_gain == 0 {
+            return Err(FlagError::NoGain);
+        }
+        Ok(ClassifyOptions {
+            bin,
+            bins: self.bins,
+            hop: self.hop,
+            average: self.average,
+            downsample: self.downsample,
+            clip: self.clip,
+            slices: self.slices,
+            normalize: self
+                .normalize_events
+                .map(|events| CountNormalization::towards(events, self.normalize_max_gain)),
+            kernel: if self.dense {
+                Kernel::Dense
+            } else {
+                Kernel::SpikeDriven
+            },
+        })
+    }
+}
+
 /// Bin length without a blob framing or a flag.
 pub const DEFAULT_BIN: Window = Window::Time { us: 10_000 };
 /// Bins per window without a blob framing or a flag.

@@ -11,13 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use sdt_core::meta::CountNormalization;
-use sdt_core::Kernel;
-use sdt_dvs::classify::{classify, framing_overrides, ClassifyOptions};
+use sdt_dvs::classify::{classify, framing_overrides, ClassifyFlags};
 use sdt_dvs::info::{summarize, ErrorCounts};
 use sdt_dvs::render::{render, write, RenderOptions};
 use sdt_dvs::source::{EventSource, Format, SourceOptions};
-use sdt_events::{Geometry, Window};
+use sdt_events::Geometry;
 use sdt_host::AlignedBlob;
 
 #[derive(Parser)]
@@ -72,82 +70,11 @@ enum Command {
         #[arg(long)]
         model: PathBuf,
         #[command(flatten)]
-        window: WindowArgs,
+        flags: ClassifyFlags,
         /// One JSON object per window instead of a table.
         #[arg(long)]
         json: bool,
     },
-}
-
-/// How `classify` frames the recording: every flag overrides the blob's framing.
-#[derive(Args)]
-struct WindowArgs {
-    /// Bin length in µs, one model run per bin (default: the blob's framing, else 10000).
-    #[arg(long, conflicts_with = "bin_events",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    bin_us: Option<u64>,
-    /// Bin length in events instead of µs.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    bin_events: Option<u32>,
-    /// Bins per window, T (default: the blob's framing, else 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    bins: Option<u16>,
-    /// A new window every HOP bins (default: the blob's framing, else 1).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    hop: Option<u16>,
-    /// Windows averaged per prediction (K).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    average: u16,
-    /// Spatial downsampling (default: the blob's framing when it maps the sensor onto the
-    /// model input, else whatever does).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    downsample: Option<u16>,
-    /// Largest count per cell (default: the blob's framing, else the model's D).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
-    clip: Option<u8>,
-    /// Slices per bin, each its own OFF/ON channel pair (default: the blob's framing, else 1).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
-    slices: Option<u8>,
-    /// Lift each bin of n < N events towards N, every count times round(N / n), at most
-    /// --normalize-max-gain (default: the blob's normalization, with its bin length; 0
-    /// turns it off).
-    #[arg(long, value_name = "N")]
-    normalize_events: Option<u32>,
-    /// Largest gain of --normalize-events.
-    #[arg(long, value_name = "GAIN", requires = "normalize_events",
-          default_value_t = CountNormalization::DEFAULT_MAX_GAIN,
-          value_parser = clap::value_parser!(u8).range(1..))]
-    normalize_max_gain: u8,
-    /// Run the dense reference kernel instead of the spike-driven one.
-    #[arg(long)]
-    dense: bool,
-}
-
-impl WindowArgs {
-    /// The classifier's options: what is not given comes from the blob.
-    fn options(&self) -> ClassifyOptions {
-        ClassifyOptions {
-            bin: match (self.bin_events, self.bin_us) {
-                (Some(events), _) => Some(Window::Count { events }),
-                (None, Some(us)) => Some(Window::Time { us }),
-                (None, None) => None,
-            },
-            bins: self.bins,
-            hop: self.hop,
-            average: self.average,
-            downsample: self.downsample,
-            clip: self.clip,
-            slices: self.slices,
-            normalize: self
-                .normalize_events
-                .map(|events| CountNormalization::towards(events, self.normalize_max_gain)),
-            kernel: if self.dense {
-                Kernel::Dense
-            } else {
-                Kernel::SpikeDriven
-            },
-        }
-    }
 }
 
 #[derive(Args)]
@@ -248,13 +175,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Classify {
             input,
             model,
-            window,
+            flags,
             json,
         } => {
             let blob = AlignedBlob::read(&model)?;
             let model = blob.model()?;
             let (mut source, bar) = input.open()?;
-            let opts = window.options();
+            let opts = flags.options()?;
             for o in framing_overrides(&model, &opts) {
                 eprintln!("warning: {o}: the model sees other inputs than its blob describes");
             }
@@ -368,18 +295,29 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    use sdt_core::meta::CountNormalization;
+    use sdt_core::Kernel;
+    use sdt_dvs::classify::{ClassifyOptions, FlagError};
+    use sdt_events::Window;
+
     /// The options `sdt-dvs classify` builds from `flags` (whitespace-separated).
-    fn window_options(flags: &str) -> Result<ClassifyOptions, clap::Error> {
+    fn window_options(flags: &str) -> Result<ClassifyOptions, Box<dyn std::error::Error>> {
         let args = ["sdt-dvs", "classify", "rec.raw", "--model", "m.blob"];
         let cli = Cli::try_parse_from(args.into_iter().chain(flags.split_whitespace()))?;
         match cli.command {
-            Command::Classify { window, .. } => Ok(window.options()),
+            Command::Classify { flags, .. } => Ok(flags.options()?),
             _ => panic!("parsed another command"),
         }
     }
 
     #[test]
     fn no_framing_flags_take_everything_from_the_blob() {
+        // Python's keywords start from the same defaults.
+        let args = ["sdt-dvs", "classify", "rec.raw", "--model", "m.blob"];
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Classify { flags, .. } => assert_eq!(flags, ClassifyFlags::default()),
+            _ => panic!("parsed another command"),
+        }
         assert_eq!(
             window_options("").unwrap(),
             ClassifyOptions::from_blob(Kernel::SpikeDriven)
@@ -431,5 +369,22 @@ mod tests {
         ] {
             assert!(window_options(flags).is_err(), "{flags} was accepted");
         }
+    }
+
+    #[test]
+    fn contradictory_flags_are_refused_without_clap_too() {
+        // Python's keywords reach `options` without clap's checks.
+        let both = ClassifyFlags {
+            bin_us: Some(1000),
+            bin_events: Some(10),
+            ..ClassifyFlags::default()
+        };
+        assert_eq!(both.options(), Err(FlagError::TwoBinLengths));
+        let no_gain = ClassifyFlags {
+            normalize_events: Some(100),
+            normalize_max_gain: 0,
+            ..ClassifyFlags::default()
+        };
+        assert_eq!(no_gain.options(), Err(FlagError::NoGain));
     }
 }

@@ -7,13 +7,13 @@ use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use sdt_core::meta::CountNormalization;
+use sdt_core::Kernel;
 
 use crate::errors::{self, InputError};
 use crate::events::{event_of, source_options};
 use crate::host::{
-    classify, classify_events, ClassifyError, ClassifyOptions, Event, EventSource, Geometry,
-    Summary, Window, WindowResult,
+    classify, classify_events, ClassifyError, ClassifyFlags, ClassifyOptions, Event, EventSource,
+    Geometry, Summary, WindowResult,
 };
 use crate::model::{json_to_py, kernel, Model};
 
@@ -121,8 +121,8 @@ const KEYWORDS: [&str; 11] = [
     "normalize_max_gain", // its largest gain, default 4 (--normalize-max-gain)
 ];
 
-/// The classifier's options from keyword arguments ([`KEYWORDS`]), checked as the CLI checks
-/// its flags. Each framing argument left out (or `None`) comes from the blob
+/// The classifier's options from keyword arguments ([`KEYWORDS`]): the CLI's flags
+/// ([`ClassifyFlags`]) under Python names, checked by the same code. Each framing argument left out (or `None`) comes from the blob
 /// (`Model.metadata`); an unknown keyword is a `TypeError`, as for a Python function.
 fn options(overrides: Option<&Bound<'_, PyDict>>) -> PyResult<ClassifyOptions> {
     if let Some(d) = overrides {
@@ -148,37 +148,24 @@ fn options(overrides: Option<&Bound<'_, PyDict>>) -> PyResult<ClassifyOptions> {
                 .map_err(named($key))?
         };
     }
-    let bin = match (arg!("window_us" as u64), arg!("window_events" as u32)) {
-        (None, None) => None,
-        (Some(us), None) => Some(Window::Time { us }),
-        (None, Some(events)) => Some(Window::Count { events }),
-        _ => {
-            return Err(InputError::new_err(
-                "give at most one of window_us and window_events",
-            ))
-        }
-    };
-    let max_gain = arg!("normalize_max_gain" as u8).unwrap_or(CountNormalization::DEFAULT_MAX_GAIN);
-    if max_gain == 0 {
-        return Err(InputError::new_err("normalize_max_gain must be at least 1"));
-    }
-    let average = arg!("average" as u16).unwrap_or(1);
-    if average == 0 {
-        return Err(InputError::new_err("average must be at least 1"));
-    }
+    let defaults = ClassifyFlags::default();
     let kernel = arg!("kernel" as String);
-    Ok(ClassifyOptions {
-        bin,
+    let flags = ClassifyFlags {
+        bin_us: arg!("window_us" as u64),
+        bin_events: arg!("window_events" as u32),
         bins: arg!("bins" as u16),
         hop: arg!("hop" as u16),
-        average,
+        average: arg!("average" as u16).unwrap_or(defaults.average),
         downsample: arg!("downsample" as u16),
         clip: arg!("clip" as u8),
         slices: arg!("slices" as u8),
-        normalize: arg!("normalize_events" as u32)
-            .map(|n| CountNormalization::towards(n, max_gain)),
-        kernel: self::kernel(kernel.as_deref().unwrap_or("spike"))?,
-    })
+        normalize_events: arg!("normalize_events" as u32),
+        normalize_max_gain: arg!("normalize_max_gain" as u8).unwrap_or(defaults.normalize_max_gain),
+        dense: self::kernel(kernel.as_deref().unwrap_or("spike"))? == Kernel::Dense,
+    };
+    flags
+        .options()
+        .map_err(|e| InputError::new_err(e.to_string()))
 }
 
 /// `(windows, summary)` as Python lists and dicts.

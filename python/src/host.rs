@@ -2,7 +2,7 @@
 //! place so that a move of these types between crates touches only this file.
 
 pub use sdt_dvs::classify::{
-    classify, classify_events, ClassifyError, ClassifyOptions, Summary, WindowResult,
+    classify, classify_events, ClassifyError, ClassifyFlags, ClassifyOptions, Summary, WindowResult,
 };
 pub use sdt_dvs::source::{EventSource, Format, GeometrySource, SourceError, SourceOptions};
 pub use sdt_events::evt3::TimePolicy;

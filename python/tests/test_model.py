@@ -207,7 +207,7 @@ def test_classify_events_gives_the_cli_windows(data_dir, cli_raw):
                                            normalize_events=0)
     assert off_summary["normalize"] is None and len(off) == len(windows)
     assert [w["confidence"] for w in off] != [w["confidence"] for w in windows]
-    with pytest.raises(sdt.InputError):
+    with pytest.raises(sdt.InputError, match="one bin length"):
         sdt.events.classify(model, rec, rec.width, rec.height, window_us=1, window_events=1)
 
 
@@ -242,14 +242,19 @@ def test_classify_file_streams_the_windows_of_classify(data_dir, tmp_path):
     mem2, _ = sdt.events.classify(model, rec, rec.width, rec.height, hop=2)
     assert [same(w) for w in hop2] == [same(w) for w in mem2]
     assert 0 < len(hop2) < len(from_file)
-    with pytest.raises(sdt.InputError):
+    with pytest.raises(sdt.InputError, match="one bin length"):
         sdt.events.classify_file(model, stream, window_us=1, window_events=1)
     with pytest.raises(TypeError, match="no_such_flag"):
         sdt.events.classify_file(model, stream, no_such_flag=1)
     with pytest.raises(TypeError, match="bins"):
         sdt.events.classify_file(model, stream, bins="two")
-    with pytest.raises(sdt.InputError):
+    with pytest.raises(sdt.InputError, match="gain"):
         sdt.events.classify_file(model, stream, normalize_events=1500, normalize_max_gain=0)
+    # Zero counts are refused by the stream classifier, in words that name the keyword.
+    with pytest.raises(sdt.InputError, match="average must be at least 1"):
+        sdt.events.classify_file(model, stream, average=0)
+    with pytest.raises(sdt.InputError, match="hop must be between 1 and"):
+        sdt.events.classify_file(model, stream, hop=9)
     # A file of no known format is a typed error, not a crash or an empty result.
     unknown = tmp_path / "noise.xyz"
     unknown.write_bytes(b"\x01\x02\x03")

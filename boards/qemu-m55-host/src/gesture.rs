@@ -59,7 +59,7 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
     };
     let (_, c, h, w) = one_bin
         .shape()
-        .map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
+        .map_err(|e| HarnessError::Model(format!("framing: {e}")))?;
     let plane = h * w;
     let mut frame = vec![0u8; c * plane];
     let mut out = Vec::new();
@@ -90,7 +90,7 @@ pub fn bins(events: &[Event], cfg: &StreamConfig, n: usize) -> Result<Vec<Vec<u8
             }
         },
     )
-    .map_err(|e| HarnessError::Model(format!("framing: {e:?}")))?;
+    .map_err(|e| HarnessError::Model(format!("framing: {e}")))?;
     if out.len() < n {
         return Err(HarnessError::Model(format!(
             "the stream has only {} complete bins, {n} wanted",

@@ -133,7 +133,7 @@ pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u
     let len = framing
         .framer()
         .frame_len()
-        .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
+        .map_err(|e| Error::Config(format!("event framing: {e}")))?;
     let mut frame = vec![0u8; len];
     let mut out = Vec::new();
     for_each_bin(
@@ -147,7 +147,7 @@ pub fn frame_clip(events: &[Event], framing: &Framing) -> Result<Vec<(Vec<u8>, u
             ControlFlow::Continue(())
         },
     )
-    .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
+    .map_err(|e| Error::Config(format!("event framing: {e}")))?;
     Ok(out)
 }
 
@@ -157,7 +157,7 @@ impl EventFrames {
         let (_, c, h, w) = framing
             .framer()
             .shape()
-            .map_err(|e| Error::Config(format!("event framing: {e:?}")))?;
+            .map_err(|e| Error::Config(format!("event framing: {e}")))?;
         let mut data = Vec::new();
         let (mut labels, mut clip_of) = (Vec::new(), Vec::new());
         for (i, clip) in clips.iter().enumerate() {
